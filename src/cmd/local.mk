@@ -1,0 +1,1 @@
+# sources and unit tests of src/cmd (see Makefile.am)

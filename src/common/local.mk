@@ -1,0 +1,4 @@
+libedr_a_SOURCES += \
+	src/common/err.c src/common/err.h \
+	src/common/hash.c src/common/hash.h \
+	src/common/log.c src/common/log.h

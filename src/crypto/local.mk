@@ -1,0 +1,1 @@
+# sources and unit tests of src/crypto (see Makefile.am)

@@ -1,0 +1,3 @@
+/* placeholder, replaced by the command table */
+#include "common/err.h"
+int main(void) { return EDR_OK; }

@@ -1,0 +1,1 @@
+# sources and unit tests of src/repo (see Makefile.am)

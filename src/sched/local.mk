@@ -1,0 +1,1 @@
+# sources and unit tests of src/sched (see Makefile.am)

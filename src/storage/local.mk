@@ -1,0 +1,1 @@
+# sources and unit tests of src/storage (see Makefile.am)

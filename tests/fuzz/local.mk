@@ -1,0 +1,1 @@
+# fuzz targets and their corpus replay

@@ -1,0 +1,1 @@
+# integration tests (shell, TAP, real etcd)
