@@ -1,3 +1,155 @@
-/* placeholder, replaced by the command table */
-#include "common/err.h"
-int main(void) { return EDR_OK; }
+/*
+ * etcd-dr: global options, the command table and dispatch; nothing else.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "common/log.h"
+
+static const struct edr_cmd commands[] = {
+    {"backup", edr_cmd_backup, edr_cmd_backup_opts, "",
+     "snapshot etcd into the repository (checked, compressed, encrypted)"},
+    {"config", edr_cmd_config, edr_cmd_config_opts, "check",
+     "validate a config file and print the effective settings"},
+    {"decrypt", edr_cmd_decrypt, edr_cmd_decrypt_opts, "BACKUP",
+     "write a backup's decrypted tar.zst stream (zstd -d | tar x opens it)"},
+    {"export", edr_cmd_export, edr_cmd_export_opts, "BACKUP",
+     "write a backup as a plain etcd snapshot file"},
+    {"get", edr_cmd_get, edr_cmd_get_opts, "BACKUP KEY", "print one key's value from a backup"},
+    {"import", edr_cmd_import, edr_cmd_import_opts, "FILE",
+     "store a plain etcd snapshot (or a zip/tar/gzip holding one) as a backup"},
+    {"inspect", edr_cmd_inspect, edr_cmd_inspect_opts, "BACKUP|FILE.db",
+     "snapshot status, keyspace and Kubernetes resource counts"},
+    {"keygen", edr_cmd_keygen, edr_cmd_keygen_opts, "", "create an X25519 key pair"},
+    {"list", edr_cmd_list, edr_cmd_list_opts, "", "list the backups in the repository"},
+    {"ls", edr_cmd_ls, edr_cmd_ls_opts, "BACKUP [PREFIX]", "list keys in a backup"},
+    {"prune", edr_cmd_prune, edr_cmd_prune_opts, "", "remove backups outside the retention rules"},
+    {"restore", edr_cmd_restore, edr_cmd_restore_opts, "BACKUP|FILE.db",
+     "write fresh member data dirs from a backup"},
+    {"schedule", edr_cmd_schedule, edr_cmd_schedule_opts, "",
+     "daemon: run backup, prune and verify on cron schedules"},
+    {"verify", edr_cmd_verify, edr_cmd_verify_opts, "[BACKUP]",
+     "check backups: stored bytes, content, or a boot drill"},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: etcd-dr COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'etcd-dr help COMMAND' lists a command's options; etcd-dr(1) has them all.\n");
+}
+
+static void
+command_help(const struct edr_cmd *c)
+{
+    printf("usage: etcd-dr %s [OPTIONS] %s\n\n%s\n\noptions:\n", c->name, c->args, c->summary);
+    for (const enum edr_opt_id *o = c->opts; *o != EDR_O__COUNT; o++) {
+        const struct edr_optdef *d = &edr_optdefs[*o];
+        char flag[96];
+        snprintf(flag, sizeof(flag), "--%s%s%s", d->name, d->metavar ? " " : "",
+                 d->metavar ? d->metavar : "");
+        printf("  %-34s %s%s%s%s\n", flag, d->help, d->def ? " [" : "", d->def ? d->def : "",
+               d->def ? "]" : "");
+    }
+}
+
+static const struct edr_cmd *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int
+log_level_of(const char *s)
+{
+    if (s == NULL || strcmp(s, "warn") == 0 || strcmp(s, "warning") == 0)
+        return EDR_LOG_WARN;
+    if (strcmp(s, "error") == 0)
+        return EDR_LOG_ERROR;
+    if (strcmp(s, "info") == 0)
+        return EDR_LOG_INFO;
+    if (strcmp(s, "debug") == 0)
+        return EDR_LOG_DEBUG;
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct edr_ctx ctx;
+    const struct edr_cmd *cmd;
+    edr_rc rc;
+    int level;
+
+    memset(&ctx, 0, sizeof(ctx));
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EDR_E_USAGE : EDR_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("etcd-dr %s\n", EDR_VERSION);
+        return EDR_OK;
+    }
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc > 2 && (cmd = find_command(argv[2])) != NULL) {
+            command_help(cmd);
+            return EDR_OK;
+        }
+        usage(stdout);
+        return argc > 2 ? EDR_E_USAGE : EDR_OK;
+    }
+    cmd = find_command(argv[1]);
+    if (cmd == NULL) {
+        fprintf(stderr, "etcd-dr: error: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return EDR_E_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            command_help(cmd);
+            return EDR_OK;
+        }
+    }
+    ctx.cmd_name = cmd->name;
+    rc = edr_opts_load(&ctx.opts, argc - 2, argv + 2, cmd->opts, &ctx.err);
+    if (rc == EDR_OK) {
+        level = log_level_of(edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
+        if (level < 0) {
+            rc = edr_err_set(&ctx.err, EDR_E_USAGE, "invalid --log-level '%s'",
+                             edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
+        } else {
+            const char *lf = edr_opt_str(&ctx.opts, EDR_O_LOG_FORMAT);
+            if (lf != NULL && strcmp(lf, "text") != 0 && strcmp(lf, "json") != 0)
+                rc = edr_err_set(&ctx.err, EDR_E_USAGE, "invalid --log-format '%s'", lf);
+            ctx.quiet = edr_opt_bool(&ctx.opts, EDR_O_QUIET);
+            edr_log_setup(ctx.quiet ? EDR_LOG_ERROR : level, lf && strcmp(lf, "json") == 0);
+        }
+    }
+    if (rc == EDR_OK) {
+        ctx.json = edr_opt_bool(&ctx.opts, EDR_O_JSON);
+        ctx.progress = !ctx.quiet && !ctx.json && !edr_opt_bool(&ctx.opts, EDR_O_NO_PROGRESS);
+        rc = cmd->run(&ctx);
+    }
+    if (rc != EDR_OK) {
+        if (ctx.err.msg[0] == '\0')
+            edr_err_set(&ctx.err, rc, "%s failed", cmd->name);
+        if (edr_log_is_json()) {
+            edr_log(EDR_LOG_ERROR, "%s (exit %d %s)", ctx.err.msg, rc, edr_rc_name(rc));
+        } else {
+            fprintf(stderr, "etcd-dr: error: %s\n", ctx.err.msg);
+            if (ctx.err.hint[0] != '\0')
+                fprintf(stderr, "HINT: %s\n", ctx.err.hint);
+        }
+    }
+    edr_cmd_cleanup(&ctx);
+    edr_opts_release(&ctx.opts);
+    return rc;
+}

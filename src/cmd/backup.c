@@ -1,0 +1,395 @@
+/*
+ * backup: snapshot one etcd member into the repository.
+ *
+ * etcd stream -> [sha256 + trailer check in the etcd client] -> progress ->
+ * bbolt scan (revision, key counts) -> tar entry snapshot.db -> zstd ->
+ * seal (encrypt) -> stored sha256/size -> storage writer. Nothing in
+ * plaintext touches disk. The data object is published by the storage
+ * writer's finish; the manifest is written after it, as the commit marker.
+ * A broken stream is retried on the next healthy endpoint with a fresh
+ * pipeline; whatever fails, the writer's free() discards the partial object.
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bolt/scan.h"
+#include "cmd/backup.h"
+#include "cmd/cmd.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "crypto/keys.h"
+#include "etcd/client.h"
+#include "repo/repo.h"
+#include "stream/basic.h"
+#include "stream/seal.h"
+#include "stream/tar.h"
+#include "stream/zstd.h"
+
+const enum edr_opt_id edr_cmd_backup_opts[] = {
+    EDR_OPTS_ETCD,       EDR_OPTS_REPO,     EDR_OPTS_RETENTION, EDR_O_RECIPIENT,
+    EDR_O_NO_ENCRYPT,    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,   EDR_O_PRUNE,
+    EDR_O_METRICS_FILE,  EDR_O_ON_SUCCESS, EDR_O_ON_FAILURE,   EDR_O_JSON,
+    EDR_O__COUNT};
+
+struct chain {
+    struct edr_stream *writer, *stored_sha, *stored_size, *seal, *zst, *tar, *scan, *prog;
+};
+
+struct run {
+    struct edr_ctx *ctx;
+    struct edr_repo *repo;
+    struct edr_pubkey *rcpt;
+    size_t nrcpt;
+    int level, threads;
+    char id[64];
+    char dataname[256];
+    struct chain ch;
+    struct edr_progress progress;
+    uint64_t done;
+    time_t started;
+};
+
+static void
+chain_free(struct chain *c)
+{
+    edr_stream_free(c->prog);
+    edr_stream_free(c->scan);
+    edr_stream_free(c->tar);
+    edr_stream_free(c->zst);
+    edr_stream_free(c->seal);
+    edr_stream_free(c->stored_size);
+    edr_stream_free(c->stored_sha);
+    edr_stream_free(c->writer); /* aborts unless finished */
+    memset(c, 0, sizeof(*c));
+}
+
+/* Progress observer: counts bytes, draws the bar, stops on SIGINT/SIGTERM. */
+struct prog_stream {
+    struct edr_stream base;
+    struct run *run;
+};
+
+static edr_rc
+prog_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
+{
+    struct prog_stream *p = (struct prog_stream *)s;
+
+    if (edr_cmd_interrupted())
+        return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
+    p->run->done += len;
+    edr_progress_update(&p->run->progress, p->run->done);
+    return edr_stream_write(s->next, buf, len, err);
+}
+
+static edr_rc
+prog_finish(struct edr_stream *s, struct edr_err *err)
+{
+    return edr_stream_finish(s->next, err);
+}
+
+static void
+prog_free(struct edr_stream *s)
+{
+    free(s);
+}
+
+static const struct edr_stream_ops prog_ops = {"progress", prog_write, prog_finish, prog_free};
+
+static edr_rc
+begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
+{
+    struct run *r = ud;
+    struct chain *c = &r->ch;
+    struct edr_storage *st = r->repo->st;
+    struct prog_stream *p;
+    edr_rc rc;
+
+    chain_free(c);
+    r->done = 0;
+    rc = st->ops->put_open(st, r->dataname, db_size / 2 + 4096, &c->writer, err);
+    if (rc != EDR_OK)
+        return rc;
+    if ((rc = edr_stream_sha256_new(c->writer, &c->stored_sha, err)) != EDR_OK ||
+        (rc = edr_stream_size_new(c->stored_sha, NULL, &c->stored_size, err)) != EDR_OK)
+        return rc;
+    rc = edr_stream_seal_new(c->stored_size, r->rcpt, r->nrcpt,
+                             r->nrcpt > 0 ? EDR_SEAL_FLAG_ENCRYPTED : 0, &c->seal, err);
+    if (rc != EDR_OK)
+        return rc;
+    rc = edr_stream_zstd_compress_new(c->seal, r->level, r->threads, EDR_ZSTD_SIZE_UNKNOWN,
+                                      &c->zst, err);
+    if (rc != EDR_OK)
+        return rc;
+    if ((rc = edr_tar_writer_new(c->zst, &c->tar, err)) != EDR_OK)
+        return rc;
+    rc = edr_tar_writer_begin(c->tar, "snapshot.db", db_size + 32, 0600, r->started, err);
+    if (rc != EDR_OK)
+        return rc;
+    c->scan = edr_bolt_scan_new(c->tar);
+    p = calloc(1, sizeof(*p));
+    if (c->scan == NULL || p == NULL) {
+        free(p);
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    p->base.ops = &prog_ops;
+    p->base.next = c->scan;
+    p->run = r;
+    c->prog = &p->base;
+    edr_progress_start(&r->progress, r->ctx->progress, "backup", db_size);
+    *out = c->prog;
+    return EDR_OK;
+}
+
+static edr_rc
+load_recipients(struct run *r, struct edr_ctx *ctx)
+{
+    int n = 0;
+    char **files = edr_opt_list(&ctx->opts, EDR_O_RECIPIENT, &n);
+    edr_rc rc = EDR_OK;
+
+    if (edr_opt_bool(&ctx->opts, EDR_O_NO_ENCRYPT)) {
+        if (n > 0)
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE, "--no-encrypt and --recipient exclude each "
+                                                     "other");
+        else
+            edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
+        edr_strv_free(files, n);
+        return rc;
+    }
+    if (n == 0) {
+        edr_err_set(&ctx->err, EDR_E_USAGE, "no recipient for the backup's encryption");
+        edr_err_hint(&ctx->err, "give --recipient FILE.pub (from 'etcd-dr keygen'), or "
+                                "--no-encrypt to store it unencrypted");
+        return EDR_E_USAGE;
+    }
+    if (n > EDR_SEAL_MAX_RECIPIENTS) {
+        edr_strv_free(files, n);
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "too many recipients (%d, at most %d)", n,
+                           EDR_SEAL_MAX_RECIPIENTS);
+    }
+    if ((rc = edr_crypto_init(&ctx->err)) != EDR_OK) {
+        edr_strv_free(files, n);
+        return rc;
+    }
+    r->rcpt = calloc((size_t)n, sizeof(*r->rcpt));
+    if (r->rcpt == NULL)
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+    for (int i = 0; rc == EDR_OK && i < n; i++)
+        rc = edr_pubkey_load(files[i], &r->rcpt[i], &ctx->err);
+    r->nrcpt = rc == EDR_OK ? (size_t)n : 0;
+    edr_strv_free(files, n);
+    return rc;
+}
+
+/* An id that sorts by time and is not taken yet. */
+static edr_rc
+make_id(struct run *r, int64_t revision, struct edr_err *err)
+{
+    char base[48];
+    struct tm tm;
+
+    gmtime_r(&r->started, &tm);
+    strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
+    for (int k = 0; k < 100; k++) {
+        struct edr_storage_stat s1, s2;
+        char n1[256], n2[256];
+        edr_rc rc;
+        if (k == 0)
+            snprintf(r->id, sizeof(r->id), "%s-r%" PRId64, base, revision);
+        else
+            snprintf(r->id, sizeof(r->id), "%s-r%" PRId64 "-%d", base, revision, k);
+        edr_repo_object_name(r->repo, r->id, ".edr", n1, sizeof(n1));
+        edr_repo_object_name(r->repo, r->id, ".json", n2, sizeof(n2));
+        if ((rc = r->repo->st->ops->stat(r->repo->st, n1, &s1, err)) != EDR_OK ||
+            (rc = r->repo->st->ops->stat(r->repo->st, n2, &s2, err)) != EDR_OK)
+            return rc;
+        if (!s1.exists && !s2.exists) {
+            snprintf(r->dataname, sizeof(r->dataname), "%s", n1);
+            return EDR_OK;
+        }
+    }
+    return edr_err_set(err, EDR_E_REPO, "unable to find a free backup id for '%s'", base);
+}
+
+static int
+retryable(edr_rc rc)
+{
+    return rc == EDR_E_ETCD || rc == EDR_E_INTEGRITY;
+}
+
+edr_rc
+edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
+{
+    struct run r;
+    struct edr_etcd_client *client = NULL;
+    struct edr_etcd_status *statuses = NULL;
+    struct edr_storage_lock *lock = NULL;
+    struct edr_etcd_snapshot_result res;
+    struct edr_bolt_scan_result scan;
+    struct edr_manifest m;
+    size_t *order = NULL, norder = 0, chosen = 0;
+    int64_t level, threads, retries, lock_wait;
+    const char *policy_s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
+    enum edr_etcd_policy policy;
+    double t0 = edr_now();
+    char *inner = NULL;
+    edr_rc rc;
+
+    memset(&r, 0, sizeof(r));
+    memset(sum, 0, sizeof(*sum));
+    r.ctx = ctx;
+    r.started = time(NULL);
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_THREADS, 0, 256, &threads, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
+        return rc;
+    if (policy_s == NULL || strcmp(policy_s, "follower") == 0)
+        policy = EDR_ETCD_POLICY_FOLLOWER;
+    else if (strcmp(policy_s, "leader") == 0)
+        policy = EDR_ETCD_POLICY_LEADER;
+    else if (strcmp(policy_s, "first") == 0)
+        policy = EDR_ETCD_POLICY_FIRST;
+    else
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "invalid --endpoint-policy '%s' (follower, leader or first)", policy_s);
+    r.level = (int)level;
+    r.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if ((rc = load_recipients(&r, ctx)) != EDR_OK)
+        goto out;
+    if ((rc = edr_cmd_open_repo(ctx, 1, &r.repo)) != EDR_OK)
+        goto out;
+    snprintf(sum->cluster, sizeof(sum->cluster), "%s", r.repo->cluster);
+    if ((rc = edr_repo_lock(r.repo, (int)lock_wait, &lock, &ctx->err)) != EDR_OK)
+        goto out;
+    if ((rc = edr_repo_cleanup(r.repo, 0, &ctx->err)) != EDR_OK)
+        goto out;
+    if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
+        goto out;
+    statuses = calloc(edr_etcd_endpoint_count(client), sizeof(*statuses));
+    order = calloc(edr_etcd_endpoint_count(client), sizeof(*order));
+    if (statuses == NULL || order == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    if ((rc = edr_etcd_rank(client, policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
+        goto out;
+    for (int64_t attempt = 0;; attempt++) {
+        struct edr_etcd_snapshot_sink sink = {begin, &r};
+        chosen = order[attempt % (int64_t)norder];
+        if (attempt == 0 && (rc = make_id(&r, statuses[chosen].revision, &ctx->err)) != EDR_OK)
+            goto out;
+        edr_info("snapshot from '%s' (member %016" PRIx64 ", attempt %d)",
+                 edr_etcd_endpoint(client, chosen), statuses[chosen].member_id,
+                 (int)attempt + 1);
+        rc = edr_etcd_snapshot(client, chosen, &sink, &res, &ctx->err);
+        edr_progress_end(&r.progress);
+        if (rc == EDR_OK)
+            break;
+        chain_free(&r.ch);
+        if (!retryable(rc) || attempt >= retries)
+            goto out;
+        edr_warn("%s; retrying on %s", ctx->err.msg,
+                 edr_etcd_endpoint(client, order[(attempt + 1) % (int64_t)norder]));
+        sleep(1);
+    }
+    /* the snapshot arrived whole and matched its checksum: close the tar */
+    if ((rc = edr_stream_write(r.ch.tar, res.sha256, 32, &ctx->err)) != EDR_OK ||
+        (rc = edr_tar_writer_end(r.ch.tar, &ctx->err)) != EDR_OK)
+        goto out;
+    edr_bolt_scan_result(r.ch.scan, &scan);
+    if (!scan.valid)
+        edr_warn("could not read the revision from the snapshot (%s); using the one etcd reported",
+                 scan.error);
+    memset(&m, 0, sizeof(m));
+    m.format = EDR_MANIFEST_FORMAT;
+    snprintf(m.id, sizeof(m.id), "%s", r.id);
+    snprintf(m.cluster, sizeof(m.cluster), "%s", r.repo->cluster);
+    m.started = r.started;
+    snprintf(m.tool_version, sizeof(m.tool_version), "%s", EDR_VERSION);
+    snprintf(m.endpoint, sizeof(m.endpoint), "%s", edr_etcd_endpoint(client, chosen));
+    snprintf(m.etcd_version, sizeof(m.etcd_version), "%s", statuses[chosen].version);
+    m.cluster_id = statuses[chosen].cluster_id;
+    m.member_id = statuses[chosen].member_id;
+    m.revision = scan.valid ? scan.revision : statuses[chosen].revision;
+    m.raft_index = statuses[chosen].raft_index;
+    m.raft_term = statuses[chosen].raft_term;
+    m.db_size = res.db_size;
+    edr_hex(res.sha256, 32, m.db_sha256);
+    snprintf(m.compression, sizeof(m.compression), "zstd");
+    m.compress_level = r.level;
+    m.encrypted = r.nrcpt > 0;
+    m.nrecipients = (int)r.nrcpt;
+    for (size_t i = 0; i < r.nrcpt; i++)
+        snprintf(m.recipients[i], sizeof(m.recipients[i]), "%s", r.rcpt[i].id);
+    m.total_keys = scan.total_keys;
+    m.key_revisions = scan.key_revisions;
+    /* the copy inside the data file cannot know its own stored hash */
+    m.finished = time(NULL);
+    memset(m.stored_sha256, '0', 64);
+    if ((rc = edr_manifest_to_json(&m, &inner, &ctx->err)) != EDR_OK)
+        goto out;
+    if ((rc = edr_tar_writer_begin(r.ch.tar, "manifest.json", strlen(inner), 0600, r.started,
+                                   &ctx->err)) != EDR_OK ||
+        (rc = edr_stream_write(r.ch.tar, inner, strlen(inner), &ctx->err)) != EDR_OK ||
+        (rc = edr_tar_writer_end(r.ch.tar, &ctx->err)) != EDR_OK)
+        goto out;
+    /* finishing the tar finishes zstd, seal, hashes and publishes the data object */
+    if ((rc = edr_stream_finish(r.ch.tar, &ctx->err)) != EDR_OK)
+        goto out;
+    m.stored_size = edr_stream_size_get(r.ch.stored_size);
+    edr_stream_sha256_hex(r.ch.stored_sha, m.stored_sha256);
+    m.finished = time(NULL);
+    m.duration_s = edr_now() - t0;
+    if ((rc = edr_repo_write_manifest(r.repo, &m, &ctx->err)) != EDR_OK) {
+        /* without its manifest the data object is not a backup: remove it now */
+        struct edr_err e2;
+        r.repo->st->ops->del(r.repo->st, r.dataname, &e2);
+        goto out;
+    }
+    sum->manifest = m;
+    sum->ok = 1;
+out:
+    edr_progress_end(&r.progress);
+    chain_free(&r.ch);
+    free(inner);
+    if (lock != NULL)
+        edr_repo_unlock(r.repo, lock);
+    edr_etcd_client_free(client);
+    free(statuses);
+    free(order);
+    free(r.rcpt);
+    sum->duration_s = edr_now() - t0;
+    if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
+        rc = edr_prune_run(ctx, r.repo, 0, NULL);
+    if (r.repo != NULL && rc == EDR_OK) {
+        struct edr_manifest *list = NULL;
+        size_t n = 0;
+        struct edr_err e2;
+        if (edr_repo_list(r.repo, &list, &n, &e2) == EDR_OK)
+            sum->backups_in_repo = n;
+        free(list);
+    }
+    edr_repo_free(r.repo);
+    return rc;
+}
+
+edr_rc
+edr_cmd_backup(struct edr_ctx *ctx)
+{
+    struct edr_backup_summary sum;
+    edr_rc rc;
+
+    if ((rc = edr_cmd_args(ctx, 0, 0, "[OPTIONS]")) != EDR_OK)
+        return rc;
+    edr_cmd_catch_signals();
+    rc = edr_backup_run(ctx, &sum);
+    edr_backup_report(ctx, &sum, rc);
+    return rc;
+}

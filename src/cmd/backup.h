@@ -1,0 +1,31 @@
+/*
+ * Entry points shared by backup, prune and the schedule daemon.
+ */
+#ifndef EDR_CMD_BACKUP_H
+#define EDR_CMD_BACKUP_H
+
+#include "cmd/cmd.h"
+#include "repo/manifest.h"
+
+struct edr_repo;
+
+struct edr_backup_summary {
+    int ok;
+    char cluster[128];
+    struct edr_manifest manifest;
+    double duration_s;
+    size_t backups_in_repo;
+};
+
+/* One backup run (with --prune when set). Fills sum even on failure. */
+edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);
+/* Print the summary (text or --json), write --metrics-file, run hooks. */
+void edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc);
+/* Retention on an open repository; the caller may hold the lock (locked=1). */
+edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused);
+
+/* SIGINT/SIGTERM set a flag long work polls (cmd/common.c). */
+void edr_cmd_catch_signals(void);
+int edr_cmd_interrupted(void);
+
+#endif

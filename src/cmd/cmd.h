@@ -1,0 +1,80 @@
+/*
+ * Commands: orchestration only. Each command reads its options from the
+ * context, calls the lower layers and is the only code that prints results
+ * (stdout) or the final error (main.c prints ctx->err).
+ */
+#ifndef EDR_CMD_CMD_H
+#define EDR_CMD_CMD_H
+
+#include "common/err.h"
+#include "common/opts.h"
+
+struct edr_repo;
+struct edr_identity;
+struct edr_pubkey;
+struct edr_etcd_client;
+struct edr_storage_opts;
+
+struct edr_ctx {
+    struct edr_opts opts;
+    const char *cmd_name;
+    int json;
+    int quiet;
+    int progress; /* progress bars allowed (stderr may still not be a tty) */
+    struct edr_err err;
+    char *password; /* etcd password, sodium_malloc'ed; wiped by edr_cmd_cleanup */
+};
+
+struct edr_cmd {
+    const char *name;
+    edr_rc (*run)(struct edr_ctx *ctx);
+    const enum edr_opt_id *opts; /* terminated by EDR_O__COUNT */
+    const char *args;            /* positional arguments, for usage */
+    const char *summary;
+};
+
+#define EDR_CMD_DECLARE(name)                                                                      \
+    edr_rc edr_cmd_##name(struct edr_ctx *ctx);                                                    \
+    extern const enum edr_opt_id edr_cmd_##name##_opts[]
+
+EDR_CMD_DECLARE(backup);
+EDR_CMD_DECLARE(config);
+EDR_CMD_DECLARE(decrypt);
+EDR_CMD_DECLARE(export);
+EDR_CMD_DECLARE(get);
+EDR_CMD_DECLARE(import);
+EDR_CMD_DECLARE(inspect);
+EDR_CMD_DECLARE(keygen);
+EDR_CMD_DECLARE(list);
+EDR_CMD_DECLARE(ls);
+EDR_CMD_DECLARE(prune);
+EDR_CMD_DECLARE(restore);
+EDR_CMD_DECLARE(schedule);
+EDR_CMD_DECLARE(verify);
+
+/* Shared option groups (cmd/common.c), for building the per-command lists. */
+#define EDR_OPTS_ETCD                                                                              \
+    EDR_O_ENDPOINTS, EDR_O_CACERT, EDR_O_CERT, EDR_O_KEY, EDR_O_INSECURE_SKIP_TLS_VERIFY,         \
+        EDR_O_USER, EDR_O_PASSWORD_FILE, EDR_O_ENDPOINT_POLICY, EDR_O_CONNECT_TIMEOUT,            \
+        EDR_O_STALL_TIMEOUT, EDR_O_RETRIES
+#define EDR_OPTS_REPO                                                                              \
+    EDR_O_REPO, EDR_O_CLUSTER, EDR_O_S3_ENDPOINT, EDR_O_S3_REGION, EDR_O_S3_PATH_STYLE,           \
+        EDR_O_S3_CACERT, EDR_O_S3_PART_SIZE, EDR_O_S3_SECRET_FILE, EDR_O_LOCK_WAIT
+#define EDR_OPTS_RETENTION                                                                         \
+    EDR_O_KEEP_LAST, EDR_O_KEEP_HOURLY, EDR_O_KEEP_DAILY, EDR_O_KEEP_WEEKLY, EDR_O_KEEP_MONTHLY,  \
+        EDR_O_KEEP_WITHIN, EDR_O_KEEP_VERIFIED
+
+/* Helpers (cmd/common.c). */
+void edr_cmd_cleanup(struct edr_ctx *ctx);
+void edr_cmd_storage_opts(const struct edr_ctx *ctx, struct edr_storage_opts *so);
+edr_rc edr_cmd_open_repo(struct edr_ctx *ctx, int create, struct edr_repo **out);
+/* required: EDR_E_KEY with a hint when --identity is missing. */
+edr_rc edr_cmd_load_identity(struct edr_ctx *ctx, int required, struct edr_identity **out);
+edr_rc edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out);
+/* Require exactly `min`..`max` positional arguments. */
+edr_rc edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage);
+/* Print a JSON value (jansson json_t *) to stdout and free it. */
+void edr_cmd_print_json(void *json);
+void edr_fmt_bytes(uint64_t n, char *buf, size_t len);
+
+#endif

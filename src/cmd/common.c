@@ -1,0 +1,231 @@
+/*
+ * Helpers shared by the commands: building the repository, identity and etcd
+ * client from options, and reading secrets from files or the environment.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "common/log.h"
+#include "crypto/keys.h"
+#include "etcd/client.h"
+#include "repo/repo.h"
+
+void
+edr_cmd_cleanup(struct edr_ctx *ctx)
+{
+    if (ctx->password != NULL) {
+        sodium_free(ctx->password);
+        ctx->password = NULL;
+    }
+}
+
+void
+edr_cmd_storage_opts(const struct edr_ctx *ctx, struct edr_storage_opts *so)
+{
+    int64_t part = 0;
+
+    memset(so, 0, sizeof(*so));
+    so->s3_endpoint = edr_opt_str(&ctx->opts, EDR_O_S3_ENDPOINT);
+    so->s3_region = edr_opt_str(&ctx->opts, EDR_O_S3_REGION);
+    so->s3_path_style = edr_opt_bool(&ctx->opts, EDR_O_S3_PATH_STYLE);
+    so->s3_cacert = edr_opt_str(&ctx->opts, EDR_O_S3_CACERT);
+    so->s3_secret_file = edr_opt_str(&ctx->opts, EDR_O_S3_SECRET_FILE);
+    if (edr_opt_int(&ctx->opts, EDR_O_S3_PART_SIZE, 0, INT64_MAX, &part, NULL) == EDR_OK)
+        so->s3_part_size = (uint64_t)part;
+}
+
+edr_rc
+edr_cmd_open_repo(struct edr_ctx *ctx, int create, struct edr_repo **out)
+{
+    struct edr_storage_opts so;
+    const char *url = edr_opt_str(&ctx->opts, EDR_O_REPO);
+    int64_t part;
+    edr_rc rc;
+
+    if (url == NULL) {
+        edr_err_set(&ctx->err, EDR_E_USAGE, "no repository given");
+        edr_err_hint(&ctx->err, "use --repo DIR|s3://BUCKET/PREFIX, ETCD_DR_REPO or [repo] path");
+        return EDR_E_USAGE;
+    }
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_S3_PART_SIZE, 0, INT64_MAX, &part, &ctx->err)))
+        return rc;
+    edr_cmd_storage_opts(ctx, &so);
+    return edr_repo_open(url, &so, edr_opt_str(&ctx->opts, EDR_O_CLUSTER), create, out,
+                         &ctx->err);
+}
+
+edr_rc
+edr_cmd_load_identity(struct edr_ctx *ctx, int required, struct edr_identity **out)
+{
+    const char *path = edr_opt_str(&ctx->opts, EDR_O_IDENTITY);
+
+    *out = NULL;
+    if (path == NULL) {
+        if (!required)
+            return EDR_OK;
+        edr_err_set(&ctx->err, EDR_E_KEY, "this backup is encrypted; an identity is required");
+        edr_err_hint(&ctx->err, "give the secret key file with --identity FILE");
+        return EDR_E_KEY;
+    }
+    if (edr_crypto_init(&ctx->err) != EDR_OK)
+        return ctx->err.code;
+    return edr_identity_load(path, out, &ctx->err);
+}
+
+/* Read a secret from a file into sodium memory, trimming one final newline. */
+static edr_rc
+read_secret_file(const char *path, char **out, struct edr_err *err)
+{
+    struct stat sb;
+    char *buf;
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return edr_err_errno(err, EDR_E_KEY, e, "unable to open password file '%s'", path);
+    }
+    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
+        edr_warn("password file '%s' is readable by others (mode %04o)", path,
+                 (unsigned)(sb.st_mode & 07777));
+    buf = sodium_malloc(4096);
+    if (buf == NULL) {
+        close(fd);
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    n = read(fd, buf, 4095);
+    close(fd);
+    if (n < 0) {
+        sodium_free(buf);
+        return edr_err_set(err, EDR_E_KEY, "unable to read password file '%s'", path);
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    *out = buf;
+    return EDR_OK;
+}
+
+static edr_rc
+copy_secret(const char *s, char **out, struct edr_err *err)
+{
+    size_t n = strlen(s);
+    char *buf = sodium_malloc(n + 1);
+
+    if (buf == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    memcpy(buf, s, n + 1);
+    *out = buf;
+    return EDR_OK;
+}
+
+edr_rc
+edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
+{
+    struct edr_etcd_opts eo;
+    char user[256] = "";
+    const char *u = edr_opt_str(&ctx->opts, EDR_O_USER);
+    const char *pwfile = edr_opt_str(&ctx->opts, EDR_O_PASSWORD_FILE);
+    int64_t ct, st;
+    edr_rc rc;
+
+    memset(&eo, 0, sizeof(eo));
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_CONNECT_TIMEOUT, 1, 3600, &ct, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_STALL_TIMEOUT, 1, 86400, &st, &ctx->err)))
+        return rc;
+    eo.endpoints = edr_opt_str(&ctx->opts, EDR_O_ENDPOINTS);
+    eo.cacert = edr_opt_str(&ctx->opts, EDR_O_CACERT);
+    eo.cert = edr_opt_str(&ctx->opts, EDR_O_CERT);
+    eo.key = edr_opt_str(&ctx->opts, EDR_O_KEY);
+    eo.insecure_skip_tls_verify = edr_opt_bool(&ctx->opts, EDR_O_INSECURE_SKIP_TLS_VERIFY);
+    eo.connect_timeout_s = ct;
+    eo.stall_timeout_s = st;
+    if (eo.insecure_skip_tls_verify)
+        edr_warn("--insecure-skip-tls-verify: etcd's certificate is NOT verified; anyone on the "
+                 "path can read and alter this backup");
+    if (u != NULL) {
+        const char *colon = strchr(u, ':');
+        /* etcdctl accepts ETCDCTL_USER=name:password */
+        if (colon != NULL) {
+            if (ctx->opts.src[EDR_O_USER] == EDR_SRC_FLAG) {
+                edr_err_set(&ctx->err, EDR_E_USAGE,
+                            "option '--user' must not carry a password on the command line");
+                edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
+                return EDR_E_USAGE;
+            }
+            snprintf(user, sizeof(user), "%.*s", (int)(colon - u), u);
+            if ((rc = copy_secret(colon + 1, &ctx->password, &ctx->err)) != EDR_OK)
+                return rc;
+        } else {
+            snprintf(user, sizeof(user), "%s", u);
+        }
+        if (ctx->password == NULL && pwfile != NULL) {
+            if ((rc = read_secret_file(pwfile, &ctx->password, &ctx->err)) != EDR_OK)
+                return rc;
+        }
+        if (ctx->password == NULL) {
+            const char *env = getenv("ETCD_DR_PASSWORD");
+            if (env == NULL)
+                env = getenv("ETCDCTL_PASSWORD");
+            if (env == NULL) {
+                edr_err_set(&ctx->err, EDR_E_USAGE, "no password for etcd user '%s'", user);
+                edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
+                return EDR_E_USAGE;
+            }
+            if ((rc = copy_secret(env, &ctx->password, &ctx->err)) != EDR_OK)
+                return rc;
+        }
+        eo.user = user;
+        eo.password = ctx->password;
+    }
+    return edr_etcd_client_new(&eo, out, &ctx->err);
+}
+
+edr_rc
+edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage)
+{
+    if (ctx->opts.nargs < min || ctx->opts.nargs > max) {
+        edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr %s %s", ctx->cmd_name, usage);
+        return EDR_E_USAGE;
+    }
+    return EDR_OK;
+}
+
+void
+edr_cmd_print_json(void *json)
+{
+    json_t *j = json;
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    if (s != NULL) {
+        puts(s);
+        free(s);
+    }
+    json_decref(j);
+}
+
+void
+edr_fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%llu B", (unsigned long long)n);
+    else
+        snprintf(buf, len, "%.1f %s", v, units[u]);
+}

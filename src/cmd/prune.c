@@ -1,0 +1,132 @@
+/*
+ * prune: retention rules over one cluster's backups. The decision is pure
+ * logic (sched/retention.c); this file lists, prints and deletes. Deletion
+ * removes the manifest first, so a crash mid-prune never leaves a listed
+ * backup without its data.
+ */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/backup.h"
+#include "cmd/cmd.h"
+#include "common/log.h"
+#include "repo/repo.h"
+#include "sched/retention.h"
+
+const enum edr_opt_id edr_cmd_prune_opts[] = {EDR_OPTS_REPO, EDR_OPTS_RETENTION, EDR_O_DRY_RUN,
+                                              EDR_O_JSON, EDR_O__COUNT};
+
+static edr_rc
+policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
+{
+    int64_t v;
+    edr_rc rc;
+    const char *within = edr_opt_str(&ctx->opts, EDR_O_KEEP_WITHIN);
+    static const struct {
+        enum edr_opt_id id;
+        size_t off;
+    } counts[] = {
+        {EDR_O_KEEP_LAST, offsetof(struct edr_retention_policy, keep_last)},
+        {EDR_O_KEEP_HOURLY, offsetof(struct edr_retention_policy, keep_hourly)},
+        {EDR_O_KEEP_DAILY, offsetof(struct edr_retention_policy, keep_daily)},
+        {EDR_O_KEEP_WEEKLY, offsetof(struct edr_retention_policy, keep_weekly)},
+        {EDR_O_KEEP_MONTHLY, offsetof(struct edr_retention_policy, keep_monthly)},
+        {EDR_O_KEEP_VERIFIED, offsetof(struct edr_retention_policy, keep_verified)},
+    };
+
+    memset(p, 0, sizeof(*p));
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        if ((rc = edr_opt_int(&ctx->opts, counts[i].id, -1, 1000000, &v, &ctx->err)) != EDR_OK)
+            return rc;
+        *(int *)((char *)p + counts[i].off) = (int)v;
+    }
+    if (within != NULL) {
+        if ((rc = edr_duration_parse(within, &p->keep_within, &ctx->err)) != EDR_OK)
+            return rc;
+        p->has_within = 1;
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused)
+{
+    struct edr_retention_policy pol;
+    struct edr_manifest *list = NULL;
+    struct edr_backup_ref *refs = NULL;
+    struct edr_retention_decision *dec = NULL;
+    struct edr_storage_lock *lock = NULL;
+    size_t n = 0, removed = 0;
+    int dry = edr_opt_bool(&ctx->opts, EDR_O_DRY_RUN);
+    int64_t lock_wait;
+    json_t *arr = NULL;
+    edr_rc rc;
+
+    (void)unused;
+    if ((rc = policy_from_opts(ctx, &pol)) != EDR_OK)
+        return rc;
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
+        return rc;
+    if (!locked && !dry && (rc = edr_repo_lock(repo, (int)lock_wait, &lock, &ctx->err)) != EDR_OK)
+        return rc;
+    if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK || n == 0)
+        goto out;
+    refs = calloc(n, sizeof(*refs));
+    dec = calloc(n, sizeof(*dec));
+    if (refs == NULL || dec == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        refs[i].id = list[i].id;
+        refs[i].time = list[i].started;
+        refs[i].verified = list[i].verified > 0;
+    }
+    if ((rc = edr_retention_apply(&pol, refs, n, dec, &ctx->err)) != EDR_OK)
+        goto out;
+    if (ctx->json)
+        arr = json_array();
+    for (size_t i = n; i-- > 0;) {
+        if (arr != NULL)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", list[i].id, "action",
+                                                 dec[i].keep ? "keep" : "remove", "reasons",
+                                                 dec[i].reasons));
+        else if (dry || (!ctx->quiet && !dec[i].keep))
+            printf("%-6s %s%s%s\n", dec[i].keep ? "keep" : "remove", list[i].id,
+                   dec[i].keep ? "  " : "", dec[i].reasons);
+        if (dec[i].keep || dry)
+            continue;
+        if ((rc = edr_repo_delete(repo, list[i].id, &ctx->err)) != EDR_OK)
+            goto out;
+        removed++;
+        edr_info("removed backup '%s/%s'", repo->cluster, list[i].id);
+    }
+out:
+    if (arr != NULL)
+        edr_cmd_print_json(arr);
+    (void)removed;
+    if (lock != NULL)
+        edr_repo_unlock(repo, lock);
+    free(list);
+    free(refs);
+    free(dec);
+    return rc;
+}
+
+edr_rc
+edr_cmd_prune(struct edr_ctx *ctx)
+{
+    struct edr_repo *repo = NULL;
+    edr_rc rc;
+
+    if ((rc = edr_cmd_args(ctx, 0, 0, "--keep-... [--dry-run]")) != EDR_OK)
+        return rc;
+    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
+        return rc;
+    rc = edr_prune_run(ctx, repo, 0, NULL);
+    edr_repo_free(repo);
+    return rc;
+}

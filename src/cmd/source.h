@@ -1,0 +1,30 @@
+/*
+ * What a command reads: a backup in the repository ("latest", an id), a
+ * loose data file (path to an .edr), or a plain etcd snapshot (.db) file.
+ */
+#ifndef EDR_CMD_SOURCE_H
+#define EDR_CMD_SOURCE_H
+
+#include "cmd/cmd.h"
+#include "repo/reader.h"
+
+enum edr_source_kind { EDR_SOURCE_REPO, EDR_SOURCE_EDR_FILE, EDR_SOURCE_DB };
+
+struct edr_source {
+    enum edr_source_kind kind;
+    char what[512]; /* for messages */
+    char path[4096];
+    struct edr_repo *repo;
+    struct edr_manifest m;
+    struct edr_identity *identity;
+};
+
+edr_rc edr_source_open(struct edr_ctx *ctx, const char *ref, struct edr_source *src);
+/* Stream the backup through every check into sink (see reader.h). For a
+ * plain .db source the file itself is streamed (trailer checked unless
+ * skip_hash). */
+edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_read_mode mode,
+                       struct edr_stream *sink, struct edr_read_result *res);
+void edr_source_close(struct edr_source *src);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * The backup manifest: a plaintext JSON document next to each data file,
+ * written last (it is the commit marker: a data file without a manifest is
+ * not a backup). It holds no secret, so list, prune and stored-level verify
+ * work on a host without the secret key. Schema: etcd-dr-format(5).
+ */
+#ifndef EDR_REPO_MANIFEST_H
+#define EDR_REPO_MANIFEST_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/err.h"
+
+#define EDR_MANIFEST_FORMAT 1
+#define EDR_MANIFEST_MAX_RECIPIENTS 32
+#define EDR_MANIFEST_MAX_SIZE (4u << 20)
+
+struct edr_manifest {
+    int format;
+    char id[64];
+    char cluster[128];
+    time_t started, finished;
+    double duration_s;
+    char tool_version[32];
+    char endpoint[256];
+    char etcd_version[32];
+    uint64_t cluster_id, member_id;
+    int64_t revision;
+    uint64_t raft_index, raft_term;
+    uint64_t db_size;
+    char db_sha256[65];
+    uint64_t stored_size;
+    char stored_sha256[65];
+    char compression[16]; /* "zstd" */
+    int compress_level;
+    int encrypted;
+    int nrecipients;
+    char recipients[EDR_MANIFEST_MAX_RECIPIENTS][17]; /* key ids */
+    uint64_t total_keys;    /* pairs in all buckets (etcdctl 3.4 "total keys") */
+    uint64_t key_revisions; /* entries in the mvcc key bucket */
+    /* last verification, from <id>.verify.json (not part of the manifest file) */
+    int verified;        /* 0 never, 1 ok, -1 failed */
+    char verify_level[16];
+    time_t verify_time;
+};
+
+/* Serialize to a malloc'ed JSON string (pretty, trailing newline). */
+edr_rc edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *err);
+/* Parse; `what` names the source in messages. Unknown fields are ignored. */
+edr_rc edr_manifest_from_json(const char *json, size_t len, const char *what,
+                              struct edr_manifest *m, struct edr_err *err);
+
+/* "2026-11-26T18:30:00Z" <-> time_t (UTC). */
+void edr_time_iso(time_t t, char out[32]);
+int edr_time_parse_iso(const char *s, time_t *out);
+
+#endif

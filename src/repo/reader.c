@@ -1,0 +1,201 @@
+/*
+ * Backup reader (see reader.h).
+ */
+#include "repo/reader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream/basic.h"
+#include "stream/open.h"
+#include "stream/seal.h"
+#include "stream/tar.h"
+#include "stream/zstd.h"
+
+struct reader {
+    struct edr_stream *sink;
+    struct edr_stream *trailer;
+    struct edr_stream *mem;
+    int saw_db;
+    enum edr_read_mode mode;
+};
+
+static edr_rc
+entry_begin(void *ud, const char *name, uint64_t size, struct edr_stream **sink,
+            struct edr_err *err)
+{
+    struct reader *r = ud;
+    edr_rc rc;
+
+    (void)size;
+    *sink = NULL;
+    if (strcmp(name, "snapshot.db") == 0 && r->trailer == NULL) {
+        rc = edr_stream_trailer_new(r->mode == EDR_READ_SNAPSHOT ? r->sink : NULL,
+                                    "snapshot.db", 1, &r->trailer, err);
+        if (rc != EDR_OK)
+            return rc;
+        r->saw_db = 1;
+        *sink = r->trailer;
+    } else if (strcmp(name, "manifest.json") == 0 && r->mem == NULL) {
+        rc = edr_stream_mem_new(8000, "manifest.json", &r->mem, err);
+        if (rc != EDR_OK)
+            return rc;
+        *sink = r->mem;
+    }
+    return EDR_OK;
+}
+
+static edr_rc
+entry_end(void *ud, const char *name, struct edr_err *err)
+{
+    (void)ud;
+    (void)name;
+    (void)err;
+    return EDR_OK;
+}
+
+static edr_rc
+source_name(struct edr_repo *repo, const struct edr_manifest *m, const char *path, char *buf,
+            size_t n)
+{
+    if (repo != NULL)
+        edr_repo_object_name(repo, m->id, ".edr", buf, n);
+    else
+        snprintf(buf, n, "%s", path);
+    return EDR_OK;
+}
+
+/* The tar sink's finish would finish the db sink too; the trailer filter does
+ * that when its entry ends, so the reader chain's end is a null sink. */
+edr_rc
+edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char *path,
+                struct edr_identity *identity, enum edr_read_mode mode, struct edr_stream *sink,
+                struct edr_read_result *res, struct edr_err *err)
+{
+    struct reader rd = {sink, NULL, NULL, 0, mode};
+    struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *zst = NULL, *tar = NULL;
+    struct edr_storage *st = NULL;
+    char name[512], what[600];
+    edr_rc rc;
+
+    memset(res, 0, sizeof(*res));
+    source_name(repo, m, path, name, sizeof(name));
+    snprintf(what, sizeof(what), "backup '%s'", repo ? name : path);
+    if (repo == NULL) {
+        /* a loose data file: read it through a local storage on its directory */
+        char dir[512];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+                 slash ? path : ".");
+        if (slash == path)
+            snprintf(dir, sizeof(dir), "/");
+        if ((rc = edr_storage_local_open(dir, 0, &st, err)) != EDR_OK)
+            return rc;
+        snprintf(name, sizeof(name), "%s", slash ? slash + 1 : path);
+    } else {
+        st = repo->st;
+    }
+    if (mode == EDR_READ_RAW) {
+        rc = edr_stream_open_new(sink, identity, &open, err);
+    } else {
+        if ((rc = edr_tar_reader_new(entry_begin, entry_end, &rd, &tar, err)) != EDR_OK)
+            goto out;
+        if ((rc = edr_stream_zstd_decompress_new(tar, &zst, err)) != EDR_OK)
+            goto out;
+        rc = edr_stream_open_new(zst, identity, &open, err);
+    }
+    if (rc != EDR_OK)
+        goto out;
+    if ((rc = edr_stream_sha256_new(open, &sha, err)) != EDR_OK ||
+        (rc = edr_stream_size_new(sha, NULL, &size, err)) != EDR_OK)
+        goto out;
+    rc = st->ops->get(st, name, 0, size, err);
+    if (rc == EDR_OK)
+        rc = edr_stream_finish(size, err);
+    res->stored_size = edr_stream_size_get(size);
+    if (edr_stream_sha256_hex(sha, res->stored_sha256) != 0)
+        res->stored_sha256[0] = '\0';
+    res->encrypted = open ? edr_stream_open_encrypted(open) : 0;
+    /* Stored-level facts first: they explain most failures best. */
+    if (m != NULL && res->stored_sha256[0] != '\0' &&
+        (res->stored_size != m->stored_size || strcmp(res->stored_sha256, m->stored_sha256))) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY,
+                         "stored object does not match the manifest (size %llu, expected %llu; "
+                         "sha256 %.16s..., expected %.16s...)",
+                         (unsigned long long)res->stored_size,
+                         (unsigned long long)m->stored_size, res->stored_sha256,
+                         m->stored_sha256);
+    }
+    if (rc != EDR_OK)
+        goto out;
+    if (mode != EDR_READ_RAW) {
+        if (!rd.saw_db) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY, "no snapshot.db in the backup");
+            goto out;
+        }
+        edr_stream_trailer_result(rd.trailer, &res->trailer);
+        if (m != NULL) {
+            char hex[65];
+            edr_hex(res->trailer.sha256, 32, hex);
+            if (strcmp(hex, m->db_sha256) != 0 || res->trailer.db_size != m->db_size) {
+                rc = edr_err_set(err, EDR_E_INTEGRITY,
+                                 "snapshot does not match the manifest (db sha256 %.16s..., "
+                                 "expected %.16s...)",
+                                 hex, m->db_sha256);
+                goto out;
+            }
+        }
+        if (rd.mem != NULL) {
+            size_t len;
+            const uint8_t *d = edr_stream_mem_data(rd.mem, &len);
+            snprintf(res->inner_manifest, sizeof(res->inner_manifest), "%.*s", (int)len,
+                     (const char *)d);
+        }
+    }
+out:
+    if (rc != EDR_OK)
+        edr_err_prefix(err, "%s", what);
+    edr_stream_free(size);
+    edr_stream_free(sha);
+    edr_stream_free(open);
+    edr_stream_free(zst);
+    edr_stream_free(tar);
+    edr_stream_free(rd.trailer);
+    edr_stream_free(rd.mem);
+    if (repo == NULL)
+        edr_storage_free(st);
+    return rc;
+}
+
+edr_rc
+edr_backup_check_stored(struct edr_repo *repo, const struct edr_manifest *m, struct edr_err *err)
+{
+    struct edr_stream *sha = NULL, *size = NULL;
+    char name[512], hex[65];
+    edr_rc rc;
+
+    edr_repo_object_name(repo, m->id, ".edr", name, sizeof(name));
+    if ((rc = edr_stream_sha256_new(NULL, &sha, err)) != EDR_OK ||
+        (rc = edr_stream_size_new(sha, NULL, &size, err)) != EDR_OK)
+        goto out;
+    rc = repo->st->ops->get(repo->st, name, 0, size, err);
+    if (rc == EDR_OK)
+        rc = edr_stream_finish(size, err);
+    if (rc != EDR_OK)
+        goto out;
+    edr_stream_sha256_hex(sha, hex);
+    if (edr_stream_size_get(size) != m->stored_size)
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "size %llu, manifest says %llu",
+                         (unsigned long long)edr_stream_size_get(size),
+                         (unsigned long long)m->stored_size);
+    else if (strcmp(hex, m->stored_sha256) != 0)
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "sha256 mismatch (stored %.16s..., manifest "
+                         "%.16s...)", hex, m->stored_sha256);
+out:
+    if (rc != EDR_OK)
+        edr_err_prefix(err, "backup '%s'", name);
+    edr_stream_free(size);
+    edr_stream_free(sha);
+    return rc;
+}

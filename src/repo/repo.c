@@ -1,0 +1,413 @@
+/*
+ * Repository catalog on top of a storage backend: naming, listing complete
+ * backups, resolving "latest", locking and removing leftovers.
+ */
+#include "repo/repo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+edr_rc
+edr_repo_check_cluster_name(const char *name, struct edr_err *err)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > 100)
+        return edr_err_set(err, EDR_E_USAGE, "invalid cluster name '%s': 1 to 100 characters",
+                           name ? name : "");
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.') ||
+            (i == 0 && c == '.'))
+            return edr_err_set(err, EDR_E_USAGE,
+                               "invalid cluster name '%s': use letters, digits, '.', '_', '-'",
+                               name);
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_repo_open(const char *url, const struct edr_storage_opts *sopts, const char *cluster,
+              int create, struct edr_repo **out, struct edr_err *err)
+{
+    struct edr_repo *r;
+    edr_rc rc;
+
+    *out = NULL;
+    if ((rc = edr_repo_check_cluster_name(cluster, err)) != EDR_OK)
+        return rc;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->cluster = strdup(cluster)) == NULL) {
+        free(r);
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    rc = edr_storage_open(url, sopts, create, &r->st, err);
+    if (rc != EDR_OK) {
+        edr_repo_free(r);
+        return rc;
+    }
+    *out = r;
+    return EDR_OK;
+}
+
+void
+edr_repo_free(struct edr_repo *r)
+{
+    if (r == NULL)
+        return;
+    edr_storage_free(r->st);
+    free(r->cluster);
+    free(r);
+}
+
+void
+edr_repo_object_name(const struct edr_repo *r, const char *id, const char *suffix, char *buf,
+                     size_t n)
+{
+    snprintf(buf, n, "%s/%s%s", r->cluster, id, suffix);
+}
+
+struct scan {
+    struct edr_repo *r;
+    size_t plen;
+    char **manifests;
+    size_t nman, capman;
+    char **data;
+    size_t ndata, capdata;
+    char **verify;
+    size_t nver, capver;
+    edr_rc rc;
+};
+
+static int
+push(char ***arr, size_t *n, size_t *cap, const char *s, size_t len)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char **na = realloc(*arr, nc * sizeof(*na));
+        if (na == NULL)
+            return -1;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[*n] = strndup(s, len);
+    if ((*arr)[*n] == NULL)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static int
+ends_with(const char *s, size_t len, const char *suffix, size_t *stem)
+{
+    size_t sl = strlen(suffix);
+
+    if (len <= sl || memcmp(s + len - sl, suffix, sl) != 0)
+        return 0;
+    *stem = len - sl;
+    return 1;
+}
+
+static int
+scan_cb(const struct edr_storage_entry *e, void *ud)
+{
+    struct scan *s = ud;
+    const char *base = e->name + s->plen;
+    size_t len = strlen(base), stem;
+
+    if (strchr(base, '/') != NULL || base[0] == '.')
+        return 0;
+    if (ends_with(base, len, ".verify.json", &stem)) {
+        if (push(&s->verify, &s->nver, &s->capver, base, stem) != 0)
+            goto oom;
+    } else if (ends_with(base, len, ".json", &stem)) {
+        if (push(&s->manifests, &s->nman, &s->capman, base, stem) != 0)
+            goto oom;
+    } else if (ends_with(base, len, ".edr", &stem)) {
+        if (push(&s->data, &s->ndata, &s->capdata, base, stem) != 0)
+            goto oom;
+    }
+    return 0;
+oom:
+    s->rc = EDR_E_INTERNAL;
+    return 1;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+has(char **arr, size_t n, const char *s)
+{
+    return n > 0 && bsearch(&s, arr, n, sizeof(*arr), cmp_str) != NULL;
+}
+
+static void
+free_arr(char **arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(arr[i]);
+    free(arr);
+}
+
+static edr_rc
+scan_repo(struct edr_repo *r, struct scan *s, struct edr_err *err)
+{
+    char prefix[256];
+    edr_rc rc;
+
+    memset(s, 0, sizeof(*s));
+    s->r = r;
+    snprintf(prefix, sizeof(prefix), "%s/", r->cluster);
+    s->plen = strlen(prefix);
+    rc = r->st->ops->list(r->st, prefix, scan_cb, s, err);
+    if (rc == EDR_OK && s->rc != EDR_OK)
+        rc = edr_err_set(err, s->rc, "out of memory");
+    if (s->nman)
+        qsort(s->manifests, s->nman, sizeof(char *), cmp_str);
+    if (s->ndata)
+        qsort(s->data, s->ndata, sizeof(char *), cmp_str);
+    if (s->nver)
+        qsort(s->verify, s->nver, sizeof(char *), cmp_str);
+    return rc;
+}
+
+static void
+scan_release(struct scan *s)
+{
+    free_arr(s->manifests, s->nman);
+    free_arr(s->data, s->ndata);
+    free_arr(s->verify, s->nver);
+}
+
+static void
+load_verify(struct edr_repo *r, struct edr_manifest *m)
+{
+    char name[256], *buf = NULL;
+    struct edr_err err;
+    json_t *o;
+
+    edr_repo_object_name(r, m->id, ".verify.json", name, sizeof(name));
+    if (edr_storage_get_buf(r->st, name, 65536, &buf, NULL, &err) != EDR_OK)
+        return;
+    o = json_loads(buf, 0, NULL);
+    if (o != NULL) {
+        json_t *ok = json_object_get(o, "ok");
+        json_t *lvl = json_object_get(o, "level");
+        json_t *t = json_object_get(o, "time");
+        m->verified = json_is_true(ok) ? 1 : -1;
+        if (json_is_string(lvl))
+            snprintf(m->verify_level, sizeof(m->verify_level), "%s", json_string_value(lvl));
+        if (json_is_string(t))
+            edr_time_parse_iso(json_string_value(t), &m->verify_time);
+        json_decref(o);
+    }
+    free(buf);
+}
+
+edr_rc
+edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n, struct edr_err *err)
+{
+    struct scan s;
+    struct edr_manifest *out = NULL;
+    size_t cnt = 0;
+    edr_rc rc;
+
+    *list = NULL;
+    *n = 0;
+    if ((rc = scan_repo(r, &s, err)) != EDR_OK)
+        goto out;
+    out = calloc(s.nman ? s.nman : 1, sizeof(*out));
+    if (out == NULL) {
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s.nman; i++) {
+        char name[256], *buf = NULL;
+        size_t len;
+        struct edr_err e2;
+        if (!has(s.data, s.ndata, s.manifests[i])) {
+            edr_warn("backup '%s/%s' has a manifest but no data object; ignored", r->cluster,
+                     s.manifests[i]);
+            continue;
+        }
+        edr_repo_object_name(r, s.manifests[i], ".json", name, sizeof(name));
+        if (edr_storage_get_buf(r->st, name, EDR_MANIFEST_MAX_SIZE, &buf, &len, &e2) != EDR_OK) {
+            edr_warn("%s", e2.msg);
+            continue;
+        }
+        if (edr_manifest_from_json(buf, len, name, &out[cnt], &e2) != EDR_OK) {
+            edr_warn("%s", e2.msg);
+        } else if (strcmp(out[cnt].id, s.manifests[i]) != 0) {
+            edr_warn("manifest '%s' names another backup id '%s'; ignored", name, out[cnt].id);
+        } else {
+            if (has(s.verify, s.nver, s.manifests[i]))
+                load_verify(r, &out[cnt]);
+            cnt++;
+        }
+        free(buf);
+    }
+    *list = out;
+    *n = cnt;
+    out = NULL;
+out:
+    free(out);
+    scan_release(&s);
+    return rc;
+}
+
+edr_rc
+edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out,
+                 struct edr_err *err)
+{
+    struct edr_manifest *list;
+    size_t n, found = SIZE_MAX, matches = 0;
+    edr_rc rc;
+
+    rc = edr_repo_list(r, &list, &n, err);
+    if (rc != EDR_OK)
+        return rc;
+    if (strcmp(ref, "latest") == 0) {
+        if (n > 0)
+            found = n - 1, matches = 1;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(list[i].id, ref) == 0) {
+                found = i;
+                matches = 1;
+                break;
+            }
+            if (strncmp(list[i].id, ref, strlen(ref)) == 0) {
+                found = i;
+                matches++;
+            }
+        }
+    }
+    if (matches == 1) {
+        *out = list[found];
+        rc = EDR_OK;
+    } else if (matches > 1) {
+        rc = edr_err_set(err, EDR_E_USAGE, "backup id '%s' is ambiguous in '%s/%s'", ref,
+                         r->st->url, r->cluster);
+    } else {
+        rc = edr_err_set(err, EDR_E_NOTFOUND, "no backup '%s' in '%s' for cluster '%s'", ref,
+                         r->st->url, r->cluster);
+        edr_err_hint(err, "run 'etcd-dr list' to see the backups");
+    }
+    free(list);
+    return rc;
+}
+
+edr_rc
+edr_repo_lock(struct edr_repo *r, int wait_s, struct edr_storage_lock **out, struct edr_err *err)
+{
+    char name[256], owner[512], host[256] = "unknown", now[32];
+
+    gethostname(host, sizeof(host) - 1);
+    edr_time_iso(time(NULL), now);
+    snprintf(name, sizeof(name), "%s/.lock", r->cluster);
+    snprintf(owner, sizeof(owner), "{\"host\":\"%s\",\"pid\":%ld,\"since\":\"%s\"}\n", host,
+             (long)getpid(), now);
+    return r->st->ops->lock(r->st, name, owner, wait_s, 6 * 3600, out, err);
+}
+
+void
+edr_repo_unlock(struct edr_repo *r, struct edr_storage_lock *lk)
+{
+    if (lk != NULL)
+        r->st->ops->unlock(r->st, lk);
+}
+
+edr_rc
+edr_repo_cleanup(struct edr_repo *r, int age_s, struct edr_err *err)
+{
+    struct scan s;
+    char prefix[256];
+    edr_rc rc;
+
+    snprintf(prefix, sizeof(prefix), "%s/", r->cluster);
+    rc = r->st->ops->cleanup(r->st, prefix, age_s, err);
+    if (rc != EDR_OK)
+        return rc;
+    if ((rc = scan_repo(r, &s, err)) != EDR_OK)
+        goto out;
+    for (size_t i = 0; i < s.ndata; i++) {
+        char name[256];
+        if (has(s.manifests, s.nman, s.data[i]))
+            continue;
+        edr_repo_object_name(r, s.data[i], ".edr", name, sizeof(name));
+        if ((rc = r->st->ops->del(r->st, name, err)) != EDR_OK)
+            goto out;
+        edr_info("removed incomplete backup '%s' (no manifest)", name);
+    }
+    for (size_t i = 0; i < s.nver; i++) {
+        char name[256];
+        if (has(s.manifests, s.nman, s.verify[i]))
+            continue;
+        edr_repo_object_name(r, s.verify[i], ".verify.json", name, sizeof(name));
+        r->st->ops->del(r->st, name, err);
+    }
+out:
+    scan_release(&s);
+    return rc;
+}
+
+edr_rc
+edr_repo_write_manifest(struct edr_repo *r, const struct edr_manifest *m, struct edr_err *err)
+{
+    char name[256], *json = NULL;
+    edr_rc rc;
+
+    if ((rc = edr_manifest_to_json(m, &json, err)) != EDR_OK)
+        return rc;
+    edr_repo_object_name(r, m->id, ".json", name, sizeof(name));
+    rc = edr_storage_put_buf(r->st, name, json, strlen(json), err);
+    free(json);
+    return rc;
+}
+
+edr_rc
+edr_repo_delete(struct edr_repo *r, const char *id, struct edr_err *err)
+{
+    static const char *const suffixes[] = {".json", ".edr", ".verify.json"};
+    char name[256];
+    edr_rc rc;
+
+    for (size_t i = 0; i < 3; i++) {
+        edr_repo_object_name(r, id, suffixes[i], name, sizeof(name));
+        if ((rc = r->st->ops->del(r->st, name, err)) != EDR_OK)
+            return rc;
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_repo_record_verify(struct edr_repo *r, const char *id, const char *level, int ok,
+                       const char *detail, struct edr_err *err)
+{
+    char name[256], now[32], *s;
+    json_t *o;
+    edr_rc rc;
+
+    edr_time_iso(time(NULL), now);
+    o = json_pack("{s:s, s:s, s:b, s:s, s:s}", "id", id, "level", level, "ok", ok, "time", now,
+                  "detail", detail ? detail : "");
+    s = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (s == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    edr_repo_object_name(r, id, ".verify.json", name, sizeof(name));
+    rc = edr_storage_put_buf(r->st, name, s, strlen(s), err);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,151 @@
+# Shared helpers for the integration tests: TAP output, a temp dir cleaned
+# on exit, and real etcd members on 127.0.0.1 killed by pid in a trap.
+# Each test sources this file and sets BASE_PORT (ports BASE_PORT..+99 are its own).
+set -u
+
+EDR=${EDR_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/etcd-dr}
+SRCDIR=${EDR_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d "${TMPDIR:-/tmp}/edr-it.XXXXXX")
+chmod 700 "$T"
+_tap_n=0
+_tap_fail=0
+_pids=""
+
+cleanup() {
+    for p in $_pids; do kill "$p" 2>/dev/null; done
+    sleep 0.2
+    for p in $_pids; do kill -9 "$p" 2>/dev/null; done
+    if [ "$_tap_fail" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
+}
+trap cleanup EXIT
+
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_tap_n - $*"; }
+diag() { echo "# $*"; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_fail" -eq 0 ]; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# check "description" command...: ok when the command succeeds.
+check() {
+    local d=$1
+    shift
+    if "$@" >"$T/.check.out" 2>&1; then ok "$d"; else
+        not_ok "$d"
+        sed 's/^/#   /' "$T/.check.out" | tail -20
+    fi
+}
+
+# expect_fail "description" EXIT_CODE PATTERN command...: the command must
+# exit with EXIT_CODE and print an error line matching PATTERN on stderr.
+expect_fail() {
+    local d=$1 code=$2 pat=$3 rc
+    shift 3
+    "$@" >"$T/.ef.out" 2>"$T/.ef.err"
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -Eq -- "$pat" "$T/.ef.err" && \
+       [ "$(grep -c '^etcd-dr: error:' "$T/.ef.err")" -eq 1 ]; then
+        ok "$d (exit $rc)"
+    else
+        not_ok "$d: exit $rc (want $code), stderr:"
+        sed 's/^/#   /' "$T/.ef.err" | tail -10
+    fi
+}
+
+require_etcd() {
+    if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+        if [ -n "${CI:-}" ]; then bail "etcd/etcdctl not installed (CI is set)"; fi
+        echo "1..0 # SKIP etcd not installed"
+        exit 0
+    fi
+}
+
+# etcd_start NAME CLIENT_PORT PEER_PORT [INITIAL_CLUSTER [extra etcd args...]]
+etcd_start() {
+    local name=$1 cp=$2 pp=$3 ic=${4:-}
+    shift 3
+    [ $# -gt 0 ] && shift
+    [ -n "$ic" ] || ic="$name=http://127.0.0.1:$pp"
+    local scheme=http
+    case " $* " in *" --cert-file "*) scheme=https ;; esac
+    etcd --name "$name" --data-dir "$T/$name.etcd" \
+        --listen-client-urls "$scheme://127.0.0.1:$cp" --advertise-client-urls "$scheme://127.0.0.1:$cp" \
+        --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+        --initial-cluster "$ic" --initial-cluster-token "tok-$BASE_PORT" \
+        --initial-cluster-state new --logger zap --log-outputs "$T/$name.log" "$@" \
+        >>"$T/$name.out" 2>&1 &
+    local pid=$!
+    _pids="$_pids $pid"
+    eval "PID_$name=$pid"
+}
+
+# etcd_start_dir NAME DATA_DIR CLIENT_PORT PEER_PORT PEER_URL_ADVERTISED: start a restored member
+etcd_start_dir() {
+    local name=$1 dir=$2 cp=$3 pp=$4
+    etcd --name "$name" --data-dir "$dir" \
+        --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
+        --listen-peer-urls "http://127.0.0.1:$pp" --logger zap --log-outputs "$T/$name-restored.log" \
+        >>"$T/$name-restored.out" 2>&1 &
+    local pid=$!
+    _pids="$_pids $pid"
+    eval "PID_$name=$pid"
+}
+
+etcd_kill() { local p; eval "p=\${PID_$1:-}"; [ -n "$p" ] && kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; true; }
+etcd_stop() { local p; eval "p=\${PID_$1:-}"; [ -n "$p" ] && kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; true; }
+
+# wait_healthy ENDPOINTS [etcdctl args]: up to 30 s
+wait_healthy() {
+    local eps=$1
+    shift
+    for _ in $(seq 1 150); do
+        if etcdctl --endpoints "$eps" "$@" endpoint health >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+
+ctl() { etcdctl --endpoints "$EP" "$@"; }
+
+# load_keys ENDPOINT PREFIX COUNT [VALUE_SIZE]: COUNT puts in transactions of 100
+load_keys() {
+    local ep=$1 prefix=$2 count=$3 vsize=${4:-20}
+    python3 - "$prefix" "$count" "$vsize" >"$T/.load" <<'PY'
+import sys, random
+prefix, count, vsize = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random.seed(count)
+out = []
+for start in range(0, count, 100):
+    out.append("")
+    for i in range(start, min(count, start + 100)):
+        v = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(vsize))
+        out.append("put %s%06d %s" % (prefix, i, v))
+    out.append("")
+    out.append("")
+    out.append("--END--")
+sys.stdout.write("\n".join(out))
+PY
+    python3 - "$T/.load" "$ep" <<'PY'
+import sys, subprocess
+data = open(sys.argv[1]).read().split("--END--")
+for chunk in data:
+    if not chunk.strip():
+        continue
+    body = chunk.lstrip("\n")
+    r = subprocess.run(["etcdctl", "--endpoints", sys.argv[2], "txn"], input="\n" + body,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or "SUCCESS" not in r.stdout:
+        sys.stderr.write(r.stdout + r.stderr)
+        sys.exit(1)
+PY
+}
+
+# dump ENDPOINT FILE: every key with value and revisions, sorted (for comparisons)
+dump() {
+    etcdctl --endpoints "$1" get --prefix "" -w json | python3 -c '
+import json, sys, base64
+d = json.load(sys.stdin)
+for kv in d.get("kvs", []):
+    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
+          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
+' >"$2"
+}
