@@ -1,0 +1,167 @@
+#!/bin/sh
+# t0500: the S3 storage backend against s3rver behind tests/integration/s3/front.js,
+# which checks SigV4 like AWS and adds multipart abort/list, conditional PUT and
+# fault injection. Drives the backend with tests/unit/storage/s3_driver.
+# Needs node and the npm packages of tests/integration/s3 (installed here with
+# `npm ci` when missing). Without them the test is skipped, or fails when CI is set.
+# Ports 21350 (front) and 21351 (s3rver) on 127.0.0.1.
+set -u
+
+SRCDIR=${EDR_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILDDIR=${EDR_BUILDDIR:-$SRCDIR}
+S3DIR=$SRCDIR/tests/integration/s3
+DRIVER=$BUILDDIR/tests/unit/storage/s3_driver
+FPORT=${EDR_T0500_PORT:-21350}
+SPORT=$((FPORT + 1))
+EP=http://127.0.0.1:$FPORT
+
+skip_or_fail() {
+    if [ -n "${CI:-}" ]; then
+        echo "1..1"
+        echo "not ok 1 - $1"
+        exit 1
+    fi
+    echo "1..0 # SKIP $1"
+    exit 0
+}
+
+command -v node >/dev/null 2>&1 || skip_or_fail "node not installed"
+[ -x "$DRIVER" ] || skip_or_fail "$DRIVER not built"
+if [ ! -f "$S3DIR/node_modules/s3rver/bin/s3rver.js" ]; then
+    (cd "$S3DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+        skip_or_fail "npm packages of $S3DIR missing (run: npm ci --prefix $S3DIR)"
+fi
+
+TMP=$(mktemp -d /tmp/t0500.XXXXXX)
+SPID=
+FPID=
+cleanup() {
+    [ -n "$FPID" ] && kill "$FPID" 2>/dev/null
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() {
+    n=$((n + 1))
+    failed=$((failed + 1))
+    echo "not ok $n - $1"
+    [ -f "$TMP/err" ] && sed 's/^/# /' "$TMP/err"
+    [ -f "$TMP/out" ] && sed 's/^/# out: /' "$TMP/out"
+}
+check() { # description, then a command (or one string to eval) that must succeed
+    d=$1
+    shift
+    rm -f "$TMP/err" "$TMP/out"
+    if [ $# -eq 1 ]; then
+        if eval "$1"; then ok "$d"; else nok "$d"; fi
+    elif "$@"; then ok "$d"; else nok "$d"; fi
+}
+
+wait_port() {
+    i=0
+    while [ $i -lt 100 ]; do
+        node -e "require('net').connect($1,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+mkdir -p "$TMP/data"
+NODE_OPTIONS=--openssl-legacy-provider node "$S3DIR/node_modules/s3rver/bin/s3rver.js" \
+    --directory "$TMP/data" --port "$SPORT" --address 127.0.0.1 --silent \
+    --configure-bucket bkt >"$TMP/s3rver.log" 2>&1 &
+SPID=$!
+S3FRONT_SECRET_KEY=sekret node "$S3DIR/front.js" --port "$FPORT" \
+    --upstream "http://127.0.0.1:$SPORT" --s3rver-dir "$TMP/data" \
+    --min-part-size 100000 >"$TMP/front.log" 2>&1 &
+FPID=$!
+wait_port "$SPORT" && wait_port "$FPORT" || skip_or_fail "s3rver or front did not start: $(cat "$TMP"/*.log)"
+
+echo "1..30"
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
+export EDR_S3_TEST_SMALL_PARTS=1 EDR_S3_TEST_RETRY_MS=10
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 2>/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+PART=300000
+D() { "$DRIVER" -e "$EP" -p "$PART" "$@" >"$TMP/out" 2>"$TMP/err"; }
+front() { node -e "require('http').get('$EP/__front/$1',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>{process.stdout.write(b)})})"; }
+stat_of() { front stats | node -e "let b='';process.stdin.on('data',c=>b+=c).on('end',()=>console.log(JSON.parse(b)['$1']))"; }
+
+check "front.js signer matches AWS's published signatures" \
+    "node --test '$S3DIR/selftest.js' >'$TMP/out' 2>&1"
+
+head -c 1000003 /dev/urandom >"$TMP/big"
+printf 'hello s3\n' >"$TMP/small"
+
+check "small object: single PUT" D s3://bkt/pre put small.txt "$TMP/small" 0 1
+check "small object reads back" "'$DRIVER' -e $EP s3://bkt/pre get small.txt '$TMP/small.out' 2>'$TMP/err' && cmp -s '$TMP/small' '$TMP/small.out'"
+check "multipart: 4 parts written in 7777-byte chunks" D s3://bkt/pre put dir/big.bin "$TMP/big" 1000003 7777
+check "multipart: completed with 4 parts, no upload left open" \
+    "[ \"\$(front stats | grep -o '\"parts\":[0-9]*')\" = '\"parts\":4' ] && [ \"$(stat_of open_uploads)\" = 0 ]" 
+check "multipart object reads back identical" "'$DRIVER' -e $EP s3://bkt/pre get dir/big.bin '$TMP/big.out' 2>'$TMP/err' && cmp -s '$TMP/big' '$TMP/big.out'"
+check "get from an offset (Range)" "'$DRIVER' -e $EP s3://bkt/pre get dir/big.bin '$TMP/big.off' 654321 2>'$TMP/err' && tail -c +654322 '$TMP/big' | cmp -s - '$TMP/big.off'"
+check "get from offset == size is empty" "'$DRIVER' -e $EP s3://bkt/pre get dir/big.bin '$TMP/big.end' 1000003 2>'$TMP/err' && [ ! -s '$TMP/big.end' ]"
+
+for i in 1 2 3 4 5; do D s3://bkt/pre put "list/o$i" "$TMP/small"; done
+D s3://bkt/other put x "$TMP/small"
+check "list with pagination (2 keys a page) and prefix" "EDR_S3_TEST_MAX_KEYS=2 '$DRIVER' -e $EP s3://bkt/pre list list/ 2>'$TMP/err' | sort | tr '\n' ' ' | grep -qx 'list/o1 9 list/o2 9 list/o3 9 list/o4 9 list/o5 9 '"
+check "list of the whole repository stays under its prefix" "'$DRIVER' -e $EP s3://bkt/pre list '' 2>'$TMP/err' | sort | head -2 | tr '\n' ' ' | grep -qx 'dir/big.bin 1000003 list/o1 9 '"
+check "stat of an object" "'$DRIVER' -e $EP s3://bkt/pre stat dir/big.bin | grep -qx 'exists=1 size=1000003 mtime_set=1'"
+check "del, then stat says missing" "'$DRIVER' -e $EP s3://bkt/pre del list/o1 && '$DRIVER' -e $EP s3://bkt/pre stat list/o1 | grep -qx 'exists=0 size=0 mtime_set=0'"
+check "del of a missing object is fine" D s3://bkt/pre del list/nope
+check "get of a missing object: EDR_E_NOTFOUND (8)" "'$DRIVER' -e $EP s3://bkt/pre get nope '$TMP/x' 2>'$TMP/err'; [ \$? = 8 ] && grep -q \"^error: s3 GET 's3://bkt/pre/nope': NoSuchKey: The specified key does not exist.\$\" '$TMP/err'"
+
+check "wrong secret: SignatureDoesNotMatch, exit 7" "AWS_SECRET_ACCESS_KEY=wrong '$DRIVER' -e $EP s3://bkt/pre list '' 2>'$TMP/err'; [ \$? = 7 ] && grep -q \"^error: s3 GET 's3://bkt/': SignatureDoesNotMatch: The request signature we calculated\" '$TMP/err' && grep -q '^hint: the secret access key' '$TMP/err'"
+check "unknown key id: InvalidAccessKeyId" "AWS_ACCESS_KEY_ID=nobody '$DRIVER' -e $EP s3://bkt/pre put a '$TMP/small' 2>'$TMP/err'; [ \$? = 7 ] && grep -q \"^error: s3 PUT 's3://bkt/pre/a': InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.\$\" '$TMP/err'"
+echo "sekret" >"$TMP/secret"
+check "secret from a file (-s), key id from the environment" "AWS_SECRET_ACCESS_KEY= '$DRIVER' -e $EP -s '$TMP/secret' s3://bkt/pre stat small.txt 2>'$TMP/err' | grep -q exists=1"
+front "faults?clock_offset=3600" >/dev/null
+check "clock skew: RequestTimeTooSkewed with the server's message" "'$DRIVER' -e $EP s3://bkt/pre del x 2>'$TMP/err'; [ \$? = 7 ] && grep -q 'RequestTimeTooSkewed: The difference between the request time and the current time is too large.\$' '$TMP/err' && grep -q '^hint: .*clock' '$TMP/err'"
+front "faults?clock_offset=0" >/dev/null
+check "no such bucket" "'$DRIVER' -e $EP s3://nobkt/p list '' 2>'$TMP/err'; [ \$? = 7 ] && grep -q \"^error: s3 bucket 'nobkt': NoSuchBucket: \" '$TMP/err'"
+check "unreachable endpoint" "'$DRIVER' -e http://127.0.0.1:1 s3://bkt/p stat x 2>'$TMP/err'; [ \$? = 7 ] && grep -q \"^error: s3 endpoint 'http://127.0.0.1:1': unreachable: \" '$TMP/err'"
+
+# Retries.
+front "faults?first=3&kind=503&match=partNumber" >/dev/null
+check "503 SlowDown on the first 3 part uploads: retried, upload succeeds" D s3://bkt/pre put r1 "$TMP/big"
+front "faults?first=2&kind=reset&match=partNumber" >/dev/null
+check "connection cut on 2 part uploads: retried, upload succeeds" "'$DRIVER' -e $EP -p $PART s3://bkt/pre put r2 '$TMP/big' 2>'$TMP/err' && '$DRIVER' -e $EP s3://bkt/pre get r2 '$TMP/r2' && cmp -s '$TMP/big' '$TMP/r2'"
+front "faults?first=2&kind=truncate&match=%5EGET%20%2Fbkt%2Fpre%2Fdir" >/dev/null
+before=$(stat_of ranged_gets)
+check "GET cut twice mid-body resumes with Range, identical bytes" "'$DRIVER' -e $EP s3://bkt/pre get dir/big.bin '$TMP/big.rs' 2>'$TMP/err' && cmp -s '$TMP/big' '$TMP/big.rs' && [ \$(( \$(front stats | grep -o '\"ranged_gets\":[0-9]*' | cut -d: -f2) - $before )) = 2 ]"
+aborts=$(stat_of aborts)
+front "faults?first=100&kind=500&match=partNumber" >/dev/null
+check "500 forever on parts: fails after 5 tries and aborts the upload" "'$DRIVER' -e $EP -p $PART s3://bkt/pre put r3 '$TMP/big' 2>'$TMP/err'; [ \$? = 7 ] && grep -q 'InternalError' '$TMP/err' && [ \$(front stats | grep -o '\"aborts\":[0-9]*' | cut -d: -f2) = $((aborts + 1)) ]"
+front "faults?first=0&match=" >/dev/null
+check "stream freed without finish aborts the upload, object absent" "D s3://bkt/pre putabort r4 '$TMP/big'; [ \$(front stats | grep -o '\"aborts\":[0-9]*' | cut -d: -f2) = $((aborts + 2)) ] && '$DRIVER' -e $EP s3://bkt/pre stat r4 | grep -q exists=0"
+front "faults?min_part=500000" >/dev/null
+check "parts below the server minimum: EntityTooSmall at completion" "D s3://bkt/pre put r5 '$TMP/big'; [ \$? = 7 ] && grep -q 'EntityTooSmall' '$TMP/err'"
+front "faults?min_part=100000" >/dev/null
+
+# Abandoned uploads.
+"$DRIVER" -e "$EP" -p "$PART" s3://bkt/pre putleak leak/a "$TMP/big" 2>"$TMP/err"
+check "cleanup keeps young uploads, aborts old ones" "'$DRIVER' -e $EP s3://bkt/pre cleanup leak/ 3600 2>'$TMP/err' && [ \$(front stats | grep -o '\"open_uploads\":[0-9]*' | cut -d: -f2) = 1 ] && '$DRIVER' -e $EP s3://bkt/pre cleanup '' 0 2>'$TMP/err' && [ \$(front stats | grep -o '\"open_uploads\":[0-9]*' | cut -d: -f2) = 0 ]"
+
+# Locks.
+"$DRIVER" -e "$EP" s3://bkt/pre lock .lock alice 0 60 3 >"$TMP/lock1" 2>&1 &
+LPID=$!
+sleep 1
+check "a held lock refuses a second run (EDR_E_LOCK, 11)" "'$DRIVER' -e $EP s3://bkt/pre lock .lock bob 0 60 0 2>'$TMP/err'; [ \$? = 11 ] && grep -q \"^error: repository 's3://bkt/pre/.lock' is locked by alice (host \" '$TMP/err'"
+check "waiting for the lock succeeds once it is released" "'$DRIVER' -e $EP s3://bkt/pre lock .lock bob 10 60 0 2>'$TMP/err' | grep -q locked"
+wait $LPID
+"$DRIVER" -e "$EP" s3://bkt/pre lockleak .lock crashed 1 >/dev/null 2>&1
+sleep 2
+check "a stale lock is taken over with a warning" "'$DRIVER' -e $EP s3://bkt/pre lock .lock carol 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the stale lock 's3://bkt/pre/.lock' of crashed\" '$TMP/err'"
+
+if [ $failed -ne 0 ]; then
+    sed 's/^/# front: /' "$TMP/front.log"
+    exit 1
+fi
+exit 0
