@@ -120,12 +120,14 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
     /* Stored-level facts first: they explain most failures best. */
     if (m != NULL && res->stored_sha256[0] != '\0' &&
         (res->stored_size != m->stored_size || strcmp(res->stored_sha256, m->stored_sha256))) {
+        char inner[EDR_ERR_MSG_MAX];
+        snprintf(inner, sizeof(inner), "%s", rc != EDR_OK ? err->msg : "");
         rc = edr_err_set(err, EDR_E_INTEGRITY,
                          "stored object does not match the manifest (size %llu, expected %llu; "
-                         "sha256 %.16s..., expected %.16s...)",
+                         "sha256 %.16s..., expected %.16s...)%s%s",
                          (unsigned long long)res->stored_size,
                          (unsigned long long)m->stored_size, res->stored_sha256,
-                         m->stored_sha256);
+                         m->stored_sha256, inner[0] ? "; " : "", inner);
     }
     if (rc != EDR_OK)
         goto out;

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Install dependencies, build etcd-dr, and run every test: unit tests
+# (cmocka), fuzz corpus replays, and integration tests against real etcd
+# and S3 servers started on 127.0.0.1. Then the unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with "N passed, N failed".
+#   ./run-tests.sh                 everything
+#   ./run-tests.sh --quick         unit tests only (no servers)
+set -u
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+"$top/scripts/install-deps.sh" || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+if [ -f tests/integration/s3/package.json ] && [ ! -d tests/integration/s3/node_modules ]; then
+    (cd tests/integration/s3 && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+        echo "# npm install failed: S3 tests will fail"
+fi
+
+passed=0
+failed=0
+count() { # count DIR: add the TAP results of a finished 'make check'
+    p=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\|SKIP\)' {} + | wc -l)
+    f=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(FAIL\|XPASS\|ERROR\)' {} + | wc -l)
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+build="$top/build"
+if ! "$top/scripts/build.sh" "$build"; then
+    echo "build failed"
+    echo "$passed passed, $((failed + 1)) failed"
+    exit 1
+fi
+cd "$build"
+find . -name '*.trs' -delete
+if [ "$quick" -eq 1 ]; then
+    make -j2 check TESTS="$(make -s print-unit-tests)" >/dev/null 2>&1
+else
+    make -j2 check >/dev/null 2>&1
+fi
+count "$build"
+grep -h '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' -l . 2>/dev/null | sed 's/^/FAILED: /'
+for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
+    log=${f%.trs}.log
+    echo "---- $log"
+    grep -E '^(not ok|#|Bail)' "$log" | head -40
+done
+
+if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
+    san="$top/build-san"
+    if "$top/scripts/build.sh" "$san" --enable-sanitizers; then
+        cd "$san"
+        find . -name '*.trs' -delete
+        ASAN_OPTIONS=detect_leaks=1 make -j2 check TESTS="$(make -s print-unit-tests)" >/dev/null 2>&1
+        before_f=$failed
+        count "$san"
+        for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
+            echo "---- sanitizer: ${f%.trs}.log"
+            tail -30 "${f%.trs}.log"
+        done
+        [ "$failed" -eq "$before_f" ] || echo "sanitizer run had failures"
+    else
+        echo "sanitizer build failed"
+        failed=$((failed + 1))
+    fi
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
