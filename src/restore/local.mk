@@ -1,1 +1,23 @@
 # sources and unit tests of src/restore (see Makefile.am)
+libedr_a_SOURCES += \
+	src/restore/buf.c src/restore/buf.h \
+	src/restore/cluster.c src/restore/cluster.h \
+	src/restore/fsutil.c src/restore/fsutil.h \
+	src/restore/restore.c src/restore/restore.h \
+	src/restore/snapfile.c src/restore/snapfile.h \
+	src/restore/wal.c src/restore/wal.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
+	tests/unit/restore/test_snapfile tests/unit/restore/test_restore
+tests_unit_restore_test_cluster_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_cluster_LDADD = $(UNITLIBS)
+tests_unit_restore_test_wal_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_wal_LDADD = $(UNITLIBS)
+tests_unit_restore_test_snapfile_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_snapfile_LDADD = $(UNITLIBS)
+tests_unit_restore_test_restore_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_restore_LDADD = $(UNITLIBS)
+TESTS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
+	tests/unit/restore/test_snapfile tests/unit/restore/test_restore
+endif

@@ -1,0 +1,40 @@
+/*
+ * File-system helpers of the restore writers: path joining, directories
+ * with exact modes, durable writes (fsync of files and their directories),
+ * removal of a temp tree we created, and a file copy that clones (reflink)
+ * when the file system can. All errors are EDR_E_IO naming the path, or
+ * EDR_E_INTERNAL on OOM.
+ */
+#ifndef EDR_RESTORE_FSUTIL_H
+#define EDR_RESTORE_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* "a/b" (malloc'ed) or NULL on OOM. */
+char *edr_restore_path_join(const char *a, const char *b);
+/* mkdir with exactly this mode (chmod after mkdir, so the umask does not
+ * matter); an existing directory is an error. */
+edr_rc edr_restore_mkdir(const char *path, mode_t mode, struct edr_err *err);
+/* fsync a directory (after creating, renaming or removing entries in it). */
+edr_rc edr_restore_fsync_dir(const char *path, struct edr_err *err);
+/* fsync the directory holding path. */
+edr_rc edr_restore_fsync_parent(const char *path, struct edr_err *err);
+/* Create path (O_EXCL) with mode (chmod'ed exactly unless mode_umask, then
+ * the umask applies as for open(2)), write buf, fsync, close. On failure the
+ * file is removed. */
+edr_rc edr_restore_write_file(const char *path, const void *buf, size_t len, mode_t mode,
+                              int mode_umask, struct edr_err *err);
+/* Copy src to the new file dst (mode exact), by reflink if possible, else
+ * copy_file_range / read-write; fsync'ed. On failure dst is removed. */
+edr_rc edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_err *err);
+/* Remove a tree (files, directories, symlinks not followed). Missing path
+ * is success. */
+edr_rc edr_restore_rm_tree(const char *path, struct edr_err *err);
+/* 1 if path is a directory with no entry, 0 if it is a non-empty directory
+ * or not a directory, -1 with errno set on error (ENOENT if missing). */
+int edr_restore_dir_is_empty(const char *path);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * Native restore of an etcd snapshot into member data dirs (DESIGN.md §6,
+ * etcd-formats.md §5): the bbolt file rewritten for the new cluster, then
+ * per member a data dir with that db, a WAL and a raft .snap file, written
+ * under a temp name and renamed into place. Ids come out identical to what
+ * `etcdctl snapshot restore` computes from the same flags; etcd 3.4 to 3.6
+ * start from the result. Nothing here prints.
+ */
+#ifndef EDR_RESTORE_RESTORE_H
+#define EDR_RESTORE_RESTORE_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "restore/cluster.h"
+
+/* What the restore command collects from its flags; NULL means the default
+ * of etcd-formats.md §5.1 (advertise_peer_urls: the name's URLs). */
+struct edr_restore_opts {
+    const char *name;
+    const char *initial_cluster;
+    const char *token;
+    const char *advertise_peer_urls;
+    const char *data_dir;
+    const char *wal_dir;
+    int64_t bump_revision;
+    int mark_compacted;
+    int force;
+};
+
+/*
+ * Parse and check the cluster of opts: defaults applied (name "default",
+ * initial cluster "<name>=http://localhost:2380"), --name checked against
+ * the cluster and the advertise URLs. EDR_E_USAGE with the reason.
+ */
+edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_restore_cluster **out,
+                                struct edr_err *err);
+
+/*
+ * Rewrite the verified plain bbolt image src_db (no sha256 trailer: the
+ * caller checked and stripped it) into the new file dst_db (created 0600,
+ * replaced if present) as a fresh compact bbolt file. Every bucket is copied
+ * byte for byte except:
+ *   members         = members/<hex id> -> member JSON, for each new member
+ *   members_removed = empty
+ *   meta            consistent_index = N (8-byte BE), term = 1 (8-byte BE)
+ *   with bump > 0 && mark_compacted: key gets an empty-value entry at
+ *   revision (highest main + bump, 0) and meta/scheduledCompactRev = that
+ *   revision (etcd-formats.md §5.5).
+ * The buckets members, members_removed and meta (and key when bumping) are
+ * created if the source lacks them; other absent buckets stay absent (etcd
+ * creates them at start). Errors: EDR_E_INTEGRITY from the bolt reader (also
+ * for a malformed revision key when bumping), EDR_E_USAGE for a bump that
+ * overflows, EDR_E_IO for dst_db. On failure dst_db is removed.
+ */
+edr_rc edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, int64_t bump,
+                            int mark_compacted, const char *dst_db, struct edr_err *err);
+
+/*
+ * Write the complete data dir of member_name:
+ *   <data_dir>/member/snap/db                      copy (or reflink) of prepared_db, 0600
+ *   <data_dir>/member/snap/0000000000000001-<N>.snap   0666 & ~umask
+ *   <data_dir>/member/wal/0000000000000000-0000000000000000.wal   0600, 64,000,000 bytes
+ * with directories 0700; with wal_dir (non-NULL, not the default path) the
+ * WAL goes to <wal_dir>/ instead and member/wal is not created. wal_dir must
+ * not lie inside data_dir.
+ * Everything is written under <dir>.etcd-dr-tmp-<pid> next to each target,
+ * fsynced, then renamed into place and the parent fsynced. Missing parent
+ * directories are created (0700). A target that exists and is not an empty
+ * directory is refused with EDR_E_TARGET (plus a HINT) unless force; with
+ * force it is renamed to <dir>.etcd-dr-old-<UTC yyyymmddThhmmssZ>[-k] (never
+ * deleted). On failure the temp dirs are removed, nothing is left at
+ * data_dir / wal_dir and a target moved aside is moved back.
+ */
+edr_rc edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *member_name,
+                              const char *prepared_db, const char *data_dir, const char *wal_dir,
+                              int force, struct edr_err *err);
+
+/* Placeholder for the client URLs in edr_restore_member_cmdline(). */
+#define EDR_RESTORE_CLIENT_URLS_PLACEHOLDER "<CLIENT_URLS>"
+
+/*
+ * The etcd command line member_name must be started with, as one malloc'ed
+ * shell-quoted string: etcd --name N --data-dir D [--wal-dir W]
+ * --initial-advertise-peer-urls U --listen-peer-urls L
+ * --advertise-client-urls <CLIENT_URLS> --listen-client-urls <CLIENT_URLS>.
+ * L is U with host names (other than localhost) replaced by 0.0.0.0, since
+ * etcd binds only to IP addresses. EDR_E_USAGE for an unknown member.
+ */
+edr_rc edr_restore_member_cmdline(const struct edr_restore_cluster *cl, const char *member_name,
+                                  const char *data_dir, const char *wal_dir, char **out,
+                                  struct edr_err *err);
+
+#endif
