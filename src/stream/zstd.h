@@ -1,0 +1,37 @@
+/*
+ * Zstandard compress and decompress filters. Output is pushed into `next` in
+ * pieces of at most ZSTD_CStreamOutSize()/ZSTD_DStreamOutSize() bytes; memory
+ * stays constant whatever the stream size (the decompressor refuses frames
+ * whose window exceeds zstd's default limit of 128 MiB).
+ */
+#ifndef EDR_STREAM_ZSTD_H
+#define EDR_STREAM_ZSTD_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "stream/stream.h"
+
+#define EDR_ZSTD_SIZE_UNKNOWN UINT64_MAX
+
+/*
+ * Compress into one zstd frame with a content checksum. level: zstd level
+ * (1..19, negative for fast modes); threads: worker threads (0 = compress
+ * in the calling thread); pledged: the exact input size when known (stored in
+ * the frame header; writing a different amount then fails at finish), else
+ * EDR_ZSTD_SIZE_UNKNOWN. Errors: EDR_E_USAGE for a bad level, EDR_E_INTERNAL
+ * "zstd: <reason>" for compression failures.
+ */
+edr_rc edr_stream_zstd_compress_new(struct edr_stream *next, int level, int threads,
+                                    uint64_t pledged, struct edr_stream **out, struct edr_err *err);
+
+/*
+ * Decompress one or more concatenated zstd frames. Errors are
+ * EDR_E_INTEGRITY: "zstd: <ZSTD_getErrorName>" for corrupt input (checksum
+ * mismatch included), "zstd: truncated input" when finish() comes mid-frame
+ * or without any frame.
+ */
+edr_rc edr_stream_zstd_decompress_new(struct edr_stream *next, struct edr_stream **out,
+                                      struct edr_err *err);
+
+#endif
