@@ -1,0 +1,482 @@
+/*
+ * node_exporter textfile writer. The previous file is parsed (only our own
+ * metric families, in the exposition format we write) so that a failed run
+ * keeps the last success time and sizes, and other clusters' samples survive.
+ * Numbers are printed in their shortest round-trip form, so carrying a value
+ * over never changes it.
+ */
+#include "sched/metrics.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define METRICS_FILE_MAX (4 << 20)
+
+static const struct {
+    const char *name;
+    const char *help;
+} families[EDR_M_COUNT] = {
+    {"etcd_dr_last_success_timestamp_seconds", "Unix time of the last successful backup."},
+    {"etcd_dr_last_attempt_timestamp_seconds", "Unix time of the last backup run, ok or not."},
+    {"etcd_dr_last_result", "Result of the last backup run: 0 ok, 1 failed."},
+    {"etcd_dr_last_exit_code", "Exit status of the last backup run, 0 on success."},
+    {"etcd_dr_last_duration_seconds", "Duration of the last backup run in seconds."},
+    {"etcd_dr_db_size_bytes", "Size of the etcd database in the last successful backup."},
+    {"etcd_dr_stored_size_bytes", "Bytes stored in the repository by the last successful backup."},
+    {"etcd_dr_revision", "etcd revision of the last successful backup."},
+    {"etcd_dr_backups", "Number of backups of the cluster in the repository."},
+    {"etcd_dr_last_verify_timestamp_seconds", "Unix time of the last verification."},
+    {"etcd_dr_last_verify_ok", "Result of the last verification: 1 passed, 0 failed."},
+};
+
+const char *
+edr_metric_name(enum edr_metric m)
+{
+    return (unsigned)m < EDR_M_COUNT ? families[m].name : "";
+}
+
+void
+edr_metrics_set(struct edr_metrics *m, enum edr_metric which, double value)
+{
+    if ((unsigned)which >= EDR_M_COUNT)
+        return;
+    m->value[which] = value;
+    m->has |= 1u << which;
+}
+
+/* ---- growable text buffer ---- */
+
+struct buf {
+    char *data;
+    size_t len, cap;
+    int oom;
+};
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if ((p = realloc(b->data, cap)) == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+/* Shortest text that reads back as the same double. */
+static void
+format_value(double v, char *out, size_t size)
+{
+    if (isnan(v)) {
+        snprintf(out, size, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 9.2e18) {
+        snprintf(out, size, "%.0f", v); /* integers (times, sizes) in full */
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, size, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+    snprintf(out, size, "%.17g", v);
+}
+
+/* ---- parsing ---- */
+
+struct clusters {
+    struct edr_metrics *list;
+    size_t n;
+};
+
+static struct edr_metrics *
+cluster_get(struct clusters *cs, const char *name)
+{
+    struct edr_metrics *p;
+
+    for (size_t i = 0; i < cs->n; i++)
+        if (strcmp(cs->list[i].cluster, name) == 0)
+            return &cs->list[i];
+    if ((p = realloc(cs->list, (cs->n + 1) * sizeof(*p))) == NULL)
+        return NULL;
+    cs->list = p;
+    p = &cs->list[cs->n++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->cluster, sizeof(p->cluster), "%s", name);
+    return p;
+}
+
+static int
+is_name_char(char c, int first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/*
+ * Parse one sample line of our families. Returns 0 and fills *fam, cluster
+ * (empty if the label is absent) and *value; 1 if the line is not ours; -1
+ * with *why on a malformed line.
+ */
+static int
+parse_sample(const char *line, int *fam, char *cluster, size_t csize, double *value,
+             const char **why)
+{
+    const char *p = line;
+    size_t nlen = 0;
+    char *end;
+
+    while (is_name_char(p[nlen], nlen == 0))
+        nlen++;
+    if (nlen == 0) {
+        *why = "invalid metric name";
+        return -1;
+    }
+    *fam = -1;
+    for (int f = 0; f < EDR_M_COUNT; f++)
+        if (strlen(families[f].name) == nlen && strncmp(families[f].name, p, nlen) == 0)
+            *fam = f;
+    if (*fam < 0)
+        return 1;
+    p += nlen;
+    cluster[0] = '\0';
+    if (*p == '{') {
+        p++;
+        while (*p != '}') {
+            size_t llen = 0, vlen = 0;
+            int is_cluster;
+            while (is_name_char(p[llen], llen == 0))
+                llen++;
+            if (llen == 0 || p[llen] != '=' || p[llen + 1] != '"') {
+                *why = "invalid label";
+                return -1;
+            }
+            is_cluster = llen == 7 && strncmp(p, "cluster", 7) == 0;
+            p += llen + 2;
+            while (*p != '"') {
+                char c = *p++;
+                if (c == '\0') {
+                    *why = "unterminated label value";
+                    return -1;
+                }
+                if (c == '\\') {
+                    c = *p++;
+                    if (c == 'n')
+                        c = '\n';
+                    else if (c != '\\' && c != '"') {
+                        *why = "invalid escape in label value";
+                        return -1;
+                    }
+                }
+                if (is_cluster) {
+                    if (vlen + 1 >= csize) {
+                        *why = "cluster label too long";
+                        return -1;
+                    }
+                    cluster[vlen++] = c;
+                    cluster[vlen] = '\0';
+                }
+            }
+            p++;
+            if (*p == ',')
+                p++;
+            else if (*p != '}') {
+                *why = "expected ',' or '}' after a label";
+                return -1;
+            }
+        }
+        p++;
+    }
+    if (*p != ' ' && *p != '\t') {
+        *why = "expected a value";
+        return -1;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    errno = 0;
+    *value = strtod(p, &end);
+    if (end == p || errno == ERANGE) {
+        *why = "invalid value";
+        return -1;
+    }
+    p = end;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\0') { /* an optional timestamp */
+        strtoll(p, &end, 10);
+        if (end == p || *end != '\0') {
+            *why = "trailing garbage";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Parse the whole file into *cs; a missing file gives no clusters. */
+static edr_rc
+parse_file(const char *path, struct clusters *cs, struct edr_err *err)
+{
+    struct buf b = {0};
+    char chunk[4096];
+    FILE *f;
+    size_t n, lineno = 0;
+    char *line, *next;
+    edr_rc rc = EDR_OK;
+
+    if ((f = fopen(path, "r")) == NULL) {
+        if (errno == ENOENT)
+            return EDR_OK;
+        return edr_err_errno(err, EDR_E_IO, errno, "unable to open metrics file '%s'", path);
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > METRICS_FILE_MAX) {
+            rc = edr_err_set(err, EDR_E_IO, "metrics file '%s': larger than %d bytes", path,
+                             METRICS_FILE_MAX);
+            goto out;
+        }
+        buf_add(&b, chunk, n);
+    }
+    if (ferror(f)) {
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to read metrics file '%s'", path);
+        goto out;
+    }
+    if (b.oom) {
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (line = b.data; line != NULL && *line != '\0'; line = next) {
+        char cluster[EDR_METRICS_CLUSTER_MAX];
+        const char *why = NULL;
+        struct edr_metrics *m;
+        double value;
+        int fam, r;
+
+        lineno++;
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        if (memchr(line, '\0', (size_t)(next != NULL ? next - line - 1 : 0)) != NULL) {
+            why = "NUL byte";
+            r = -1;
+        } else {
+            r = parse_sample(line, &fam, cluster, sizeof(cluster), &value, &why);
+        }
+        if (r < 0) {
+            rc = edr_err_set(err, EDR_E_IO, "metrics file '%s': line %zu: %s", path, lineno, why);
+            goto out;
+        }
+        if (r > 0 || cluster[0] == '\0')
+            continue;
+        if ((m = cluster_get(cs, cluster)) == NULL) {
+            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+            goto out;
+        }
+        edr_metrics_set(m, (enum edr_metric)fam, value);
+    }
+out:
+    fclose(f);
+    free(b.data);
+    return rc;
+}
+
+edr_rc
+edr_metrics_read(const char *path, const char *cluster, struct edr_metrics *out,
+                 struct edr_err *err)
+{
+    struct clusters cs = {NULL, 0};
+    edr_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(cluster) >= sizeof(out->cluster))
+        return edr_err_set(err, EDR_E_USAGE, "cluster name too long for metrics (%zu bytes)",
+                           strlen(cluster));
+    snprintf(out->cluster, sizeof(out->cluster), "%s", cluster);
+    if ((rc = parse_file(path, &cs, err)) != EDR_OK)
+        goto out;
+    for (size_t i = 0; i < cs.n; i++)
+        if (strcmp(cs.list[i].cluster, cluster) == 0)
+            *out = cs.list[i];
+out:
+    free(cs.list);
+    return rc;
+}
+
+static void
+add_label_value(struct buf *b, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\')
+            buf_str(b, "\\\\");
+        else if (*s == '"')
+            buf_str(b, "\\\"");
+        else if (*s == '\n')
+            buf_str(b, "\\n");
+        else
+            buf_add(b, s, 1);
+    }
+}
+
+static void
+render(struct buf *b, const struct clusters *cs)
+{
+    char num[64];
+
+    for (int f = 0; f < EDR_M_COUNT; f++) {
+        int any = 0;
+        for (size_t i = 0; i < cs->n; i++)
+            any |= (cs->list[i].has >> f) & 1;
+        if (!any)
+            continue;
+        buf_str(b, "# HELP ");
+        buf_str(b, families[f].name);
+        buf_str(b, " ");
+        buf_str(b, families[f].help);
+        buf_str(b, "\n# TYPE ");
+        buf_str(b, families[f].name);
+        buf_str(b, " gauge\n");
+        for (size_t i = 0; i < cs->n; i++) {
+            if (!((cs->list[i].has >> f) & 1))
+                continue;
+            buf_str(b, families[f].name);
+            buf_str(b, "{cluster=\"");
+            add_label_value(b, cs->list[i].cluster);
+            buf_str(b, "\"} ");
+            format_value(cs->list[i].value[f], num, sizeof(num));
+            buf_str(b, num);
+            buf_str(b, "\n");
+        }
+    }
+}
+
+static edr_rc
+write_atomic(const char *path, const char *data, size_t len, struct edr_err *err)
+{
+    char tmp[4096], dir[4096];
+    const char *slash;
+    int fd = -1, dfd;
+    size_t off = 0;
+    edr_rc rc = EDR_OK;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+        return edr_err_set(err, EDR_E_IO, "metrics file path too long: '%s'", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", tmp);
+    if (fchmod(fd, 0644) != 0) {
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", tmp);
+        goto out;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", tmp);
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to fsync '%s'", tmp);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to close '%s'", tmp);
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to rename '%s' to '%s'", tmp, path);
+        goto out;
+    }
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    /* the rename is durable once the directory is; failing that is only worth ignoring */
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return EDR_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+edr_rc
+edr_metrics_write(const char *path, const struct edr_metrics *m, struct edr_err *err)
+{
+    struct clusters cs = {NULL, 0};
+    struct edr_metrics *mine;
+    struct buf b = {0};
+    edr_rc rc;
+
+    if (memchr(m->cluster, '\0', sizeof(m->cluster)) == NULL)
+        return edr_err_set(err, EDR_E_USAGE, "metrics: cluster name not terminated");
+    if ((rc = parse_file(path, &cs, err)) != EDR_OK) {
+        if (rc == EDR_E_INTERNAL)
+            goto out;
+        /* a damaged file must not stop metrics for good: start afresh */
+        edr_warn("%s; values of earlier runs are lost", err != NULL ? err->msg : path);
+        free(cs.list);
+        cs.list = NULL;
+        cs.n = 0;
+        edr_err_clear(err);
+    }
+    if ((mine = cluster_get(&cs, m->cluster)) == NULL) {
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (int f = 0; f < EDR_M_COUNT; f++)
+        if ((m->has >> f) & 1)
+            edr_metrics_set(mine, (enum edr_metric)f, m->value[f]);
+    render(&b, &cs);
+    if (b.oom) {
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    rc = write_atomic(path, b.data != NULL ? b.data : "", b.len, err);
+out:
+    free(b.data);
+    free(cs.list);
+    return rc;
+}
