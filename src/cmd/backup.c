@@ -51,7 +51,6 @@ struct run {
     char dataname[256];
     struct chain ch;
     struct edr_progress progress;
-    uint64_t done;
     time_t started;
 };
 
@@ -69,49 +68,15 @@ chain_free(struct chain *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* Progress observer: counts bytes, draws the bar, stops on SIGINT/SIGTERM. */
-struct prog_stream {
-    struct edr_stream base;
-    struct run *run;
-};
-
-static edr_rc
-prog_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
-{
-    struct prog_stream *p = (struct prog_stream *)s;
-
-    if (edr_cmd_interrupted())
-        return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
-    p->run->done += len;
-    edr_progress_update(&p->run->progress, p->run->done);
-    return edr_stream_write(s->next, buf, len, err);
-}
-
-static edr_rc
-prog_finish(struct edr_stream *s, struct edr_err *err)
-{
-    return edr_stream_finish(s->next, err);
-}
-
-static void
-prog_free(struct edr_stream *s)
-{
-    free(s);
-}
-
-static const struct edr_stream_ops prog_ops = {"progress", prog_write, prog_finish, prog_free};
-
 static edr_rc
 begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
 {
     struct run *r = ud;
     struct chain *c = &r->ch;
     struct edr_storage *st = r->repo->st;
-    struct prog_stream *p;
     edr_rc rc;
 
     chain_free(c);
-    r->done = 0;
     rc = st->ops->put_open(st, r->dataname, db_size / 2 + 4096, &c->writer, err);
     if (rc != EDR_OK)
         return rc;
@@ -132,16 +97,11 @@ begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
     if (rc != EDR_OK)
         return rc;
     c->scan = edr_bolt_scan_new(c->tar);
-    p = calloc(1, sizeof(*p));
-    if (c->scan == NULL || p == NULL) {
-        free(p);
+    if (c->scan == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    }
-    p->base.ops = &prog_ops;
-    p->base.next = c->scan;
-    p->run = r;
-    c->prog = &p->base;
     edr_progress_start(&r->progress, r->ctx->progress, "backup", db_size);
+    if ((rc = edr_cmd_progress_stream_new(c->scan, &r->progress, &c->prog, err)) != EDR_OK)
+        return rc;
     *out = c->prog;
     return EDR_OK;
 }

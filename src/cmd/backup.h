@@ -24,8 +24,4 @@ void edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum
 /* Retention on an open repository; the caller may hold the lock (locked=1). */
 edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused);
 
-/* SIGINT/SIGTERM set a flag long work polls (cmd/common.c). */
-void edr_cmd_catch_signals(void);
-int edr_cmd_interrupted(void);
-
 #endif

@@ -7,6 +7,9 @@
 #define EDR_CMD_CMD_H
 
 #include "common/err.h"
+#include <stddef.h>
+#include <stdint.h>
+
 #include "common/opts.h"
 
 struct edr_repo;
@@ -76,5 +79,14 @@ edr_rc edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */
 void edr_cmd_print_json(void *json);
 void edr_fmt_bytes(uint64_t n, char *buf, size_t len);
+/* Observer that counts bytes into the progress bar and fails with
+ * EDR_E_INTERRUPTED once SIGINT/SIGTERM arrived (edr_cmd_catch_signals). */
+struct edr_progress;
+struct edr_stream;
+edr_rc edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress *p,
+                                   struct edr_stream **out, struct edr_err *err);
+/* SIGINT/SIGTERM set a flag long work polls (cmd/report.c). */
+void edr_cmd_catch_signals(void);
+int edr_cmd_interrupted(void);
 
 #endif

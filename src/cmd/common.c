@@ -14,6 +14,8 @@
 
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/progress.h"
+#include "stream/stream.h"
 #include "crypto/keys.h"
 #include "etcd/client.h"
 #include "repo/repo.h"
@@ -228,4 +230,53 @@ edr_fmt_bytes(uint64_t n, char *buf, size_t len)
         snprintf(buf, len, "%llu B", (unsigned long long)n);
     else
         snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+struct prog_stream {
+    struct edr_stream base;
+    struct edr_progress *p;
+    uint64_t done;
+};
+
+static edr_rc
+prog_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
+{
+    struct prog_stream *p = (struct prog_stream *)s;
+
+    if (edr_cmd_interrupted())
+        return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
+    p->done += len;
+    if (p->p != NULL)
+        edr_progress_update(p->p, p->done);
+    return edr_stream_write(s->next, buf, len, err);
+}
+
+static edr_rc
+prog_finish(struct edr_stream *s, struct edr_err *err)
+{
+    return edr_stream_finish(s->next, err);
+}
+
+static void
+prog_free(struct edr_stream *s)
+{
+    free(s);
+}
+
+static const struct edr_stream_ops prog_ops = {"progress", prog_write, prog_finish, prog_free};
+
+edr_rc
+edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress *p,
+                            struct edr_stream **out, struct edr_err *err)
+{
+    struct prog_stream *s = calloc(1, sizeof(*s));
+
+    *out = NULL;
+    if (s == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    s->base.ops = &prog_ops;
+    s->base.next = next;
+    s->p = p;
+    *out = &s->base;
+    return EDR_OK;
 }

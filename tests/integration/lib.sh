@@ -149,3 +149,12 @@ for kv in d.get("kvs", []):
           kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
 ' >"$2"
 }
+
+# last_field REPO_CLUSTER_DIR FIELD: a field of the newest manifest there
+last_field() {
+    python3 - "$1" "$2" <<'PY'
+import json, glob, sys
+files = sorted(f for f in glob.glob(sys.argv[1] + "/*.json") if not f.endswith(".verify.json"))
+print(json.load(open(files[-1]))[sys.argv[2]] if files else "")
+PY
+}
