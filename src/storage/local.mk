@@ -1,1 +1,28 @@
 # sources and unit tests of src/storage (see Makefile.am)
+libedr_a_SOURCES += \
+	src/storage/storage.c src/storage/storage.h \
+	src/storage/local.c
+
+# S3
+libedr_a_SOURCES += \
+	src/storage/s3.c src/storage/s3.h \
+	src/storage/s3_sigv4.c src/storage/s3_sigv4.h \
+	src/storage/s3_xml.c src/storage/s3_xml.h
+EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \
+	tests/integration/s3/package.json tests/integration/s3/package-lock.json \
+	tests/integration/t0500-s3-storage.sh
+check_PROGRAMS += tests/unit/storage/s3_driver
+tests_unit_storage_s3_driver_LDADD = libedr.a $(DEP_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
+	tests/unit/storage/test_s3
+tests_unit_storage_test_s3_sigv4_CFLAGS = $(UNITCFLAGS)
+tests_unit_storage_test_s3_sigv4_LDADD = $(UNITLIBS)
+tests_unit_storage_test_s3_xml_CFLAGS = $(UNITCFLAGS)
+tests_unit_storage_test_s3_xml_LDADD = $(UNITLIBS)
+tests_unit_storage_test_s3_CFLAGS = $(UNITCFLAGS)
+tests_unit_storage_test_s3_LDADD = $(UNITLIBS)
+TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
+	tests/unit/storage/test_s3
+endif
+TESTS += tests/integration/t0500-s3-storage.sh

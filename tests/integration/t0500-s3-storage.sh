@@ -83,7 +83,7 @@ S3FRONT_SECRET_KEY=sekret node "$S3DIR/front.js" --port "$FPORT" \
 FPID=$!
 wait_port "$SPORT" && wait_port "$FPORT" || skip_or_fail "s3rver or front did not start: $(cat "$TMP"/*.log)"
 
-echo "1..30"
+echo "1..31"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
 export EDR_S3_TEST_SMALL_PARTS=1 EDR_S3_TEST_RETRY_MS=10
@@ -159,6 +159,13 @@ wait $LPID
 "$DRIVER" -e "$EP" s3://bkt/pre lockleak .lock crashed 1 >/dev/null 2>&1
 sleep 2
 check "a stale lock is taken over with a warning" "'$DRIVER' -e $EP s3://bkt/pre lock .lock carol 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the stale lock 's3://bkt/pre/.lock' of crashed\" '$TMP/err'"
+front "faults?conditional=0" >/dev/null
+"$DRIVER" -e "$EP" s3://bkt/pre lock .lock2 dave 0 60 3 >/dev/null 2>&1 &
+LPID=$!
+sleep 1
+check "server ignoring If-None-Match: the lock is still read first and refused" "'$DRIVER' -e $EP s3://bkt/pre lock .lock2 erin 0 60 0 2>'$TMP/err'; [ \$? = 11 ] && grep -q 'is locked by dave' '$TMP/err'"
+wait $LPID
+front "faults?conditional=1" >/dev/null
 
 if [ $failed -ne 0 ]; then
     sed 's/^/# front: /' "$TMP/front.log"
