@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/progress.h"
 #include "crypto/keys.h"
+#include "stream/basic.h"
 #include "stream/seal.h"
 #include "stream/trailer.h"
 
@@ -131,4 +133,110 @@ edr_source_close(struct edr_source *src)
     edr_identity_free(src->identity);
     edr_repo_free(src->repo);
     memset(src, 0, sizeof(*src));
+}
+
+static edr_rc
+copy_plain(struct edr_ctx *ctx, const char *path, struct edr_stream *sink)
+{
+    char *buf = malloc(1 << 20);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    edr_rc rc = EDR_OK;
+
+    if (fd < 0 || buf == NULL) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to read '%s'", path);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to read '%s'", path);
+            break;
+        }
+        if (n == 0 || (rc = edr_stream_write(sink, buf, (size_t)n, &ctx->err)) != EDR_OK)
+            break;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
+}
+
+edr_rc
+edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent, int skip_hash,
+                 struct edr_spool *sp)
+{
+    struct edr_stream *fds = NULL, *prog = NULL;
+    struct edr_progress progress;
+    struct stat sb;
+    int fd = -1;
+    edr_rc rc;
+
+    memset(sp, 0, sizeof(*sp));
+    snprintf(sp->dir, sizeof(sp->dir), "%s/.etcd-dr-spool-XXXXXX", parent);
+    if (mkdtemp(sp->dir) == NULL) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, e == ENOSPC ? EDR_E_IO : EDR_E_IO, e,
+                           "unable to create a private directory in '%s'", parent);
+        sp->dir[0] = '\0';
+        return rc;
+    }
+    snprintf(sp->db, sizeof(sp->db), "%s/db", sp->dir);
+    fd = open(sp->db, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", sp->db);
+        goto out;
+    }
+    if ((rc = edr_stream_fd_new(fd, sp->db, &fds, &ctx->err)) != EDR_OK)
+        goto out;
+    edr_progress_start(&progress, ctx->progress, "read  ",
+                       src->kind == EDR_SOURCE_REPO ? src->m.db_size + 32 : 0);
+    if ((rc = edr_cmd_progress_stream_new(fds, &progress, &prog, &ctx->err)) != EDR_OK)
+        goto out;
+    if (src->kind == EDR_SOURCE_DB && skip_hash)
+        rc = copy_plain(ctx, src->path, prog);
+    else
+        rc = edr_source_read(ctx, src, EDR_READ_SNAPSHOT, prog, &sp->res);
+    edr_progress_end(&progress);
+    if (rc != EDR_OK)
+        goto out;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to stat '%s'", sp->db);
+        goto out;
+    }
+    /* drop the 32-byte sha256 trailer: what stays is the bbolt image */
+    if ((!skip_hash || sb.st_size % 512 == 32) && sb.st_size >= 32 &&
+        ftruncate(fd, sb.st_size - 32) != 0) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to truncate '%s'", sp->db);
+        goto out;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to write '%s'", sp->db);
+    }
+out:
+    edr_stream_free(prog);
+    edr_stream_free(fds);
+    if (fd >= 0)
+        close(fd);
+    if (rc != EDR_OK)
+        edr_spool_release(sp);
+    return rc;
+}
+
+void
+edr_spool_release(struct edr_spool *sp)
+{
+    if (sp->dir[0] == '\0')
+        return;
+    unlink(sp->db);
+    rmdir(sp->dir);
+    sp->dir[0] = '\0';
 }

@@ -28,3 +28,16 @@ edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_rea
 void edr_source_close(struct edr_source *src);
 
 #endif
+
+/* A private copy of the plain bbolt image (no trailer) for random access:
+ * a mode-0700 directory made under `parent` holding "db". Removed by
+ * edr_spool_release on every path (and by SIGINT/SIGTERM aborting the copy). */
+struct edr_spool {
+    char dir[4096];
+    char db[4200];
+    struct edr_read_result res;
+};
+
+edr_rc edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent,
+                        int skip_hash, struct edr_spool *sp);
+void edr_spool_release(struct edr_spool *sp);

@@ -12,6 +12,6 @@ STUB(get)
 STUB(import)
 STUB(inspect)
 STUB(ls)
-STUB(restore)
+
 STUB(schedule)
 STUB(verify)

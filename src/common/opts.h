@@ -79,6 +79,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
     X(KEY, "key", 0, STR, "etcd", "key", "ETCDCTL_KEY", NULL, "FILE", "client key for etcd")      \
     X(LEVEL, "level", 0, STR, "verify", "level", NULL, NULL, "LEVEL",                             \
       "verify level: stored, content or drill")                                                   \
+    X(LISTEN_CLIENT_URLS, "listen-client-urls", 0, STR, "restore", "listen-client-urls", NULL,   \
+      NULL, "URL|NAME=URL,...", "client URLs for --start (one per started member)")             \
     X(LOCK_WAIT, "lock-wait", 0, INT, "repo", "lock-wait", NULL, "0", "SEC",                      \
       "wait up to SEC for the repository lock")                                                   \
     X(LOG_FORMAT, "log-format", 0, STR, "log", "format", NULL, "text", "FORMAT",                  \

@@ -1,0 +1,444 @@
+/*
+ * restore: from a backup (or a plain etcd snapshot file) to the data dirs of
+ * a brand-new cluster, natively. The snapshot is streamed through every
+ * check into a private spool dir next to the target (no plaintext copy
+ * anywhere else), checked as a bbolt file, rewritten once for the new
+ * membership (src/restore), then each member's dir is built in a temp dir
+ * and renamed into place. Nothing is left behind on failure.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bolt/bolt.h"
+#include "cmd/cmd.h"
+#include "cmd/launch.h"
+#include "cmd/source.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "restore/fsutil.h"
+#include "restore/restore.h"
+
+const enum edr_opt_id edr_cmd_restore_opts[] = {
+    EDR_OPTS_REPO,
+    EDR_O_IDENTITY,
+    EDR_O_NAME,
+    EDR_O_INITIAL_CLUSTER,
+    EDR_O_INITIAL_CLUSTER_TOKEN,
+    EDR_O_INITIAL_ADVERTISE_PEER_URLS,
+    EDR_O_DATA_DIR,
+    EDR_O_WAL_DIR,
+    EDR_O_SKIP_HASH_CHECK,
+    EDR_O_BUMP_REVISION,
+    EDR_O_MARK_COMPACTED,
+    EDR_O_ALL_MEMBERS,
+    EDR_O_OUTPUT_ARCHIVES,
+    EDR_O_FORCE,
+    EDR_O_START,
+    EDR_O_LISTEN_CLIENT_URLS,
+    EDR_O_ETCD_BIN,
+    EDR_O_JSON,
+    EDR_O__COUNT,
+};
+
+struct target {
+    const struct edr_restore_member *m;
+    char data_dir[4096];
+    char wal_dir[4096];
+    char archive[4096];
+    char client_url[512];
+    char *cmdline;
+    pid_t pid;
+};
+
+static void
+expand_name(const char *tmpl, const char *name, char *out, size_t n)
+{
+    const char *p = strstr(tmpl, "{name}");
+
+    if (p == NULL)
+        snprintf(out, n, "%s", tmpl);
+    else
+        snprintf(out, n, "%.*s%s%s", (int)(p - tmpl), tmpl, name, p + 6);
+}
+
+static edr_rc
+check_target(struct edr_ctx *ctx, const char *dir, int force)
+{
+    int e = edr_restore_dir_is_empty(dir);
+
+    if (e == 0 && !force) {
+        edr_err_set(&ctx->err, EDR_E_TARGET, "data dir '%s' is not empty", dir);
+        edr_err_hint(&ctx->err, "restore into a new dir, or use --force to move the old one aside "
+                                "(it is kept as %s.etcd-dr-old-<time>)", dir);
+        return EDR_E_TARGET;
+    }
+    return EDR_OK;
+}
+
+/* mkdir -p for the parent of path (mode 0700 for what is created). */
+static edr_rc
+make_parent(struct edr_ctx *ctx, const char *path, char *parent, size_t n)
+{
+    char *slash;
+
+    snprintf(parent, n, "%s", path);
+    while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+        parent[strlen(parent) - 1] = '\0';
+    slash = strrchr(parent, '/');
+    if (slash == NULL)
+        snprintf(parent, n, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    for (char *p = parent + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            *p = '/';
+            return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", parent);
+        }
+        *p = '/';
+    }
+    if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+        return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", parent);
+    }
+    return EDR_OK;
+}
+
+/* One tarball per member: <dir>/<name>.tar.gz with member/... inside. */
+static struct archive *tar_out;
+static size_t tar_root_len;
+static edr_rc tar_rc;
+
+static int
+tar_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    struct archive_entry *e;
+    const char *rel = path + tar_root_len;
+
+    (void)ftw;
+    if (*rel == '/')
+        rel++;
+    if (*rel == '\0' || (type != FTW_F && type != FTW_D))
+        return 0;
+    e = archive_entry_new();
+    archive_entry_set_pathname(e, rel);
+    archive_entry_copy_stat(e, sb);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    if (archive_write_header(tar_out, e) != ARCHIVE_OK) {
+        archive_entry_free(e);
+        return -1;
+    }
+    archive_entry_free(e);
+    if (type == FTW_F) {
+        char buf[65536];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            if (archive_write_data(tar_out, buf, (size_t)n) != n) {
+                close(fd);
+                return -1;
+            }
+        close(fd);
+        if (n < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static edr_rc
+write_archive(struct edr_ctx *ctx, const char *src_dir, const char *dst)
+{
+    char tmp[4200];
+
+    snprintf(tmp, sizeof(tmp), "%s.part", dst);
+    tar_out = archive_write_new();
+    tar_root_len = strlen(src_dir);
+    tar_rc = EDR_OK;
+    if (tar_out == NULL || archive_write_set_format_pax_restricted(tar_out) != ARCHIVE_OK ||
+        archive_write_add_filter_gzip(tar_out) != ARCHIVE_OK ||
+        archive_write_open_filename(tar_out, tmp) != ARCHIVE_OK) {
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to create '%s': %s", tmp,
+                             tar_out ? archive_error_string(tar_out) : "out of memory");
+    } else if (nftw(src_dir, tar_one, 16, FTW_PHYS) != 0) {
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", tmp,
+                             archive_error_string(tar_out) ? archive_error_string(tar_out)
+                                                           : strerror(errno));
+    } else if (archive_write_close(tar_out) != ARCHIVE_OK) {
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", tmp,
+                             archive_error_string(tar_out));
+    }
+    if (tar_out != NULL)
+        archive_write_free(tar_out);
+    tar_out = NULL;
+    if (tar_rc == EDR_OK && rename(tmp, dst) != 0) {
+        int e = errno;
+        tar_rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to rename '%s'", tmp);
+    }
+    if (tar_rc != EDR_OK)
+        unlink(tmp);
+    return tar_rc;
+}
+
+/* When the repository holds newer backups, watchers that saw their revisions
+ * would miss events after this restore unless the revision is bumped. */
+static void
+suggest_bump(struct edr_ctx *ctx, struct edr_source *src, int64_t bump)
+{
+    struct edr_manifest *list = NULL;
+    size_t n = 0;
+    struct edr_err e2;
+    int64_t newest = 0;
+
+    if (src->kind != EDR_SOURCE_REPO || bump > 0 ||
+        edr_repo_list(src->repo, &list, &n, &e2) != EDR_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (list[i].revision > newest)
+            newest = list[i].revision;
+    free(list);
+    if (newest > src->m.revision && !ctx->quiet)
+        fprintf(stderr,
+                "note: newer backups reached revision %" PRId64 " (this one: %" PRId64 "); "
+                "Kubernetes clients may have seen those revisions. Consider --bump-revision %" PRId64
+                " --mark-compacted so watchers relist.\n",
+                newest, src->m.revision, (newest - src->m.revision) * 2 + 1000);
+}
+
+edr_rc
+edr_cmd_restore(struct edr_ctx *ctx)
+{
+    struct edr_restore_opts ro;
+    struct edr_restore_cluster *cl = NULL;
+    struct edr_source src;
+    struct edr_spool sp;
+    struct target *tg = NULL;
+    struct edr_bolt *bolt = NULL;
+    size_t nt = 0;
+    int64_t bump;
+    int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED);
+    int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
+    int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
+    int start = edr_opt_bool(&ctx->opts, EDR_O_START);
+    const char *archives = edr_opt_str(&ctx->opts, EDR_O_OUTPUT_ARCHIVES);
+    const char *dd = edr_opt_str(&ctx->opts, EDR_O_DATA_DIR);
+    const char *wd = edr_opt_str(&ctx->opts, EDR_O_WAL_DIR);
+    char build_dir[4096] = "", parent[4096], prepared[4200];
+    double t0 = edr_now();
+    edr_rc rc;
+
+    memset(&src, 0, sizeof(src));
+    memset(&sp, 0, sizeof(sp));
+    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
+        return rc;
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
+        return rc;
+    if ((bump > 0) != (mark != 0))
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "--bump-revision and --mark-compacted must be given together");
+    if (start && archives != NULL)
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "--start and --output-archives exclude each other");
+    memset(&ro, 0, sizeof(ro));
+    ro.name = edr_opt_str(&ctx->opts, EDR_O_NAME);
+    ro.initial_cluster = edr_opt_str(&ctx->opts, EDR_O_INITIAL_CLUSTER);
+    ro.token = edr_opt_str(&ctx->opts, EDR_O_INITIAL_CLUSTER_TOKEN);
+    ro.advertise_peer_urls = edr_opt_str(&ctx->opts, EDR_O_INITIAL_ADVERTISE_PEER_URLS);
+    if (all) {
+        if (ro.name != NULL || ro.advertise_peer_urls != NULL)
+            return edr_err_set(&ctx->err, EDR_E_USAGE,
+                               "--all-members writes every member: drop --name and "
+                               "--initial-advertise-peer-urls");
+        if (ro.initial_cluster == NULL)
+            return edr_err_set(&ctx->err, EDR_E_USAGE, "--all-members needs --initial-cluster");
+        if ((rc = edr_restore_cluster_parse(ro.initial_cluster, ro.token, &cl, &ctx->err)))
+            return rc;
+    } else if ((rc = edr_restore_opts_cluster(&ro, &cl, &ctx->err)) != EDR_OK) {
+        return rc;
+    }
+    nt = all ? cl->n_members : 1;
+    tg = calloc(nt, sizeof(*tg));
+    if (tg == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (archives != NULL) {
+        if ((rc = make_parent(ctx, archives, parent, sizeof(parent))) != EDR_OK)
+            goto out;
+        if (mkdir(archives, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", archives);
+            goto out;
+        }
+        snprintf(build_dir, sizeof(build_dir), "%s/.etcd-dr-build-%ld", archives, (long)getpid());
+        if (mkdir(build_dir, 0700) != 0) {
+            int e = errno;
+            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", build_dir);
+            build_dir[0] = '\0';
+            goto out;
+        }
+    }
+    if (all && nt > 1 && dd != NULL && strstr(dd, "{name}") == NULL && archives == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                         "--all-members with several members needs '{name}' in --data-dir");
+        goto out;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        char def[512];
+        tg[i].m = all ? &cl->members[i] : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
+        if (tg[i].m == NULL) {
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE, "member not found in --initial-cluster");
+            goto out;
+        }
+        snprintf(def, sizeof(def), "%s.etcd", tg[i].m->name);
+        if (archives != NULL) {
+            snprintf(tg[i].data_dir, sizeof(tg[i].data_dir), "%s/%s", build_dir, tg[i].m->name);
+            snprintf(tg[i].archive, sizeof(tg[i].archive), "%s/%s.tar.gz", archives,
+                     tg[i].m->name);
+        } else {
+            expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir, sizeof(tg[i].data_dir));
+        }
+        if (wd != NULL)
+            expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
+        if (archives == NULL && (rc = check_target(ctx, tg[i].data_dir, force)) != EDR_OK)
+            goto out;
+    }
+    /* read, check and spool the snapshot next to the first target */
+    if ((rc = make_parent(ctx, tg[0].data_dir, parent, sizeof(parent))) != EDR_OK)
+        goto out;
+    edr_cmd_catch_signals();
+    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
+        goto out;
+    if ((rc = edr_source_spool(ctx, &src, parent, edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK),
+                               &sp)) != EDR_OK)
+        goto out;
+    if ((rc = edr_bolt_open(sp.db, &bolt, &ctx->err)) != EDR_OK ||
+        (rc = edr_bolt_check(bolt, NULL, &ctx->err)) != EDR_OK) {
+        edr_err_prefix(&ctx->err, "%s: not a sound etcd database", src.what);
+        goto out;
+    }
+    edr_bolt_close(bolt);
+    bolt = NULL;
+    snprintf(prepared, sizeof(prepared), "%s/prepared.db", sp.dir);
+    if ((rc = edr_restore_write_db(sp.db, cl, bump, mark, prepared, &ctx->err)) != EDR_OK)
+        goto out;
+    for (size_t i = 0; i < nt; i++) {
+        rc = edr_restore_member_dir(cl, tg[i].m->name, prepared, tg[i].data_dir,
+                                    tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, force, &ctx->err);
+        if (rc != EDR_OK)
+            goto out;
+        if (archives != NULL) {
+            if ((rc = write_archive(ctx, tg[i].data_dir, tg[i].archive)) != EDR_OK)
+                goto out;
+            edr_restore_rm_tree(tg[i].data_dir, NULL);
+        }
+        rc = edr_restore_member_cmdline(cl, tg[i].m->name,
+                                        archives ? "/var/lib/etcd" : tg[i].data_dir,
+                                        tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, &tg[i].cmdline,
+                                        &ctx->err);
+        if (rc != EDR_OK)
+            goto out;
+    }
+    edr_spool_release(&sp);
+    suggest_bump(ctx, &src, bump);
+    if (start) {
+        int n = 0;
+        char **urls = edr_opt_list(&ctx->opts, EDR_O_LISTEN_CLIENT_URLS, &n);
+        char eps[4096] = "";
+        pid_t pids[64];
+        if (n != (int)nt || nt > 64) {
+            edr_strv_free(urls, n);
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "--start needs --listen-client-urls with one URL per restored member "
+                             "(%zu), in --initial-cluster member order or as NAME=URL",
+                             nt);
+            goto out;
+        }
+        for (size_t i = 0; i < nt; i++) {
+            const char *u = urls[i];
+            char logp[4200];
+            for (int k = 0; k < n; k++) {
+                size_t l = strlen(tg[i].m->name);
+                if (strncmp(urls[k], tg[i].m->name, l) == 0 && urls[k][l] == '=')
+                    u = urls[k] + l + 1;
+            }
+            snprintf(tg[i].client_url, sizeof(tg[i].client_url), "%s", u);
+            snprintf(logp, sizeof(logp), "%s.log", tg[i].data_dir);
+            rc = edr_launch_etcd(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), tg[i].m,
+                                 tg[i].data_dir, tg[i].wal_dir[0] ? tg[i].wal_dir : NULL,
+                                 tg[i].client_url, logp, &tg[i].pid, &ctx->err);
+            if (rc != EDR_OK)
+                break;
+            pids[i] = tg[i].pid;
+            snprintf(eps + strlen(eps), sizeof(eps) - strlen(eps), "%s%s", i ? "," : "", u);
+        }
+        edr_strv_free(urls, n);
+        if (rc == EDR_OK)
+            rc = edr_launch_wait_healthy(eps, pids, nt, 60, &ctx->err);
+        if (rc != EDR_OK)
+            goto out;
+    }
+    if (ctx->json) {
+        json_t *arr = json_array();
+        char hex[17];
+        for (size_t i = 0; i < nt; i++) {
+            edr_restore_id_hex(tg[i].m->id, hex);
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", tg[i].m->name,
+                               "member_id", hex, "data_dir", archives ? "" : tg[i].data_dir,
+                               "archive", tg[i].archive, "command", tg[i].cmdline, "pid",
+                               (json_int_t)tg[i].pid));
+        }
+        edr_restore_id_hex(cl->cluster_id, hex);
+        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:f, s:o}", "source", src.what,
+                                     "cluster_id", hex, "revision",
+                                     (json_int_t)(src.kind == EDR_SOURCE_REPO ? src.m.revision : 0),
+                                     "duration_seconds", edr_now() - t0, "members", arr));
+    } else if (!ctx->quiet) {
+        char hex[17];
+        edr_restore_id_hex(cl->cluster_id, hex);
+        printf("restored %s into %zu member%s of cluster %s in %.1fs\n", src.what, nt,
+               nt == 1 ? "" : "s", hex, edr_now() - t0);
+        for (size_t i = 0; i < nt; i++) {
+            if (archives != NULL)
+                printf("  %s: %s (unpack into the member's data dir)\n", tg[i].m->name,
+                       tg[i].archive);
+            else
+                printf("  %s: %s\n", tg[i].m->name, tg[i].data_dir);
+            if (tg[i].pid > 0)
+                printf("    started, pid %ld, serving %s\n", (long)tg[i].pid, tg[i].client_url);
+            else
+                printf("    start with: %s\n", tg[i].cmdline);
+        }
+    }
+out:
+    if (rc != EDR_OK)
+        for (size_t i = 0; tg != NULL && i < nt; i++)
+            edr_launch_stop(tg[i].pid);
+    edr_bolt_close(bolt);
+    edr_spool_release(&sp);
+    if (build_dir[0] != '\0')
+        edr_restore_rm_tree(build_dir, NULL);
+    for (size_t i = 0; tg != NULL && i < nt; i++)
+        free(tg[i].cmdline);
+    free(tg);
+    edr_restore_cluster_free(cl);
+    edr_source_close(&src);
+    return rc;
+}
