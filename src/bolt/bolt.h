@@ -61,6 +61,25 @@ edr_rc edr_bolt_foreach(struct edr_bolt *b, const void *bucket, size_t bucket_le
 edr_rc edr_bolt_get(struct edr_bolt *b, const void *bucket, size_t bucket_len, const void *key,
                     size_t key_len, uint8_t **val, size_t *val_len, struct edr_err *err);
 
+/* Like edr_bolt_open on an already open descriptor (e.g. a memfd); `name`
+ * is only used in messages. The descriptor stays the caller's: close() does
+ * not close it. */
+edr_rc edr_bolt_open_fd(int fd, const char *name, struct edr_bolt **out, struct edr_err *err);
+
+/* One pass over the whole file: bucket_cb for every top-level bucket, then
+ * kv_cb for each of its pairs, in order (either callback may be NULL). With
+ * check != 0 it also does everything edr_bolt_check does and fills
+ * *pages_in_use (if not NULL), so a status needs to read the file once.
+ * Callback returns as for the foreach functions; 1 stops the whole walk. */
+edr_rc edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb,
+                     edr_bolt_kv_cb kv_cb, void *ud, uint64_t *pages_in_use,
+                     struct edr_err *err);
+
+/* Memory: a reader keeps one buffer per tree level (page plus its overflow
+ * pages) for the bucket tree being walked and for the root bucket tree; a
+ * check adds two bits per page of the file. Callbacks must not call back
+ * into the same struct edr_bolt. */
+
 /*
  * Writer. Buckets must be added in strictly increasing name order (bytewise),
  * keys within a bucket in strictly increasing order. Data pages are streamed

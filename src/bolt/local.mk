@@ -1,1 +1,17 @@
 # sources and unit tests of src/bolt (see Makefile.am)
+libedr_a_SOURCES += src/bolt/bolt.h src/bolt/reader.c src/bolt/writer.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/bolt/test_bolt
+tests_unit_bolt_test_bolt_CFLAGS = $(UNITCFLAGS)
+tests_unit_bolt_test_bolt_LDADD = $(UNITLIBS)
+TESTS += tests/unit/bolt/test_bolt
+endif
+
+# corpus replay of the bbolt reader's fuzz target (tests/fuzz/build-libfuzzer.sh builds the
+# real libFuzzer binary)
+check_PROGRAMS += tests/fuzz/replay_bolt
+tests_fuzz_replay_bolt_SOURCES = tests/fuzz/fuzz_bolt.c tests/fuzz/replay.c
+tests_fuzz_replay_bolt_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_bolt.sh
+EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz/corpus/bolt

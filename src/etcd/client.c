@@ -618,10 +618,9 @@ out:
 /* A unary call with auth: authenticates first when needed, and once more when
  * the server says the token went stale. The response is left in k->resp. */
 static edr_rc
-unary_auth(struct call *k, struct edr_etcd_client *c, size_t i, const char *service,
-           const char *method, struct edr_err *err)
+unary_auth_req(struct call *k, struct edr_etcd_client *c, size_t i, const char *service,
+               const char *method, const uint8_t *frame, size_t flen, struct edr_err *err)
 {
-    static const uint8_t empty[EDR_GRPC_PREFIX] = {0, 0, 0, 0, 0};
     int code, fresh = 0;
     edr_rc rc;
 
@@ -633,7 +632,7 @@ unary_auth(struct call *k, struct edr_etcd_client *c, size_t i, const char *serv
     }
     for (;;) {
         call_init(k, c, i, method);
-        rc = unary(k, service, empty, sizeof(empty), 1, &code, err);
+        rc = unary(k, service, frame, flen, 1, &code, err);
         if (rc == EDR_OK || code != 16 || c->user == NULL || fresh)
             return rc;
         call_release(k);
@@ -641,6 +640,16 @@ unary_auth(struct call *k, struct edr_etcd_client *c, size_t i, const char *serv
             return rc;
         fresh = 1;
     }
+}
+
+/* A call whose request message is empty (Status, MemberList). */
+static edr_rc
+unary_auth(struct call *k, struct edr_etcd_client *c, size_t i, const char *service,
+           const char *method, struct edr_err *err)
+{
+    static const uint8_t empty[EDR_GRPC_PREFIX] = {0, 0, 0, 0, 0};
+
+    return unary_auth_req(k, c, i, service, method, empty, sizeof(empty), err);
 }
 
 /* -- Status, MemberList ------------------------------------------------------ */
@@ -816,4 +825,131 @@ edr_etcd_snapshot(struct edr_etcd_client *c, size_t i, struct edr_etcd_snapshot_
     edr_etcd_snap_rx_release(&rx);
     call_release(&k);
     return rc;
+}
+
+/* -- Range ------------------------------------------------------------- */
+
+static edr_rc
+decode_kv(const uint8_t *buf, size_t len, struct edr_etcd_kv *kv, struct edr_err *err)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    struct edr_pb_field f;
+    edr_rc rc;
+
+    memset(kv, 0, sizeof(*kv));
+    while (p < end) {
+        if ((rc = edr_pb_next(&p, end, &f, err)) != EDR_OK)
+            return rc;
+        switch (f.num) {
+        case 1:
+        case 5:
+            if (f.wire != EDR_PB_LEN)
+                return edr_err_set(err, EDR_E_ETCD, "KeyValue: field %u has the wrong type",
+                                   f.num);
+            if (f.num == 1) {
+                kv->key = f.data;
+                kv->key_len = f.len;
+            } else {
+                kv->value = f.data;
+                kv->value_len = f.len;
+            }
+            break;
+        case 2:
+            kv->create_revision = (int64_t)f.u;
+            break;
+        case 3:
+            kv->mod_revision = (int64_t)f.u;
+            break;
+        case 4:
+            kv->version = (int64_t)f.u;
+            break;
+        case 6:
+            kv->lease = (int64_t)f.u;
+            break;
+        default:
+            break;
+        }
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size_t key_len,
+               const void *range_end, size_t range_end_len, int64_t limit, int count_only,
+               struct edr_etcd_range *out, struct edr_err *err)
+{
+    struct edr_pb_writer w;
+    struct call k;
+    uint8_t *frame;
+    size_t cap = EDR_GRPC_PREFIX + key_len + range_end_len + 64;
+    const uint8_t *p, *end;
+    struct edr_pb_field f;
+    edr_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (i >= c->n)
+        return edr_err_set(err, EDR_E_INTERNAL, "endpoint index %zu out of range", i);
+    frame = malloc(cap);
+    if (frame == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    edr_pb_writer_init(&w, frame + EDR_GRPC_PREFIX, cap - EDR_GRPC_PREFIX);
+    edr_pb_put_bytes(&w, 1, key, key_len);
+    if (range_end_len > 0)
+        edr_pb_put_bytes(&w, 2, range_end, range_end_len);
+    edr_pb_put_uint(&w, 3, (uint64_t)limit);
+    edr_pb_put_uint(&w, 9, count_only ? 1 : 0);
+    frame[0] = 0;
+    frame[1] = (uint8_t)(w.len >> 24);
+    frame[2] = (uint8_t)(w.len >> 16);
+    frame[3] = (uint8_t)(w.len >> 8);
+    frame[4] = (uint8_t)w.len;
+    rc = unary_auth_req(&k, c, i, "KV", "Range", frame, EDR_GRPC_PREFIX + w.len, err);
+    free(frame);
+    if (rc != EDR_OK) {
+        call_release(&k);
+        return rc;
+    }
+    /* keep the response: the kvs point into it */
+    out->raw = k.resp;
+    k.resp = NULL;
+    p = out->raw;
+    end = p + k.resp_len;
+    call_release(&k);
+    while (p < end) {
+        if ((rc = edr_pb_next(&p, end, &f, err)) != EDR_OK)
+            goto fail;
+        if (f.num == 1 && f.wire == EDR_PB_LEN) {
+            struct edr_pb_header h;
+            if ((rc = edr_pb_decode_header(f.data, f.len, &h, err)) != EDR_OK)
+                goto fail;
+            out->revision = h.revision;
+        } else if (f.num == 2 && f.wire == EDR_PB_LEN) {
+            struct edr_etcd_kv *nk = realloc(out->kvs, (out->nkvs + 1) * sizeof(*nk));
+            if (nk == NULL) {
+                rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+                goto fail;
+            }
+            out->kvs = nk;
+            if ((rc = decode_kv(f.data, f.len, &out->kvs[out->nkvs], err)) != EDR_OK)
+                goto fail;
+            out->nkvs++;
+        } else if (f.num == 3) {
+            out->more = f.u != 0;
+        } else if (f.num == 4) {
+            out->count = (int64_t)f.u;
+        }
+    }
+    return EDR_OK;
+fail:
+    edr_err_prefix(err, "etcd '%s': Range", c->eps[i].url);
+    edr_etcd_range_release(out);
+    return rc;
+}
+
+void
+edr_etcd_range_release(struct edr_etcd_range *r)
+{
+    free(r->kvs);
+    free(r->raw);
+    memset(r, 0, sizeof(*r));
 }

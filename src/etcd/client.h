@@ -124,4 +124,27 @@ struct edr_etcd_snapshot_result {
 edr_rc edr_etcd_snapshot(struct edr_etcd_client *c, size_t i, struct edr_etcd_snapshot_sink *sink,
                          struct edr_etcd_snapshot_result *res, struct edr_err *err);
 
+/* Range (KV service): keys in [key, range_end) (range_end_len 0 = the one
+ * key), at most limit (0 = no limit), or only the count. kvs point into the
+ * response, valid until edr_etcd_range_release. */
+struct edr_etcd_kv {
+    const uint8_t *key, *value;
+    size_t key_len, value_len;
+    int64_t create_revision, mod_revision, version, lease;
+};
+
+struct edr_etcd_range {
+    int64_t revision; /* header revision */
+    int64_t count;
+    int more;
+    struct edr_etcd_kv *kvs;
+    size_t nkvs;
+    uint8_t *raw;
+};
+
+edr_rc edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size_t key_len,
+                      const void *range_end, size_t range_end_len, int64_t limit, int count_only,
+                      struct edr_etcd_range *out, struct edr_err *err);
+void edr_etcd_range_release(struct edr_etcd_range *r);
+
 #endif

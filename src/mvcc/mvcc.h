@@ -1,0 +1,121 @@
+/*
+ * etcd's keyspace on top of the bbolt reader (etcd-formats.md §3, §4): the
+ * `snapshot status` numbers, an MVCC-level check, the live keys at a revision
+ * and a Kubernetes summary. Also the mvccpb.KeyValue protobuf codec.
+ * Not thread-safe (the struct edr_bolt is not); none of the callbacks may
+ * call back into the same struct edr_bolt.
+ */
+#ifndef EDR_MVCC_MVCC_H
+#define EDR_MVCC_MVCC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bolt/bolt.h"
+#include "common/err.h"
+
+struct edr_mvcc_status {
+    /* exactly etcdctl 3.4 `snapshot status` */
+    uint32_t hash;        /* CRC-32C over every bucket name, then its keys and values */
+    int64_t revision;     /* highest main revision in the `key` bucket */
+    uint64_t total_keys;  /* pairs in all buckets */
+    uint64_t total_size;  /* meta pgid * page size */
+    /* more */
+    uint64_t live_keys;   /* distinct user keys not deleted at the latest revision */
+    int64_t compact_revision;           /* meta/finishedCompactRev, 0 if none */
+    int64_t scheduled_compact_revision; /* meta/scheduledCompactRev, 0 if none */
+    uint64_t consistent_index;
+    uint64_t term;        /* meta/term (etcd >= 3.5), when has_term */
+    int has_term;
+    uint64_t leases;
+    uint64_t alarms;
+    char cluster_version[32]; /* cluster/clusterVersion, "" if absent */
+    int auth_enabled;
+    uint64_t db_size_in_use;  /* reachable pages * page size */
+    char *members_json;       /* JSON array of the `members` values, malloc'ed */
+};
+
+/*
+ * Reads the whole file once: runs edr_bolt_check (any structural error fails,
+ * like etcdctl) and fills *st. Memory grows with the number of distinct user
+ * keys (for live_keys): one table entry plus the key bytes per key, no
+ * per-key malloc. Release with edr_mvcc_status_release() also on failure.
+ * A missing `key` bucket gives revision 0; a missing `meta`/consistent_index
+ * gives 0 (edr_mvcc_check reports it).
+ */
+edr_rc edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err);
+void edr_mvcc_status_release(struct edr_mvcc_status *st);
+
+/*
+ * MVCC-level check: every `key`-bucket key is 17 bytes (or 18 ending 't')
+ * with '_' at byte 8 and main/sub >= 0; every value decodes as
+ * mvccpb.KeyValue with a non-empty key (an empty value is allowed only for a
+ * 17-byte bump-revision marker); meta/consistent_index is present and 8
+ * bytes. Errors are EDR_E_INTEGRITY naming the revision ("revision 12_0: ...").
+ * Does not repeat edr_bolt_check.
+ */
+edr_rc edr_mvcc_check(struct edr_bolt *b, struct edr_err *err);
+
+struct edr_kv {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    int64_t create_revision, mod_revision, version, lease;
+};
+
+/*
+ * Live keys whose key starts with prefix (prefix_len 0 = all) at revision
+ * rev (0 = latest), in key order, to cb (0 continue, 1 stop, -1 abort with
+ * the caller's err filled, see bolt.h). A rev below the compacted revision
+ * is EDR_E_NOTFOUND "revision N is compacted"; a rev above the latest is
+ * EDR_E_NOTFOUND "revision N is a future revision (current M)".
+ * Memory: one entry (about 80 bytes) plus the key bytes per matching key
+ * seen up to rev; values are re-read from the file when emitted. Pointers in
+ * *kv are valid during the call only.
+ */
+edr_rc edr_mvcc_foreach_live(struct edr_bolt *b, const uint8_t *prefix, size_t prefix_len,
+                             int64_t rev, int (*cb)(void *ud, const struct edr_kv *kv), void *ud,
+                             struct edr_err *err);
+
+/*
+ * Kubernetes view of the live keys under "/registry/". A key splits at '/'
+ * into segments after "/registry/". The resource is the first segment,
+ * except:
+ *   - a first segment containing a '.' is an API group (the apiserver stores
+ *     CRDs and some built-ins as /registry/<group>/<resource>/...): the
+ *     resource is "<group>/<resource>" (e.g. "apiextensions.k8s.io/
+ *     customresourcedefinitions", "cert-manager.io/certificates");
+ *   - "services/specs" and "services/endpoints" (the legacy service layout)
+ *     count as resources of their own.
+ * When at least two segments follow the resource, the first of them is the
+ * namespace (/registry/pods/<ns>/<name>); otherwise the object is cluster
+ * scoped. bytes = value sizes (the stored objects). Arrays are sorted by name.
+ */
+struct edr_k8s_count {
+    char *name;
+    uint64_t count;
+    uint64_t bytes;
+};
+
+struct edr_k8s_stats {
+    struct edr_k8s_count *resources;
+    size_t n_resources;
+    struct edr_k8s_count *namespaces;
+    size_t n_namespaces;
+    uint64_t objects; /* all live keys under /registry/ */
+    uint64_t bytes;
+};
+
+/* Memory as for edr_mvcc_foreach_live, for the keys under /registry/.
+ * *out is malloc'ed; free with edr_mvcc_k8s_stats_free (accepts NULL). */
+edr_rc edr_mvcc_k8s_stats(struct edr_bolt *b, struct edr_k8s_stats **out, struct edr_err *err);
+void edr_mvcc_k8s_stats_free(struct edr_k8s_stats *s);
+
+/* mvccpb.KeyValue codec (kvpb.c). decode: bounds-checked, unknown fields
+ * skipped, pointers into buf. encode: returns the encoded size and writes
+ * only when it fits in cap (proto3: zero fields omitted). */
+edr_rc edr_mvcc_kv_decode(const uint8_t *buf, size_t len, struct edr_kv *kv, struct edr_err *err);
+size_t edr_mvcc_kv_encode(const struct edr_kv *kv, uint8_t *out, size_t cap);
+
+#endif
