@@ -240,12 +240,13 @@ edr_cmd_restore(struct edr_ctx *ctx)
     const char *archives = edr_opt_str(&ctx->opts, EDR_O_OUTPUT_ARCHIVES);
     const char *dd = edr_opt_str(&ctx->opts, EDR_O_DATA_DIR);
     const char *wd = edr_opt_str(&ctx->opts, EDR_O_WAL_DIR);
-    char build_dir[4096] = "", parent[4096], prepared[4200];
+    char build_dir[4096] = "", parent[4096], prepared[4200] = "";
     double t0 = edr_now();
     edr_rc rc;
 
     memset(&src, 0, sizeof(src));
     memset(&sp, 0, sizeof(sp));
+    sp.fd = -1;
     if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
         return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
@@ -335,9 +336,10 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     edr_bolt_close(bolt);
     bolt = NULL;
-    snprintf(prepared, sizeof(prepared), "%s/prepared.db", sp.dir);
+    snprintf(prepared, sizeof(prepared), "%s/.etcd-dr-prepared-%ld.db", parent, (long)getpid());
     if ((rc = edr_restore_write_db(sp.db, cl, bump, mark, prepared, &ctx->err)) != EDR_OK)
         goto out;
+    edr_spool_release(&sp);
     for (size_t i = 0; i < nt; i++) {
         rc = edr_restore_member_dir(cl, tg[i].m->name, prepared, tg[i].data_dir,
                                     tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, force, &ctx->err);
@@ -433,6 +435,7 @@ out:
             edr_launch_stop(tg[i].pid);
     edr_bolt_close(bolt);
     edr_spool_release(&sp);
+    unlink(prepared);
     if (build_dir[0] != '\0')
         edr_restore_rm_tree(build_dir, NULL);
     for (size_t i = 0; tg != NULL && i < nt; i++)

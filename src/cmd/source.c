@@ -172,27 +172,30 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
 {
     struct edr_stream *fds = NULL, *prog = NULL;
     struct edr_progress progress;
+    char dir[4096], path[4200];
     struct stat sb;
-    int fd = -1;
     edr_rc rc;
 
     memset(sp, 0, sizeof(*sp));
-    snprintf(sp->dir, sizeof(sp->dir), "%s/.etcd-dr-spool-XXXXXX", parent);
-    if (mkdtemp(sp->dir) == NULL) {
+    sp->fd = -1;
+    /* the file is unlinked at once: even SIGKILL leaves no plaintext behind */
+    snprintf(dir, sizeof(dir), "%s/.etcd-dr-spool-XXXXXX", parent);
+    if (mkdtemp(dir) == NULL) {
         int e = errno;
-        rc = edr_err_errno(&ctx->err, e == ENOSPC ? EDR_E_IO : EDR_E_IO, e,
-                           "unable to create a private directory in '%s'", parent);
-        sp->dir[0] = '\0';
-        return rc;
+        return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create a private directory in '%s'",
+                             parent);
     }
-    snprintf(sp->db, sizeof(sp->db), "%s/db", sp->dir);
-    fd = open(sp->db, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    snprintf(path, sizeof(path), "%s/db", dir);
+    sp->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (sp->fd < 0) {
         int e = errno;
-        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", sp->db);
-        goto out;
+        rmdir(dir);
+        return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", path);
     }
-    if ((rc = edr_stream_fd_new(fd, sp->db, &fds, &ctx->err)) != EDR_OK)
+    unlink(path);
+    rmdir(dir);
+    snprintf(sp->db, sizeof(sp->db), "/proc/self/fd/%d", sp->fd);
+    if ((rc = edr_stream_fd_new(sp->fd, path, &fds, &ctx->err)) != EDR_OK)
         goto out;
     edr_progress_start(&progress, ctx->progress, "read  ",
                        src->kind == EDR_SOURCE_REPO ? src->m.db_size + 32 : 0);
@@ -205,27 +208,20 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
     edr_progress_end(&progress);
     if (rc != EDR_OK)
         goto out;
-    if (fstat(fd, &sb) != 0) {
+    if (fstat(sp->fd, &sb) != 0) {
         int e = errno;
-        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to stat '%s'", sp->db);
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to stat '%s'", path);
         goto out;
     }
     /* drop the 32-byte sha256 trailer: what stays is the bbolt image */
     if ((!skip_hash || sb.st_size % 512 == 32) && sb.st_size >= 32 &&
-        ftruncate(fd, sb.st_size - 32) != 0) {
+        ftruncate(sp->fd, sb.st_size - 32) != 0) {
         int e = errno;
-        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to truncate '%s'", sp->db);
-        goto out;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to write '%s'", sp->db);
+        rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to truncate '%s'", path);
     }
 out:
     edr_stream_free(prog);
     edr_stream_free(fds);
-    if (fd >= 0)
-        close(fd);
     if (rc != EDR_OK)
         edr_spool_release(sp);
     return rc;
@@ -234,9 +230,8 @@ out:
 void
 edr_spool_release(struct edr_spool *sp)
 {
-    if (sp->dir[0] == '\0')
-        return;
-    unlink(sp->db);
-    rmdir(sp->dir);
-    sp->dir[0] = '\0';
+    if (sp->fd >= 0)
+        close(sp->fd);
+    sp->fd = -1;
+    sp->db[0] = '\0';
 }

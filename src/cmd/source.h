@@ -30,11 +30,12 @@ void edr_source_close(struct edr_source *src);
 #endif
 
 /* A private copy of the plain bbolt image (no trailer) for random access:
- * a mode-0700 directory made under `parent` holding "db". Removed by
- * edr_spool_release on every path (and by SIGINT/SIGTERM aborting the copy). */
+ * created in a mode-0700 directory under `parent` and unlinked at once, so
+ * it never outlives the process, not even a SIGKILL. `db` is its
+ * /proc/self/fd path; edr_spool_release closes it. */
 struct edr_spool {
-    char dir[4096];
-    char db[4200];
+    int fd;
+    char db[64];
     struct edr_read_result res;
 };
 

@@ -8,10 +8,10 @@
         return edr_err_set(&ctx->err, EDR_E_INTERNAL, "'%s' is not implemented yet", #n);          \
     }
 STUB(config)
-STUB(get)
+
 STUB(import)
-STUB(inspect)
-STUB(ls)
+
+
 
 STUB(schedule)
-STUB(verify)
+
