@@ -400,24 +400,19 @@ run_verify(struct job_state *s)
 {
     struct edr_ctx *ctx = s->d->ctx;
     char *saved = ctx->opts.val[EDR_O_LEVEL];
+    int set = edr_opt_str(&ctx->opts, EDR_O_LEVEL) == NULL;
     edr_rc rc;
 
-    if (edr_opt_str(&ctx->opts, EDR_O_LEVEL) == NULL) {
-        ctx->opts.val[EDR_O_LEVEL] =
-            strdup(edr_opt_str(&ctx->opts, EDR_O_IDENTITY) != NULL ? "content" : "stored");
-        if (ctx->opts.val[EDR_O_LEVEL] == NULL) {
-            ctx->opts.val[EDR_O_LEVEL] = saved;
+    if (set) {
+        char *v = strdup(edr_opt_str(&ctx->opts, EDR_O_IDENTITY) != NULL ? "content" : "stored");
+        if (v == NULL)
             return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-        }
-    } else {
-        saved = NULL;
+        ctx->opts.val[EDR_O_LEVEL] = v;
     }
     rc = edr_cmd_verify(ctx);
-    if (saved != NULL || ctx->opts.src[EDR_O_LEVEL] == EDR_SRC_DEFAULT) {
-        if (ctx->opts.val[EDR_O_LEVEL] != saved) {
-            free(ctx->opts.val[EDR_O_LEVEL]);
-            ctx->opts.val[EDR_O_LEVEL] = saved;
-        }
+    if (set) {
+        free(ctx->opts.val[EDR_O_LEVEL]);
+        ctx->opts.val[EDR_O_LEVEL] = saved;
     }
     return rc;
 }

@@ -9,7 +9,6 @@
     }
 STUB(config)
 
-STUB(import)
 
 
 
