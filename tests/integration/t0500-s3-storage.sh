@@ -4,15 +4,14 @@
 # fault injection. Drives the backend with tests/unit/storage/s3_driver.
 # Needs node and the npm packages of tests/integration/s3 (installed here with
 # `npm ci` when missing). Without them the test is skipped, or fails when CI is set.
-# Ports 21350 (front) and 21351 (s3rver) on 127.0.0.1.
+# Ports 21350 (front) and 21351 (s3rver) on 127.0.0.1. Servers: s3/lib-s3.sh.
 set -u
 
 SRCDIR=${EDR_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${EDR_BUILDDIR:-$SRCDIR}
-S3DIR=$SRCDIR/tests/integration/s3
 DRIVER=$BUILDDIR/tests/unit/storage/s3_driver
+. "$SRCDIR/tests/integration/s3/lib-s3.sh"
 FPORT=${EDR_T0500_PORT:-21350}
-SPORT=$((FPORT + 1))
 EP=http://127.0.0.1:$FPORT
 
 skip_or_fail() {
@@ -25,20 +24,12 @@ skip_or_fail() {
     exit 0
 }
 
-command -v node >/dev/null 2>&1 || skip_or_fail "node not installed"
+s3_require || skip_or_fail "$S3_WHY"
 [ -x "$DRIVER" ] || skip_or_fail "$DRIVER not built"
-if [ ! -f "$S3DIR/node_modules/s3rver/bin/s3rver.js" ]; then
-    (cd "$S3DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
-        skip_or_fail "npm packages of $S3DIR missing (run: npm ci --prefix $S3DIR)"
-fi
 
 TMP=$(mktemp -d /tmp/t0500.XXXXXX)
-SPID=
-FPID=
 cleanup() {
-    [ -n "$FPID" ] && kill "$FPID" 2>/dev/null
-    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
-    wait 2>/dev/null
+    s3_stop
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -62,26 +53,9 @@ check() { # description, then a command (or one string to eval) that must succee
     elif "$@"; then ok "$d"; else nok "$d"; fi
 }
 
-wait_port() {
-    i=0
-    while [ $i -lt 100 ]; do
-        node -e "require('net').connect($1,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-mkdir -p "$TMP/data"
-NODE_OPTIONS=--openssl-legacy-provider node "$S3DIR/node_modules/s3rver/bin/s3rver.js" \
-    --directory "$TMP/data" --port "$SPORT" --address 127.0.0.1 --silent \
-    --configure-bucket bkt >"$TMP/s3rver.log" 2>&1 &
-SPID=$!
-S3FRONT_SECRET_KEY=sekret node "$S3DIR/front.js" --port "$FPORT" \
-    --upstream "http://127.0.0.1:$SPORT" --s3rver-dir "$TMP/data" \
-    --min-part-size 100000 >"$TMP/front.log" 2>&1 &
-FPID=$!
-wait_port "$SPORT" && wait_port "$FPORT" || skip_or_fail "s3rver or front did not start: $(cat "$TMP"/*.log)"
+S3_DATA=$TMP/data S3_FPORT=$FPORT S3_BUCKETS=bkt S3_SECRET=sekret
+S3_FRONT_ARGS="--min-part-size 100000"
+s3_start || skip_or_fail "$S3_WHY"
 
 echo "1..31"
 
@@ -91,8 +65,8 @@ unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 2>/dev/
 export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
 PART=300000
 D() { "$DRIVER" -e "$EP" -p "$PART" "$@" >"$TMP/out" 2>"$TMP/err"; }
-front() { node -e "require('http').get('$EP/__front/$1',r=>{let b='';r.on('data',c=>b+=c);r.on('end',()=>{process.stdout.write(b)})})"; }
-stat_of() { front stats | node -e "let b='';process.stdin.on('data',c=>b+=c).on('end',()=>console.log(JSON.parse(b)['$1']))"; }
+front() { s3_front "$1"; }
+stat_of() { s3_stat "$1"; }
 
 check "front.js signer matches AWS's published signatures" \
     "node --test '$S3DIR/selftest.js' >'$TMP/out' 2>&1"

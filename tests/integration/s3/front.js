@@ -6,12 +6,17 @@
 // checks at CompleteMultipartUpload, conditional PUT with If-None-Match: * and
 // If-Match) and forwards everything else, unauthenticated, to s3rver. A fault
 // mode answers chosen requests with 500, 503 SlowDown, a cut connection or a
-// truncated body, so that clients' retries can be tested.
+// truncated body, or never answers ("stall", to hold a client mid-upload while
+// the test kills the servers), so that clients' retries and crashes can be tested.
+// With --s3rver-dir the open multipart uploads are read back from s3rver's
+// directory at start, so a front restarted after a crash still lists and aborts
+// them. --log FILE (or S3FRONT_LOG) appends one line per request:
+// "METHOD URL STATUS" (STATUS is a number, or reset/stall for injected faults).
 //
 // Usage: node front.js --port P --upstream http://127.0.0.1:Q [--access-key test]
 //        [--region us-east-1] [--s3rver-dir DIR] [--min-part-size BYTES]
 //        [--max-skew SECONDS] [--no-conditional] [--fault-first N] [--fault-rate R]
-//        [--fault-kind 500|503|reset|truncate] [--fault-match REGEX]
+//        [--fault-kind 500|503|reset|truncate|stall] [--fault-match REGEX] [--log FILE]
 // The secret key comes from the environment (S3FRONT_SECRET_KEY, default
 // "testsecret"), the optional session token from S3FRONT_SESSION_TOKEN.
 // Test hooks (unsigned, loopback only): POST /__front/faults?first=N&rate=R&kind=K&match=RE
@@ -30,6 +35,7 @@ function parseArgs(argv) {
         port: 0, upstream: null, accessKey: 'test', region: 'us-east-1', s3rverDir: null,
         minPartSize: 5 * 1024 * 1024, maxSkew: 900, conditional: true, clockOffset: 0,
         faultFirst: 0, faultRate: 0, faultKind: '503', faultMatch: null,
+        log: process.env.S3FRONT_LOG || null,
     };
     for (let i = 2; i < argv.length; i++) {
         const a = argv[i];
@@ -50,6 +56,7 @@ function parseArgs(argv) {
         case '--fault-rate': o.faultRate = Number(v()); break;
         case '--fault-kind': o.faultKind = v(); break;
         case '--fault-match': o.faultMatch = new RegExp(v()); break;
+        case '--log': o.log = v(); break;
         default: throw new Error(`unknown option ${a}`);
         }
     }
@@ -292,6 +299,56 @@ function listUploads(res, bucket, q) {
     sendXml(res, 200, x + '</ListMultipartUploadsResult>');
 }
 
+function logRequest(req, what) {
+    if (!opts.log) return;
+    try {
+        fs.appendFileSync(opts.log, `${req.method} ${req.url} ${what}\n`);
+    } catch (e) {
+        // a test hook only: never fail a request over it
+    }
+}
+
+// s3rver keeps an open upload in <dir>/<bucket>/._S3rver_uploads/<id>/ with
+// the key in "key" and part N in "N" (its MD5, the ETag, in "N.md5").
+function recoverUploads() {
+    if (!opts.s3rverDir) return;
+    let buckets = [];
+    try {
+        buckets = fs.readdirSync(opts.s3rverDir);
+    } catch (e) {
+        return;
+    }
+    for (const bucket of buckets) {
+        const udir = path.join(opts.s3rverDir, bucket, '._S3rver_uploads');
+        let ids = [];
+        try {
+            ids = fs.readdirSync(udir);
+        } catch (e) {
+            continue;
+        }
+        for (const id of ids) {
+            try {
+                const dir = path.join(udir, id);
+                const key = fs.readFileSync(path.join(dir, 'key'), 'utf8');
+                const parts = new Map();
+                for (const f of fs.readdirSync(dir)) {
+                    if (!/^\d+$/.test(f)) continue;
+                    let etag = '';
+                    try {
+                        etag = fs.readFileSync(path.join(dir, f + '.md5'), 'utf8').trim();
+                    } catch (e) {
+                        continue; // part not finished when the server died
+                    }
+                    parts.set(Number(f), { etag, size: fs.statSync(path.join(dir, f)).size });
+                }
+                uploads.set(id, { bucket, key, initiated: fs.statSync(dir).mtime, parts });
+            } catch (e) {
+                // not an upload directory
+            }
+        }
+    }
+}
+
 function removeUploadDir(bucket, id) {
     if (!opts.s3rverDir) return;
     // s3rver keeps parts in <dir>/<bucket>/.<name>._S3rver_uploads/<id>; find it.
@@ -360,8 +417,14 @@ function handle(req, res, body) {
     const fault = pickFault(req);
     if (fault === 'reset') {
         stats.faults++;
+        logRequest(req, 'reset');
         req.socket.destroy();
         return;
+    }
+    if (fault === 'stall') {
+        stats.faults++;
+        logRequest(req, 'stall');
+        return; // never answered; the client waits until it gives up
     }
     if (fault === '500' || fault === '503') {
         stats.faults++;
@@ -427,6 +490,7 @@ function handle(req, res, body) {
         if (fault === 'truncate' && rbody.length > 1) {
             // Promise the whole body, send half, cut the connection.
             stats.faults++;
+            logRequest(req, 'truncate');
             const h = Object.assign({}, headers);
             delete h['transfer-encoding'];
             delete h.connection;
@@ -484,10 +548,20 @@ if (require.main === module) {
         req.on('error', () => {});
     });
     server.keepAliveTimeout = 30000;
+    server.on('request', (req, res) => {
+        res.on('finish', () => {
+            if (!req.url.startsWith('/__front/')) logRequest(req, String(res.statusCode));
+        });
+    });
+    recoverUploads();
     server.listen(opts.port, '127.0.0.1', () => {
         process.stdout.write(`front listening on 127.0.0.1:${server.address().port}\n`);
     });
-    const stop = () => server.close(() => process.exit(0));
+    const stop = () => {
+        server.close(() => process.exit(0));
+        if (server.closeAllConnections) server.closeAllConnections(); // stalled ones too
+        setTimeout(() => process.exit(0), 1000).unref();
+    };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
 }
