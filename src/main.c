@@ -19,6 +19,8 @@ static const struct edr_cmd commands[] = {
     {"export", edr_cmd_export, edr_cmd_export_opts, "BACKUP",
      "write a backup as a plain etcd snapshot file"},
     {"get", edr_cmd_get, edr_cmd_get_opts, "BACKUP KEY", "print one key's value from a backup"},
+    {"import", edr_cmd_import, edr_cmd_import_opts, "FILE",
+     "store a plain etcd snapshot (or a zip/tar/gzip holding one) as a backup"},
     {"inspect", edr_cmd_inspect, edr_cmd_inspect_opts, "BACKUP|FILE.db",
      "snapshot status, keyspace and Kubernetes resource counts"},
     {"keygen", edr_cmd_keygen, edr_cmd_keygen_opts, "", "create an X25519 key pair"},

@@ -9,6 +9,10 @@
  * A broken stream is retried on the next healthy endpoint with a fresh
  * pipeline; whatever fails, the writer's free() discards the partial object.
  */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/hash.h"
 #include "common/progress.h"
 #include "crypto/keys.h"
 #include "etcd/client.h"
@@ -149,7 +154,7 @@ load_recipients(struct run *r, struct edr_ctx *ctx)
 
 /* An id that sorts by time and is not taken yet. */
 static edr_rc
-make_id(struct run *r, int64_t revision, struct edr_err *err)
+make_id(struct run *r, const char *tag, struct edr_err *err)
 {
     char base[48];
     struct tm tm;
@@ -161,9 +166,9 @@ make_id(struct run *r, int64_t revision, struct edr_err *err)
         char n1[256], n2[256];
         edr_rc rc;
         if (k == 0)
-            snprintf(r->id, sizeof(r->id), "%s-r%" PRId64, base, revision);
+            snprintf(r->id, sizeof(r->id), "%s-%s", base, tag);
         else
-            snprintf(r->id, sizeof(r->id), "%s-r%" PRId64 "-%d", base, revision, k);
+            snprintf(r->id, sizeof(r->id), "%s-%s-%d", base, tag, k);
         edr_repo_object_name(r->repo, r->id, ".edr", n1, sizeof(n1));
         edr_repo_object_name(r->repo, r->id, ".json", n2, sizeof(n2));
         if ((rc = r->repo->st->ops->stat(r->repo->st, n1, &s1, err)) != EDR_OK ||
@@ -183,6 +188,125 @@ retryable(edr_rc rc)
     return rc == EDR_E_ETCD || rc == EDR_E_INTEGRITY;
 }
 
+/* Options, recipients, repository, lock and leftovers: what every run that
+ * stores a backup needs first. */
+static edr_rc
+prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
+        struct edr_backup_summary *sum)
+{
+    int64_t level, threads, lock_wait;
+    edr_rc rc;
+
+    r->ctx = ctx;
+    r->started = time(NULL);
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_THREADS, 0, 256, &threads, &ctx->err)) ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
+        return rc;
+    r->level = (int)level;
+    r->threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if ((rc = load_recipients(r, ctx)) != EDR_OK)
+        return rc;
+    if ((rc = edr_cmd_open_repo(ctx, 1, &r->repo)) != EDR_OK)
+        return rc;
+    snprintf(sum->cluster, sizeof(sum->cluster), "%s", r->repo->cluster);
+    if ((rc = edr_repo_lock(r->repo, (int)lock_wait, lock, &ctx->err)) != EDR_OK)
+        return rc;
+    return edr_repo_cleanup(r->repo, 0, &ctx->err);
+}
+
+/* The db went through the chain whole: append its sha256 trailer, close
+ * the tar with a copy of the manifest, publish the data object, then write
+ * the manifest. m comes in with the source's fields filled. */
+static edr_rc
+commit(struct run *r, const uint8_t sha[32], uint64_t db_size, struct edr_manifest *m,
+       double t0)
+{
+    struct edr_ctx *ctx = r->ctx;
+    struct edr_bolt_scan_result scan;
+    char *inner = NULL;
+    edr_rc rc;
+
+    if ((rc = edr_stream_write(r->ch.tar, sha, 32, &ctx->err)) != EDR_OK ||
+        (rc = edr_tar_writer_end(r->ch.tar, &ctx->err)) != EDR_OK)
+        return rc;
+    edr_bolt_scan_result(r->ch.scan, &scan);
+    if (!scan.valid)
+        edr_warn("could not read the revision from the snapshot (%s); using the one etcd reported",
+                 scan.error);
+    m->format = EDR_MANIFEST_FORMAT;
+    snprintf(m->id, sizeof(m->id), "%s", r->id);
+    snprintf(m->cluster, sizeof(m->cluster), "%s", r->repo->cluster);
+    m->started = r->started;
+    snprintf(m->tool_version, sizeof(m->tool_version), "%s", EDR_VERSION);
+    if (scan.valid)
+        m->revision = scan.revision;
+    m->db_size = db_size;
+    edr_hex(sha, 32, m->db_sha256);
+    snprintf(m->compression, sizeof(m->compression), "zstd");
+    m->compress_level = r->level;
+    m->encrypted = r->nrcpt > 0;
+    m->nrecipients = (int)r->nrcpt;
+    for (size_t i = 0; i < r->nrcpt; i++)
+        snprintf(m->recipients[i], sizeof(m->recipients[i]), "%s", r->rcpt[i].id);
+    m->total_keys = scan.total_keys;
+    m->key_revisions = scan.key_revisions;
+    /* the copy inside the data file cannot know its own stored hash */
+    m->finished = time(NULL);
+    memset(m->stored_sha256, '0', 64);
+    if ((rc = edr_manifest_to_json(m, &inner, &ctx->err)) != EDR_OK)
+        return rc;
+    if ((rc = edr_tar_writer_begin(r->ch.tar, "manifest.json", strlen(inner), 0600, r->started,
+                                   &ctx->err)) != EDR_OK ||
+        (rc = edr_stream_write(r->ch.tar, inner, strlen(inner), &ctx->err)) != EDR_OK ||
+        (rc = edr_tar_writer_end(r->ch.tar, &ctx->err)) != EDR_OK)
+        goto out;
+    /* finishing the tar finishes zstd, seal, hashes and publishes the data object */
+    if ((rc = edr_stream_finish(r->ch.tar, &ctx->err)) != EDR_OK)
+        goto out;
+    m->stored_size = edr_stream_size_get(r->ch.stored_size);
+    edr_stream_sha256_hex(r->ch.stored_sha, m->stored_sha256);
+    m->finished = time(NULL);
+    m->duration_s = edr_now() - t0;
+    if ((rc = edr_repo_write_manifest(r->repo, m, &ctx->err)) != EDR_OK) {
+        /* without its manifest the data object is not a backup: remove it now */
+        struct edr_err e2;
+        r->repo->st->ops->del(r->repo->st, r->dataname, &e2);
+    }
+out:
+    free(inner);
+    return rc;
+}
+
+/* Release what a run holds, prune when asked, count the repository. */
+static edr_rc
+finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summary *sum, edr_rc rc,
+           double t0)
+{
+    struct edr_ctx *ctx = r->ctx;
+
+    edr_progress_end(&r->progress);
+    chain_free(&r->ch);
+    if (lock != NULL)
+        edr_repo_unlock(r->repo, lock);
+    free(r->rcpt);
+    r->rcpt = NULL;
+    sum->duration_s = edr_now() - t0;
+    if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
+        rc = edr_prune_run(ctx, r->repo, 0, NULL);
+    if (r->repo != NULL && rc == EDR_OK) {
+        struct edr_manifest *list = NULL;
+        size_t n = 0;
+        struct edr_err e2;
+        if (edr_repo_list(r->repo, &list, &n, &e2) == EDR_OK)
+            sum->backups_in_repo = n;
+        free(list);
+    }
+    edr_repo_free(r->repo);
+    r->repo = NULL;
+    return rc;
+}
+
 edr_rc
 edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
 {
@@ -191,24 +315,17 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     struct edr_etcd_status *statuses = NULL;
     struct edr_storage_lock *lock = NULL;
     struct edr_etcd_snapshot_result res;
-    struct edr_bolt_scan_result scan;
     struct edr_manifest m;
     size_t *order = NULL, norder = 0, chosen = 0;
-    int64_t level, threads, retries, lock_wait;
+    int64_t retries;
     const char *policy_s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
     enum edr_etcd_policy policy;
     double t0 = edr_now();
-    char *inner = NULL;
     edr_rc rc;
 
     memset(&r, 0, sizeof(r));
     memset(sum, 0, sizeof(*sum));
-    r.ctx = ctx;
-    r.started = time(NULL);
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_THREADS, 0, 256, &threads, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
+    if ((rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)))
         return rc;
     if (policy_s == NULL || strcmp(policy_s, "follower") == 0)
         policy = EDR_ETCD_POLICY_FOLLOWER;
@@ -219,16 +336,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     else
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "invalid --endpoint-policy '%s' (follower, leader or first)", policy_s);
-    r.level = (int)level;
-    r.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if ((rc = load_recipients(&r, ctx)) != EDR_OK)
-        goto out;
-    if ((rc = edr_cmd_open_repo(ctx, 1, &r.repo)) != EDR_OK)
-        goto out;
-    snprintf(sum->cluster, sizeof(sum->cluster), "%s", r.repo->cluster);
-    if ((rc = edr_repo_lock(r.repo, (int)lock_wait, &lock, &ctx->err)) != EDR_OK)
-        goto out;
-    if ((rc = edr_repo_cleanup(r.repo, 0, &ctx->err)) != EDR_OK)
+    if ((rc = prepare(ctx, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
         goto out;
@@ -243,8 +351,12 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     for (int64_t attempt = 0;; attempt++) {
         struct edr_etcd_snapshot_sink sink = {begin, &r};
         chosen = order[attempt % (int64_t)norder];
-        if (attempt == 0 && (rc = make_id(&r, statuses[chosen].revision, &ctx->err)) != EDR_OK)
-            goto out;
+        if (attempt == 0) {
+            char tag[32];
+            snprintf(tag, sizeof(tag), "r%" PRId64, statuses[chosen].revision);
+            if ((rc = make_id(&r, tag, &ctx->err)) != EDR_OK)
+                goto out;
+        }
         edr_info("snapshot from '%s' (member %016" PRIx64 ", attempt %d)",
                  edr_etcd_endpoint(client, chosen), statuses[chosen].member_id,
                  (int)attempt + 1);
@@ -259,84 +371,189 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
                  edr_etcd_endpoint(client, order[(attempt + 1) % (int64_t)norder]));
         sleep(1);
     }
-    /* the snapshot arrived whole and matched its checksum: close the tar */
-    if ((rc = edr_stream_write(r.ch.tar, res.sha256, 32, &ctx->err)) != EDR_OK ||
-        (rc = edr_tar_writer_end(r.ch.tar, &ctx->err)) != EDR_OK)
-        goto out;
-    edr_bolt_scan_result(r.ch.scan, &scan);
-    if (!scan.valid)
-        edr_warn("could not read the revision from the snapshot (%s); using the one etcd reported",
-                 scan.error);
     memset(&m, 0, sizeof(m));
-    m.format = EDR_MANIFEST_FORMAT;
-    snprintf(m.id, sizeof(m.id), "%s", r.id);
-    snprintf(m.cluster, sizeof(m.cluster), "%s", r.repo->cluster);
-    m.started = r.started;
-    snprintf(m.tool_version, sizeof(m.tool_version), "%s", EDR_VERSION);
     snprintf(m.endpoint, sizeof(m.endpoint), "%s", edr_etcd_endpoint(client, chosen));
     snprintf(m.etcd_version, sizeof(m.etcd_version), "%s", statuses[chosen].version);
     m.cluster_id = statuses[chosen].cluster_id;
     m.member_id = statuses[chosen].member_id;
-    m.revision = scan.valid ? scan.revision : statuses[chosen].revision;
+    m.revision = statuses[chosen].revision;
     m.raft_index = statuses[chosen].raft_index;
     m.raft_term = statuses[chosen].raft_term;
-    m.db_size = res.db_size;
-    edr_hex(res.sha256, 32, m.db_sha256);
-    snprintf(m.compression, sizeof(m.compression), "zstd");
-    m.compress_level = r.level;
-    m.encrypted = r.nrcpt > 0;
-    m.nrecipients = (int)r.nrcpt;
-    for (size_t i = 0; i < r.nrcpt; i++)
-        snprintf(m.recipients[i], sizeof(m.recipients[i]), "%s", r.rcpt[i].id);
-    m.total_keys = scan.total_keys;
-    m.key_revisions = scan.key_revisions;
-    /* the copy inside the data file cannot know its own stored hash */
-    m.finished = time(NULL);
-    memset(m.stored_sha256, '0', 64);
-    if ((rc = edr_manifest_to_json(&m, &inner, &ctx->err)) != EDR_OK)
+    if ((rc = commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
         goto out;
-    if ((rc = edr_tar_writer_begin(r.ch.tar, "manifest.json", strlen(inner), 0600, r.started,
-                                   &ctx->err)) != EDR_OK ||
-        (rc = edr_stream_write(r.ch.tar, inner, strlen(inner), &ctx->err)) != EDR_OK ||
-        (rc = edr_tar_writer_end(r.ch.tar, &ctx->err)) != EDR_OK)
-        goto out;
-    /* finishing the tar finishes zstd, seal, hashes and publishes the data object */
-    if ((rc = edr_stream_finish(r.ch.tar, &ctx->err)) != EDR_OK)
-        goto out;
-    m.stored_size = edr_stream_size_get(r.ch.stored_size);
-    edr_stream_sha256_hex(r.ch.stored_sha, m.stored_sha256);
-    m.finished = time(NULL);
-    m.duration_s = edr_now() - t0;
-    if ((rc = edr_repo_write_manifest(r.repo, &m, &ctx->err)) != EDR_OK) {
-        /* without its manifest the data object is not a backup: remove it now */
-        struct edr_err e2;
-        r.repo->st->ops->del(r.repo->st, r.dataname, &e2);
-        goto out;
-    }
     sum->manifest = m;
     sum->ok = 1;
 out:
-    edr_progress_end(&r.progress);
-    chain_free(&r.ch);
-    free(inner);
-    if (lock != NULL)
-        edr_repo_unlock(r.repo, lock);
     edr_etcd_client_free(client);
     free(statuses);
     free(order);
-    free(r.rcpt);
-    sum->duration_s = edr_now() - t0;
-    if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
-        rc = edr_prune_run(ctx, r.repo, 0, NULL);
-    if (r.repo != NULL && rc == EDR_OK) {
-        struct edr_manifest *list = NULL;
-        size_t n = 0;
-        struct edr_err e2;
-        if (edr_repo_list(r.repo, &list, &n, &e2) == EDR_OK)
-            sum->backups_in_repo = n;
-        free(list);
+    return finish_run(&r, lock, sum, rc, t0);
+}
+
+/* import: a plain etcd snapshot file, or an archive (zip, tar, gzip, ...)
+ * holding one, stored as a backup through the same pipeline. */
+const enum edr_opt_id edr_cmd_import_opts[] = {
+    EDR_OPTS_REPO,      EDR_O_RECIPIENT,  EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,
+    EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,    EDR_O__COUNT};
+
+struct import_src {
+    int fd;
+    struct archive *ar;
+    uint64_t size;
+    char entry[512];
+};
+
+static ssize_t
+src_read(struct import_src *s, void *buf, size_t n)
+{
+    if (s->ar != NULL)
+        return archive_read_data(s->ar, buf, n);
+    return read(s->fd, buf, n);
+}
+
+static int
+is_bbolt(const uint8_t *p, size_t n)
+{
+    return n >= 20 && p[16] == 0xED && p[17] == 0xDA && p[18] == 0x0C && p[19] == 0xED;
+}
+
+static edr_rc
+import_open(struct edr_ctx *ctx, const char *path, struct import_src *s)
+{
+    uint8_t head[64];
+    struct stat sb;
+    ssize_t n;
+    struct archive_entry *e;
+
+    memset(s, 0, sizeof(*s));
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0 || fstat(s->fd, &sb) != 0) {
+        int err = errno;
+        return edr_err_errno(&ctx->err, err == ENOENT ? EDR_E_NOTFOUND : EDR_E_IO, err,
+                             "unable to open '%s'", path);
     }
-    edr_repo_free(r.repo);
+    n = pread(s->fd, head, sizeof(head), 0);
+    if (n > 0 && is_bbolt(head, (size_t)n)) {
+        s->size = (uint64_t)sb.st_size;
+        snprintf(s->entry, sizeof(s->entry), "%s", path);
+        return EDR_OK;
+    }
+    s->ar = archive_read_new();
+    if (s->ar == NULL)
+        return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+    archive_read_support_filter_all(s->ar);
+    archive_read_support_format_all(s->ar);
+    if (archive_read_open_fd(s->ar, s->fd, 1 << 16) != ARCHIVE_OK)
+        return edr_err_set(&ctx->err, EDR_E_INTEGRITY,
+                           "'%s' is neither an etcd snapshot nor an archive: %s", path,
+                           archive_error_string(s->ar));
+    while (archive_read_next_header(s->ar, &e) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        size_t l = name ? strlen(name) : 0;
+        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_size_is_set(e))
+            continue;
+        if ((l >= 3 && strcmp(name + l - 3, ".db") == 0) ||
+            (l >= 2 && strcmp(name + l - 2, "db") == 0 && (l == 2 || name[l - 3] == '/'))) {
+            s->size = (uint64_t)archive_entry_size(e);
+            snprintf(s->entry, sizeof(s->entry), "%s:%s", path, name);
+            return EDR_OK;
+        }
+    }
+    return edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no etcd snapshot (*.db) in archive '%s'", path);
+}
+
+static void
+import_close(struct import_src *s)
+{
+    if (s->ar != NULL)
+        archive_read_free(s->ar);
+    if (s->fd >= 0)
+        close(s->fd);
+}
+
+edr_rc
+edr_cmd_import(struct edr_ctx *ctx)
+{
+    struct run r;
+    struct import_src src;
+    struct edr_storage_lock *lock = NULL;
+    struct edr_backup_summary sum;
+    struct edr_stream *sink = NULL;
+    struct edr_sha256 h;
+    struct edr_manifest m;
+    uint8_t sha[32], trailer[32], *buf = NULL;
+    uint64_t db_size, done = 0;
+    int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK), has_trailer;
+    double t0 = edr_now();
+    edr_rc rc;
+
+    memset(&r, 0, sizeof(r));
+    memset(&sum, 0, sizeof(sum));
+    h.ctx = NULL;
+    src.fd = -1;
+    src.ar = NULL;
+    if ((rc = edr_cmd_args(ctx, 1, 1, "FILE")) != EDR_OK)
+        return rc;
+    edr_cmd_catch_signals();
+    if ((rc = import_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
+        goto out;
+    has_trailer = src.size % 512 == 32;
+    if (!has_trailer && !skip) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' has no sha256 trailer", src.entry);
+        edr_err_hint(&ctx->err, "a db copied from a data dir has none: use --skip-hash-check to "
+                                "import it (a trailer is computed)");
+        goto out;
+    }
+    db_size = has_trailer ? src.size - 32 : src.size;
+    if ((rc = prepare(ctx, &r, &lock, &sum)) != EDR_OK)
+        goto out;
+    if ((rc = make_id(&r, "import", &ctx->err)) != EDR_OK)
+        goto out;
+    buf = malloc(1 << 20);
+    if (buf == NULL || edr_sha256_init(&h) != 0) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    if ((rc = begin(&r, db_size, &sink, &ctx->err)) != EDR_OK)
+        goto out;
+    while (done < src.size) {
+        ssize_t n = src_read(&src, buf, 1 << 20);
+        uint64_t take;
+        if (n < 0 && errno == EINTR && src.ar == NULL)
+            continue;
+        if (n <= 0) {
+            rc = edr_err_set(&ctx->err, n < 0 ? EDR_E_IO : EDR_E_INTEGRITY,
+                             "unable to read '%s': %s", src.entry,
+                             n < 0 ? (src.ar ? archive_error_string(src.ar) : strerror(errno))
+                                   : "unexpected end of file");
+            goto out;
+        }
+        take = done >= db_size ? 0 : db_size - done < (uint64_t)n ? db_size - done : (uint64_t)n;
+        edr_sha256_update(&h, buf, take);
+        if ((rc = edr_stream_write(sink, buf, take, &ctx->err)) != EDR_OK)
+            goto out;
+        if ((uint64_t)n > take)
+            memcpy(trailer + (done + take - db_size), buf + take, (size_t)((uint64_t)n - take));
+        done += (uint64_t)n;
+    }
+    edr_progress_end(&r.progress);
+    edr_sha256_final(&h, sha);
+    if (has_trailer && !skip && memcmp(sha, trailer, 32) != 0) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s': sha256 mismatch", src.entry);
+        goto out;
+    }
+    memset(&m, 0, sizeof(m));
+    snprintf(m.endpoint, sizeof(m.endpoint), "import:%.240s", src.entry);
+    if ((rc = commit(&r, sha, db_size, &m, t0)) != EDR_OK)
+        goto out;
+    sum.manifest = m;
+    sum.ok = 1;
+out:
+    edr_sha256_release(&h);
+    free(buf);
+    import_close(&src);
+    rc = finish_run(&r, lock, &sum, rc, t0);
+    edr_backup_report(ctx, &sum, rc);
     return rc;
 }
 

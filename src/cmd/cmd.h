@@ -45,6 +45,7 @@ EDR_CMD_DECLARE(config);
 EDR_CMD_DECLARE(decrypt);
 EDR_CMD_DECLARE(export);
 EDR_CMD_DECLARE(get);
+EDR_CMD_DECLARE(import);
 EDR_CMD_DECLARE(inspect);
 EDR_CMD_DECLARE(keygen);
 EDR_CMD_DECLARE(list);

@@ -15,6 +15,7 @@
 
 #include "cmd/backup.h"
 #include "common/log.h"
+#include "sched/daemon.h"
 #include "sched/metrics.h"
 
 static volatile sig_atomic_t got_signal;
@@ -40,7 +41,8 @@ edr_cmd_catch_signals(void)
 int
 edr_cmd_interrupted(void)
 {
-    return got_signal != 0;
+    /* the schedule daemon's SIGTERM/SIGINT handler sets the loop's stop flag instead */
+    return got_signal != 0 || edr_sched_stop_requested();
 }
 
 static void

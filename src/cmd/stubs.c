@@ -7,10 +7,8 @@
     {                                                                                              \
         return edr_err_set(&ctx->err, EDR_E_INTERNAL, "'%s' is not implemented yet", #n);          \
     }
-STUB(config)
 
 
 
 
-STUB(schedule)
 

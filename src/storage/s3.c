@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,7 @@ struct req {
     CURLcode cc;
     char curlerr[CURL_ERROR_SIZE];
     size_t upos; /* upload position */
+    int tries;   /* attempts made by request() */
     CURL *curl;
 };
 
@@ -920,6 +922,7 @@ request(struct s3 *s, struct req *r, struct edr_err *err)
 
     for (tryno = 1;; tryno++) {
         enum attempt a = attempt(s, r, err);
+        r->tries = tryno;
         if (a == A_FATAL)
             return r->sink_rc != EDR_OK ? r->sink_rc : err->code;
         if (a == A_HTTP && !retryable_status(r))
@@ -959,6 +962,7 @@ struct put {
     size_t len;
     size_t bufcap;
     uint64_t cur_part; /* size of the part being filled */
+    uint64_t total;    /* bytes in the uploaded parts */
     char *upload_id;
     char **etags;
     unsigned nparts;
@@ -1034,6 +1038,8 @@ put_part(struct put *p, struct edr_err *err)
     if (rc != EDR_OK && strcmp(r.method, "PUT") == 0 && rc != EDR_E_INTERNAL)
         edr_err_prefix(err, "part %s", num);
     req_release(&r);
+    if (rc == EDR_OK)
+        p->total += p->len;
     p->len = 0;
     p->cur_part = edr_s3_part_size(p->expected, p->s->part_size, p->nparts);
     return rc;
@@ -1085,6 +1091,33 @@ put_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *er
         }
     }
     return EDR_OK;
+}
+
+static edr_rc s3_stat(struct edr_storage *st, const char *name, struct edr_storage_stat *out,
+                      struct edr_err *err);
+
+/* NoSuchUpload on a retried CompleteMultipartUpload: an earlier try may have
+ * completed the upload with its answer lost on the way back (a cut
+ * connection, a timeout). The key was free when the backup began, so an
+ * object there now with exactly the uploaded size is ours. */
+static int
+completed_earlier(struct put *p, const struct req *r)
+{
+    char code[64] = "", msg[8];
+    struct edr_storage_stat sst;
+    struct edr_err e2;
+
+    if (r->resp.len == 0 ||
+        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) != 0 ||
+        strcmp(code, "NoSuchUpload") != 0)
+        return 0;
+    edr_err_clear(&e2);
+    if (s3_stat(&p->s->base, p->key + strlen(p->s->root), &sst, &e2) != EDR_OK || !sst.exists ||
+        sst.size != p->total)
+        return 0;
+    edr_debug("s3 POST 's3://%s/%s': completed by an earlier try whose answer was lost",
+              p->s->bucket, p->key);
+    return 1;
 }
 
 static edr_rc
@@ -1144,6 +1177,8 @@ put_finish(struct edr_stream *st, struct edr_err *err)
     r.xvalue[0] = "application/xml";
     r.nx = 1;
     rc = request(p->s, &r, err);
+    if (rc == EDR_OK && r.status == 404 && r.tries > 1 && completed_earlier(p, &r))
+        goto out;
     if (rc == EDR_OK && r.status != 200)
         rc = http_error(p->s, &r, err);
     /* S3 may answer 200 and still fail: the error is then in the body. */
@@ -1510,14 +1545,20 @@ s3_cleanup(struct edr_storage *st, const char *prefix, int age_s, struct edr_err
 /* ---- lock ---------------------------------------------------------------- */
 
 /*
- * The lock is an object holding JSON {owner, host, pid, token, created,
- * expires}. It is created with a conditional PUT (If-None-Match: *), which
- * S3 answers with 412 when the object exists. A stale lock (past expires) is
- * replaced with If-Match on the ETag that was read, so two runs cannot both
- * take it over. Servers that ignore conditional headers are covered on a
- * best-effort basis: the lock is read first and read back after the write,
- * and only a read-back with our random token counts as taken; two writers
- * racing within that window could still both believe they hold it.
+ * The lock is an object holding JSON {owner, host, pid, boot_id, pid_ns,
+ * token, created, expires}. It is created with a conditional PUT
+ * (If-None-Match: *), which S3 answers with 412 when the object exists. A
+ * stale lock (past expires) is replaced with If-Match on the ETag that was
+ * read, so two runs cannot both take it over. So is a lock whose holder is
+ * known to be gone before it expires: a run that failed because the server
+ * went away cannot remove its lock, and the next run on the same machine
+ * would otherwise wait for hours. "Known to be gone" is strict: same host
+ * name, same boot (boot_id) and same pid namespace (containers sharing a
+ * host name do not share pids), and no such pid any more. Servers that
+ * ignore conditional headers are covered on a best-effort basis: the lock is
+ * read first and read back after the write, and only a read-back with our
+ * random token counts as taken; two writers racing within that window could
+ * still both believe they hold it.
  */
 struct edr_storage_lock {
     char *key;
@@ -1528,10 +1569,69 @@ struct lock_info {
     char owner[256];
     char host[256];
     long long pid;
+    char boot_id[64];
+    char pid_ns[64];
     char token[64];
     long long expires;
     char etag[200];
 };
+
+/* Where this process runs: boot id and pid namespace ("" when unknown). */
+static void
+process_place(char boot_id[64], char pid_ns[64])
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    ssize_t n;
+
+    boot_id[0] = pid_ns[0] = '\0';
+    if (f != NULL) {
+        if (fgets(boot_id, 64, f) == NULL)
+            boot_id[0] = '\0';
+        fclose(f);
+        trim_in_place(boot_id);
+    }
+    n = readlink("/proc/self/ns/pid", pid_ns, 63);
+    pid_ns[n > 0 ? n : 0] = '\0';
+}
+
+/* Non-zero when the lock's holder certainly no longer runs (see above). */
+static int
+holder_gone(const struct lock_info *li, const char *host)
+{
+    char boot_id[64], pid_ns[64];
+
+    if (li->pid <= 0 || li->pid > 0x7fffffff || strcmp(li->host, host) != 0 ||
+        li->pid == (long long)getpid())
+        return 0;
+    process_place(boot_id, pid_ns);
+    if (boot_id[0] == '\0' || pid_ns[0] == '\0' || strcmp(li->boot_id, boot_id) != 0 ||
+        strcmp(li->pid_ns, pid_ns) != 0)
+        return 0;
+    return kill((pid_t)li->pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Keep s on one line (it goes into messages): control characters become
+ * spaces, the ends are trimmed. */
+static void
+one_line(char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = ' ';
+    trim_in_place(s);
+}
+
+static void
+iso_utc(long long t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%lld", t);
+}
 
 /* 0 = read, 1 = no lock object, <0 = error in err. */
 static int
@@ -1567,10 +1667,16 @@ lock_read(struct s3 *s, const char *key, struct lock_info *li, struct edr_err *e
     }
     snprintf(li->owner, sizeof(li->owner), "%s",
              json_string_value(json_object_get(j, "owner")) ?: "?");
+    one_line(li->owner);
     snprintf(li->host, sizeof(li->host), "%s",
              json_string_value(json_object_get(j, "host")) ?: "?");
+    one_line(li->host);
     snprintf(li->token, sizeof(li->token), "%s",
              json_string_value(json_object_get(j, "token")) ?: "");
+    snprintf(li->boot_id, sizeof(li->boot_id), "%s",
+             json_string_value(json_object_get(j, "boot_id")) ?: "");
+    snprintf(li->pid_ns, sizeof(li->pid_ns), "%s",
+             json_string_value(json_object_get(j, "pid_ns")) ?: "");
     li->pid = json_integer_value(json_object_get(j, "pid"));
     li->expires = json_integer_value(json_object_get(j, "expires"));
     res = 0;
@@ -1619,7 +1725,7 @@ s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
     struct edr_storage_lock *l = calloc(1, sizeof(*l));
     struct lock_info li;
     unsigned char rnd[16];
-    char host[256] = "?", *body = NULL;
+    char host[256] = "?", boot_id[64], pid_ns[64], *body = NULL;
     time_t deadline = time(NULL) + (wait_s > 0 ? wait_s : 0);
     json_t *j = NULL;
     edr_rc rc = EDR_OK;
@@ -1632,21 +1738,28 @@ s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
     randombytes_buf(rnd, sizeof(rnd));
     edr_hex(rnd, sizeof(rnd), l->token);
     gethostname(host, sizeof(host) - 1);
+    process_place(boot_id, pid_ns);
     for (;;) {
         time_t now = time(NULL);
         int r = lock_read(s, l->key, &li, err);
-        int w;
+        int w, gone = 0;
 
         if (r < 0) {
             rc = edr_err_prefix(err, "lock");
             goto out;
         }
-        if (r == 0 && li.expires > (long long)now) {
+        if (r == 0 && strcmp(li.token, l->token) == 0)
+            break; /* ours: a lost answer to a PUT that went through, then 412 */
+        if (r == 0 && li.expires > (long long)now)
+            gone = holder_gone(&li, host);
+        if (r == 0 && li.expires > (long long)now && !gone) {
             if (now >= deadline) {
+                char until[32];
+                iso_utc(li.expires, until);
                 rc = edr_err_set(err, EDR_E_LOCK,
                                  "repository 's3://%s/%s' is locked by %s (host %s, pid %lld)"
-                                 " until %lld",
-                                 s->bucket, l->key, li.owner, li.host, li.pid, li.expires);
+                                 " until %s",
+                                 s->bucket, l->key, li.owner, li.host, li.pid, until);
                 edr_err_hint(err, "wait for the other run; if it died, the lock expires by"
                                   " itself, or remove the lock object");
                 goto out;
@@ -1655,8 +1768,9 @@ s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
             continue;
         }
         json_decref(j);
-        j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I}", "owner", owner != NULL ? owner : "", "host",
-                      host, "pid", (json_int_t)getpid(), "token", l->token, "created",
+        j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "owner",
+                      owner != NULL ? owner : "", "host", host, "pid", (json_int_t)getpid(),
+                      "boot_id", boot_id, "pid_ns", pid_ns, "token", l->token, "created",
                       (json_int_t)now, "expires", (json_int_t)(now + (ttl_s > 0 ? ttl_s : 3600)));
         free(body);
         body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -1664,7 +1778,12 @@ s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
             rc = edr_err_set(err, EDR_E_INTERNAL, "lock: out of memory");
             goto out;
         }
-        if (r == 0) {
+        if (r == 0 && gone) {
+            edr_warn("taking over the lock 's3://%s/%s' of %s (host %s, pid %lld): that process"
+                     " is no longer running",
+                     s->bucket, l->key, li.owner, li.host, li.pid);
+            w = lock_write(s, l->key, body, "if-match", li.etag, err);
+        } else if (r == 0) {
             edr_warn("taking over the stale lock 's3://%s/%s' of %s (host %s, pid %lld), expired"
                      " %llds ago",
                      s->bucket, l->key, li.owner, li.host, li.pid, (long long)now - li.expires);
