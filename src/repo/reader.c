@@ -13,6 +13,49 @@
 #include "stream/tar.h"
 #include "stream/zstd.h"
 
+/* Keeps the first error of the decoding chain and swallows the rest of the
+ * input, so the stored hash and size are still computed over every byte:
+ * a damaged object is then reported as not matching its manifest first. */
+struct latch {
+    struct edr_stream base;
+    struct edr_err err;
+    edr_rc rc;
+};
+
+static edr_rc
+latch_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
+{
+    struct latch *l = (struct latch *)s;
+
+    (void)err;
+    if (l->rc == EDR_OK && (l->rc = edr_stream_write(s->next, buf, len, &l->err)) != EDR_OK &&
+        l->rc == EDR_E_INTERRUPTED)
+        return edr_err_set(err, l->rc, "%s", l->err.msg);
+    return EDR_OK;
+}
+
+static edr_rc
+latch_finish(struct edr_stream *s, struct edr_err *err)
+{
+    struct latch *l = (struct latch *)s;
+
+    if (l->rc == EDR_OK)
+        l->rc = edr_stream_finish(s->next, &l->err);
+    if (l->rc != EDR_OK) {
+        *err = l->err;
+        return l->rc;
+    }
+    return EDR_OK;
+}
+
+static void
+latch_free(struct edr_stream *s)
+{
+    (void)s;
+}
+
+static const struct edr_stream_ops latch_ops = {"latch", latch_write, latch_finish, latch_free};
+
 struct reader {
     struct edr_stream *sink;
     struct edr_stream *trailer;
@@ -74,6 +117,7 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
                 struct edr_read_result *res, struct edr_err *err)
 {
     struct reader rd = {sink, NULL, NULL, 0, mode};
+    struct latch latch = {{&latch_ops, NULL}, {0, "", ""}, EDR_OK};
     struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *zst = NULL, *tar = NULL;
     struct edr_storage *st = NULL;
     char name[512], what[600];
@@ -107,7 +151,8 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
     }
     if (rc != EDR_OK)
         goto out;
-    if ((rc = edr_stream_sha256_new(open, &sha, err)) != EDR_OK ||
+    latch.base.next = open;
+    if ((rc = edr_stream_sha256_new(&latch.base, &sha, err)) != EDR_OK ||
         (rc = edr_stream_size_new(sha, NULL, &size, err)) != EDR_OK)
         goto out;
     rc = st->ops->get(st, name, 0, size, err);

@@ -5,6 +5,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t0120-backup-cluster.sh \
 	tests/integration/t0130-backup-interrupted.sh \
 	tests/integration/t0200-restore.sh \
-	tests/integration/t0210-restore-bad-input.sh
+	tests/integration/t0210-restore-bad-input.sh \
+	tests/integration/t0300-verify-inspect.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py

@@ -6,7 +6,8 @@
 // checks at CompleteMultipartUpload, conditional PUT with If-None-Match: * and
 // If-Match) and forwards everything else, unauthenticated, to s3rver. A fault
 // mode answers chosen requests with 500, 503 SlowDown, a cut connection or a
-// truncated body, or never answers ("stall", to hold a client mid-upload while
+// truncated body, cuts the connection after doing the request upstream (the
+// answer is "lost"), or never answers ("stall", to hold a client mid-upload while
 // the test kills the servers), so that clients' retries and crashes can be tested.
 // With --s3rver-dir the open multipart uploads are read back from s3rver's
 // directory at start, so a front restarted after a crash still lists and aborts
@@ -16,7 +17,7 @@
 // Usage: node front.js --port P --upstream http://127.0.0.1:Q [--access-key test]
 //        [--region us-east-1] [--s3rver-dir DIR] [--min-part-size BYTES]
 //        [--max-skew SECONDS] [--no-conditional] [--fault-first N] [--fault-rate R]
-//        [--fault-kind 500|503|reset|truncate|stall] [--fault-match REGEX] [--log FILE]
+//        [--fault-kind 500|503|reset|truncate|lost|stall] [--fault-match REGEX] [--log FILE]
 // The secret key comes from the environment (S3FRONT_SECRET_KEY, default
 // "testsecret"), the optional session token from S3FRONT_SESSION_TOKEN.
 // Test hooks (unsigned, loopback only): POST /__front/faults?first=N&rate=R&kind=K&match=RE
@@ -487,6 +488,13 @@ function handle(req, res, body) {
             stats.completes++;
         }
         if (req.method === 'GET' && req.headers.range) stats.ranged_gets++;
+        if (fault === 'lost') {
+            // Done upstream, but the answer never reaches the client.
+            stats.faults++;
+            logRequest(req, 'lost');
+            req.socket.destroy();
+            return;
+        }
         if (fault === 'truncate' && rbody.length > 1) {
             // Promise the whole body, send half, cut the connection.
             stats.faults++;
