@@ -1,1 +1,11 @@
-# man pages
+# Man pages (hand-written mdoc, mandoc -Tlint clean; checked by
+# tests/integration/t0900-docs.sh) and the examples shipped in the tarball.
+dist_man_MANS += man/etcd-dr.1 man/etcd-dr.conf.5 man/etcd-dr-format.5
+EXTRA_DIST += \
+	doc/design-notes.md \
+	examples/etcd-dr.conf \
+	examples/crontab \
+	examples/systemd/etcd-dr-backup.service \
+	examples/systemd/etcd-dr-backup.timer \
+	examples/systemd/etcd-dr-schedule.service \
+	examples/kubernetes/cronjob.yaml

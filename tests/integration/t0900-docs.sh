@@ -286,7 +286,7 @@ elif grep -q "not implemented" "$T/cc.out"; then
     ok "etcd-dr config check accepts the example config # TODO config command not yet"
 else
     not_ok "etcd-dr config check accepts the example config (exit $rc)"
-    sed 's/^/#   /' "$T/cc.out" | tail -10
+    grep -i error "$T/cc.out" | sed 's/^/#   /' | head -10
 fi
 
 done_testing
