@@ -6,6 +6,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t0130-backup-interrupted.sh \
 	tests/integration/t0200-restore.sh \
 	tests/integration/t0210-restore-bad-input.sh \
-	tests/integration/t0300-verify-inspect.sh
+	tests/integration/t0300-verify-inspect.sh \
+	tests/integration/t0900-docs.sh \
+	tests/integration/t0910-examples.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py
