@@ -258,6 +258,7 @@ edr_grpc_status_rc(int code, const char *message)
     static const char *const auth_msgs[] = {
         "user name is empty", "user name not found", "authentication failed",
         "invalid auth token", "permission denied",   "role is not granted to the user",
+        "user not found",
     };
     const char *m = message;
 
@@ -268,7 +269,7 @@ edr_grpc_status_rc(int code, const char *message)
     if (strncmp(m, "etcdserver: ", 12) == 0)
         m += 12;
     else if (strncmp(m, "auth: ", 6) == 0)
-        m += 6;
+        return EDR_E_ETCD_AUTH; /* every error of etcd's auth store is about credentials */
     else
         return EDR_E_ETCD;
     for (size_t i = 0; i < sizeof(auth_msgs) / sizeof(auth_msgs[0]); i++) {

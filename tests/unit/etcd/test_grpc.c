@@ -313,6 +313,9 @@ test_status_rc(void **state)
     assert_int_equal(edr_grpc_status_rc(3, "etcdserver: user name is empty"), EDR_E_ETCD_AUTH);
     assert_int_equal(edr_grpc_status_rc(2, "auth: user name is empty"), EDR_E_ETCD_AUTH);
     assert_int_equal(edr_grpc_status_rc(2, "auth: permission denied"), EDR_E_ETCD_AUTH);
+    /* seen from etcd 3.4.23 with a client certificate whose CN is not a user */
+    assert_int_equal(edr_grpc_status_rc(2, "auth: user not found"), EDR_E_ETCD_AUTH);
+    assert_int_equal(edr_grpc_status_rc(3, "etcdserver: user not found"), EDR_E_ETCD_AUTH);
     assert_int_equal(edr_grpc_status_rc(3, "etcdserver: authentication failed, invalid user ID "
                                            "or password"),
                      EDR_E_ETCD_AUTH);
