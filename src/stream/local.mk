@@ -5,7 +5,8 @@ libedr_a_SOURCES += \
 	src/stream/zstd.c src/stream/zstd.h \
 	src/stream/seal.c src/stream/seal.h \
 	src/stream/open.c src/stream/open.h \
-	src/stream/tar.c src/stream/tar.h
+	src/stream/tar.c src/stream/tar.h \
+	src/stream/trailer.c src/stream/trailer.h
 
 if HAVE_CMOCKA
 STREAM_TEST_UTIL = tests/unit/stream/util.c tests/unit/stream/util.h
