@@ -59,4 +59,21 @@ check "with --lock-wait it waits for the first to end, then succeeds" "$EDR" bac
 wait "$BPID"
 N=$("$EDR" list --repo "$T/repo" --cluster intr --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 check "exactly the completed backups are listed ($N)" test "$N" = 3
+
+# a full disk: the repository on a 256 KiB tmpfs holds one small backup; a big one does not fit
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null; then
+    trap "umount '$T/full' 2>/dev/null; cleanup" EXIT
+    EP2=http://127.0.0.1:$((BASE_PORT + 3))
+    etcd_start small $((BASE_PORT + 3)) $((BASE_PORT + 4))
+    wait_healthy "$EP2" && ctl --endpoints "$EP2" put /small x >/dev/null
+    check "a small backup fits on the small disk" "$EDR" backup --endpoints "$EP2" --repo "$T/full" --cluster intr --recipient "$T/k.pub" -q
+    expect_fail "disk full: a one-line local I/O error" 12 "No space left on device" \
+        "$EDR" backup --endpoints "$EP" --repo "$T/full" --cluster intr --recipient "$T/k.pub" --compress-level 1
+    check "after the full disk, the good backup is still listed and exports" sh -c "test \$('$EDR' list --repo '$T/full' --cluster intr --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') = 1 && '$EDR' export latest --repo '$T/full' --cluster intr --identity '$T/k.key' -o '$T/small.db'"
+    check "no temp file left on the full disk" sh -c "! ls -a '$T/full/intr' | grep -q '\.tmp\.'"
+    umount "$T/full"
+else
+    ok "disk-full case # SKIP cannot mount a tmpfs here (needs root)"
+fi
 done_testing
