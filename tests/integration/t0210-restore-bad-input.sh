@@ -80,4 +80,15 @@ expect_fail "wrong identity key" 10 "not encrypted to key" "$EDR" restore latest
     --identity "$T/wrong.key" "${IC[@]}" --data-dir "$T/d6"
 check "no data dir after a wrong key" no_dir "$T/d6"
 check "the right key restores" "$EDR" restore latest --repo "$T/repo" --identity "$T/k.key" "${IC[@]}" --data-dir "$T/d6"
+
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=512k tmpfs "$T/small" 2>/dev/null; then
+    trap "umount '$T/small' 2>/dev/null; cleanup" EXIT
+    expect_fail "a full disk during restore is a local I/O error" 12 "No space left on device" \
+        "$EDR" restore "$T/good.db" "${IC[@]}" --data-dir "$T/small/d7"
+    check "nothing is left on the full disk" test -z "$(ls -A "$T/small")"
+    umount "$T/small"
+else
+    ok "restore on a full disk # SKIP cannot mount a tmpfs here (needs root)"
+fi
 done_testing
