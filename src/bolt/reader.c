@@ -6,6 +6,7 @@
  * memory does not grow with the file, except the two bitmaps of a full check.
  * Every length and offset found in the file is bounds-checked before use.
  */
+#include "common/bytes.h"
 #include "bolt/bolt.h"
 
 #include <errno.h>
@@ -65,24 +66,6 @@ struct page {
     uint16_t count;
 };
 
-static uint16_t
-le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static int
 keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
@@ -140,11 +123,11 @@ meta_invalid(const uint8_t *m, size_t avail)
 {
     if (avail < HDR + 64)
         return "truncated";
-    if (le32(m + 16) != MAGIC)
+    if (edr_le32(m + 16) != MAGIC)
         return "invalid magic";
-    if (le32(m + 20) != VERSION)
+    if (edr_le32(m + 20) != VERSION)
         return "version mismatch";
-    if (le64(m + 72) != fnv1a64(m + 16, 56))
+    if (edr_le64(m + 72) != fnv1a64(m + 16, 56))
         return "checksum mismatch";
     return NULL;
 }
@@ -209,15 +192,15 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
     if ((rc = load_meta(b, 0, m0, &a0, err)) != EDR_OK)
         return rc;
     why0 = meta_invalid(m0, a0);
-    if (why0 == NULL && valid_page_size(le32(m0 + 24))) {
-        ps = le32(m0 + 24);
+    if (why0 == NULL && valid_page_size(edr_le32(m0 + 24))) {
+        ps = edr_le32(m0 + 24);
     } else {
         /* meta 0 is unusable: look for meta 1 at the plausible page sizes */
         for (int i = 0; i <= 14 && ps == 0; i++) {
             uint64_t off = 1024ull << i;
             if ((rc = load_meta(b, off, m1, &a1, err)) != EDR_OK)
                 return rc;
-            if (meta_invalid(m1, a1) == NULL && le32(m1 + 24) == off)
+            if (meta_invalid(m1, a1) == NULL && edr_le32(m1 + 24) == off)
                 ps = off;
         }
         if (ps == 0) {
@@ -236,15 +219,15 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
     if ((rc = load_meta(b, ps, m1, &a1, err)) != EDR_OK)
         return rc;
     why1 = meta_invalid(m1, a1);
-    if (why0 == NULL && le32(m0 + 24) != ps)
+    if (why0 == NULL && edr_le32(m0 + 24) != ps)
         why0 = "invalid page size";
-    if (why1 == NULL && le32(m1 + 24) != ps)
+    if (why1 == NULL && edr_le32(m1 + 24) != ps)
         why1 = "invalid page size";
     if (why0 != NULL && why1 != NULL)
         return edr_err_set(err, EDR_E_INTEGRITY, "'%s': no valid meta page: page 0: %s, page 1: %s",
                            b->name, why0, why1);
-    tx0 = le64(m0 + 64);
-    tx1 = le64(m1 + 64);
+    tx0 = edr_le64(m0 + 64);
+    tx1 = edr_le64(m1 + 64);
     /* bbolt: the higher txid first (meta 0 on a tie), the other if it is invalid */
     use = tx1 > tx0 ? 1 : 0;
     if ((use == 0 && why0 != NULL) || (use == 1 && why1 != NULL))
@@ -253,10 +236,10 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
 
     b->info.page_size = (uint32_t)ps;
     b->info.meta_used = use;
-    b->info.root = le64(m + 32);
-    b->info.freelist = le64(m + 48);
-    b->info.pgid = le64(m + 56);
-    b->info.txid = le64(m + 64);
+    b->info.root = edr_le64(m + 32);
+    b->info.freelist = edr_le64(m + 48);
+    b->info.pgid = edr_le64(m + 56);
+    b->info.txid = edr_le64(m + 64);
     if (b->info.pgid < 3 || b->info.pgid > b->info.file_size / ps)
         return edr_err_set(err, EDR_E_INTEGRITY,
                            "page %d: meta pgid %" PRIu64 " beyond end of file (%" PRIu64
@@ -397,12 +380,12 @@ load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, stru
         if (read_at(b, r->buf, ps, pgid * ps) != 0)
             return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read",
                                  pgid);
-        id = le64(r->buf);
+        id = edr_le64(r->buf);
         if (id != pgid)
             return edr_err_set(err, EDR_E_INTEGRITY,
                                "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", pgid,
                                id);
-        ovf = le32(r->buf + 12);
+        ovf = edr_le32(r->buf + 12);
         if (ovf >= b->info.pgid - pgid)
             return edr_err_set(err, EDR_E_INTEGRITY,
                                "page %" PRIu64 ": out of bounds (overflow %" PRIu64 ")", pgid,
@@ -427,8 +410,8 @@ load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, stru
     pg->inl = 0;
     pg->p = r->buf;
     pg->len = r->len;
-    pg->flags = le16(r->buf + 8);
-    pg->count = le16(r->buf + 10);
+    pg->flags = edr_le16(r->buf + 8);
+    pg->count = edr_le16(r->buf + 10);
     return EDR_OK;
 }
 
@@ -453,15 +436,15 @@ elem(const struct page *pg, unsigned i, uint32_t *flags, const uint8_t **k, size
     char pn[64];
 
     if (pg->flags == F_BRANCH) {
-        start = HDR + (uint64_t)i * ELEM + le32(e);
-        ks = le32(e + 4);
-        *child = le64(e + 8);
+        start = HDR + (uint64_t)i * ELEM + edr_le32(e);
+        ks = edr_le32(e + 4);
+        *child = edr_le64(e + 8);
         *flags = 0;
     } else {
-        *flags = le32(e);
-        start = HDR + (uint64_t)i * ELEM + le32(e + 4);
-        ks = le32(e + 8);
-        vs = le32(e + 12);
+        *flags = edr_le32(e);
+        start = HDR + (uint64_t)i * ELEM + edr_le32(e + 4);
+        ks = edr_le32(e + 8);
+        vs = edr_le32(e + 12);
     }
     if (start > pg->len || ks > pg->len - start || vs > pg->len - start - ks)
         return edr_err_set(err, EDR_E_INTEGRITY, "%s: element %u out of bounds",
@@ -560,7 +543,7 @@ walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t n
     if (vl < 16)
         return edr_err_set(err, EDR_E_INTEGRITY, "%s: bucket '%s': header out of bounds",
                            pname(pg, pn, sizeof(pn)), quote(name, nl, q, sizeof(q)));
-    root = le64(v);
+    root = edr_le64(v);
     w->bname = name;
     w->bname_len = nl;
     if (root != 0)
@@ -572,8 +555,8 @@ walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t n
     in.inl = 1;
     in.p = v + 16;
     in.len = vl - 16;
-    in.flags = le16(in.p + 8);
-    in.count = le16(in.p + 10);
+    in.flags = edr_le16(in.p + 8);
+    in.count = edr_le16(in.p + 10);
     if (in.flags != F_LEAF)
         return edr_err_set(err, EDR_E_INTEGRITY, "%s: bucket '%s': invalid type 0x%x",
                            pname(pg, pn, sizeof(pn)), quote(name, nl, q, sizeof(q)), in.flags);
@@ -679,13 +662,13 @@ load_freelist(struct walk *w, struct edr_err *err)
         if (pg.len < HDR + 8)
             return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": freelist out of bounds",
                                fl);
-        n = le64(pg.p + HDR);
+        n = edr_le64(pg.p + HDR);
         first = 1;
     }
     if (n > (pg.len - HDR) / 8 - first)
         return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": freelist out of bounds", fl);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = le64(pg.p + HDR + (first + i) * 8);
+        uint64_t id = edr_le64(pg.p + HDR + (first + i) * 8);
         if (id >= b->info.pgid)
             return edr_err_set(err, EDR_E_INTEGRITY,
                                "page %" PRIu64 ": freed page %" PRIu64 " out of bounds", fl, id);
@@ -706,10 +689,10 @@ check_meta_page(struct edr_bolt *b, uint64_t id, struct edr_err *err)
 
     if (pread_full(b->fd, h, sizeof(h), id * b->info.page_size) != 0)
         return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read", id);
-    if (le64(h) != id)
+    if (edr_le64(h) != id)
         return edr_err_set(err, EDR_E_INTEGRITY,
-                           "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", id, le64(h));
-    flags = le16(h + 8);
+                           "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", id, edr_le64(h));
+    flags = edr_le16(h + 8);
     if (flags != F_META)
         return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": invalid type 0x%x", id, flags);
     return EDR_OK;
@@ -874,7 +857,7 @@ find_bucket(struct edr_bolt *b, const void *name, size_t nl, uint64_t *root, str
     if (!(flags & BUCKET_FLAG) || vl < 16)
         return edr_err_set(err, EDR_E_INTEGRITY, "bucket '%s': not a bucket",
                            quote(name, nl, q, sizeof(q)));
-    *root = le64(v);
+    *root = edr_le64(v);
     if (*root != 0)
         return EDR_OK;
     if (vl < 16 + HDR)
@@ -884,8 +867,8 @@ find_bucket(struct edr_bolt *b, const void *name, size_t nl, uint64_t *root, str
     inl->inl = 1;
     inl->p = v + 16;
     inl->len = vl - 16;
-    inl->flags = le16(inl->p + 8);
-    inl->count = le16(inl->p + 10);
+    inl->flags = edr_le16(inl->p + 8);
+    inl->count = edr_le16(inl->p + 10);
     if (inl->flags != F_LEAF)
         return edr_err_set(err, EDR_E_INTEGRITY, "bucket '%s': invalid type 0x%x",
                            quote(name, nl, q, sizeof(q)), inl->flags);

@@ -3,6 +3,7 @@
  * overflow pages) at a time; runs larger than SCAN_MAX_RUN are skipped and
  * make the result invalid rather than using unbounded memory.
  */
+#include "common/bytes.h"
 #include "bolt/scan.h"
 
 #include <stdio.h>
@@ -51,34 +52,6 @@ struct scan {
     int computed;
 };
 
-static uint16_t
-le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static int64_t
-be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
 static void
 fail(struct scan *s, const char *msg, uint64_t pgid)
 {
@@ -121,7 +94,7 @@ static int64_t
 rev_of(const uint8_t *k, uint32_t klen)
 {
     if ((klen == 17 || (klen == 18 && k[17] == 't')) && k[8] == '_')
-        return be64(k);
+        return (int64_t)edr_be64(k);
     return -1;
 }
 
@@ -139,7 +112,7 @@ scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16
     }
     for (uint16_t i = 0; i < n; i++) {
         const uint8_t *e = base + 16 + (size_t)i * 16;
-        uint32_t flags = le32(e), pos = le32(e + 4), ks = le32(e + 8), vs = le32(e + 12);
+        uint32_t flags = edr_le32(e), pos = edr_le32(e + 4), ks = edr_le32(e + 8), vs = edr_le32(e + 12);
         size_t off = (size_t)(e - base) + pos;
         if (off + (size_t)ks + vs > len) {
             fail(s, "element out of bounds", pgid);
@@ -153,11 +126,11 @@ scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16
             b.leaf_pgid = pgid;
             b.name_len = ks < sizeof(b.name) ? ks : sizeof(b.name);
             memcpy(b.name, base + off, b.name_len);
-            b.root = le64(base + off + ks);
+            b.root = edr_le64(base + off + ks);
             b.inline_maxrev = -1;
             if (b.root == 0 && vs >= 32) {
                 const uint8_t *ip = base + off + ks + 16;
-                scan_leaf(s, pgid, ip, vs - 16, le16(ip + 10), &b.inline_count,
+                scan_leaf(s, pgid, ip, vs - 16, edr_le16(ip + 10), &b.inline_count,
                           &b.inline_maxrev, 0);
             }
             if (s->nbuckets == s->capbuckets) {
@@ -195,7 +168,7 @@ fnv1a(const uint8_t *p, size_t n)
 static void
 process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
 {
-    uint16_t flags = le16(p + 8), n = le16(p + 10);
+    uint16_t flags = edr_le16(p + 8), n = edr_le16(p + 10);
 
     if (grow_pages(s, pgid + 1) != 0) {
         fail(s, "out of memory", pgid);
@@ -203,12 +176,12 @@ process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
     }
     if (pgid < 2) {
         const uint8_t *m = p + 16;
-        if (flags == F_META && le32(m) == META_MAGIC && le32(m + 4) == 2 &&
-            fnv1a(m, 56) == le64(m + 56)) {
+        if (flags == F_META && edr_le32(m) == META_MAGIC && edr_le32(m + 4) == 2 &&
+            fnv1a(m, 56) == edr_le64(m + 56)) {
             s->meta[pgid].ok = 1;
-            s->meta[pgid].root = le64(m + 16);
-            s->meta[pgid].pgid = le64(m + 40);
-            s->meta[pgid].txid = le64(m + 48);
+            s->meta[pgid].root = edr_le64(m + 16);
+            s->meta[pgid].pgid = edr_le64(m + 40);
+            s->meta[pgid].txid = edr_le64(m + 48);
         }
         return;
     }
@@ -235,7 +208,7 @@ process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
         s->child_off[pgid] = (uint32_t)s->nchildren;
         s->child_n[pgid] = n;
         for (uint16_t i = 0; i < n; i++)
-            s->children[s->nchildren++] = le64(p + 16 + (size_t)i * 16 + 8);
+            s->children[s->nchildren++] = edr_le64(p + 16 + (size_t)i * 16 + 8);
     }
 }
 
@@ -268,8 +241,8 @@ scan_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *e
         if (s->run_len < s->run_need)
             continue;
         if (s->ps == 0) {
-            uint32_t ps = le32(s->run + 24);
-            if (le32(s->run + 16) != META_MAGIC || ps < 4096 || ps > (1u << 20) ||
+            uint32_t ps = edr_le32(s->run + 24);
+            if (edr_le32(s->run + 16) != META_MAGIC || ps < 4096 || ps > (1u << 20) ||
                 (ps & (ps - 1)) != 0) {
                 fail(s, "invalid meta page", 0);
                 s->skip = UINT64_MAX;
@@ -289,8 +262,8 @@ scan_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *e
                 continue;
         }
         if (s->run_need == s->ps && s->run_len == s->ps) {
-            uint32_t ovf = le32(s->run + 12);
-            uint16_t flags = le16(s->run + 8);
+            uint32_t ovf = edr_le32(s->run + 12);
+            uint16_t flags = edr_le16(s->run + 8);
             size_t need = (size_t)(ovf + 1ull) * s->ps;
             if (ovf > 0 && (flags == F_LEAF || flags == F_BRANCH)) {
                 if (need > SCAN_MAX_RUN) {

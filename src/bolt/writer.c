@@ -8,6 +8,7 @@
  * freelist on page 2, data pages from 3, pages filled up to 100 %, a bucket
  * stored inline when its only leaf takes at most a quarter page.
  */
+#include "common/bytes.h"
 #include "bolt/bolt.h"
 
 #include <errno.h>
@@ -73,27 +74,6 @@ struct edr_bolt_writer {
     int failed;
     int done;
 };
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static int
 keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
@@ -168,23 +148,23 @@ assemble(struct edr_bolt_writer *w, const struct node *n, int branch, uint64_t i
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     p = w->pbuf;
     memset(p, 0, total);
-    put64(p, id);
-    put16(p + 8, branch ? F_BRANCH : F_LEAF);
-    put16(p + 10, (uint16_t)n->count);
-    put32(p + 12, (uint32_t)(np - 1));
+    edr_put_le64(p, id);
+    edr_put_le16(p + 8, branch ? F_BRANCH : F_LEAF);
+    edr_put_le16(p + 10, (uint16_t)n->count);
+    edr_put_le32(p + 12, (uint32_t)(np - 1));
     for (unsigned i = 0; i < n->count; i++) {
         const struct ent *e = &n->ents[i];
         uint8_t *el = p + HDR + (size_t)i * ELEM;
         uint32_t pos = (uint32_t)(dstart + e->off - (HDR + (size_t)i * ELEM));
         if (branch) {
-            put32(el, pos);
-            put32(el + 4, e->ksize);
-            put64(el + 8, e->child);
+            edr_put_le32(el, pos);
+            edr_put_le32(el + 4, e->ksize);
+            edr_put_le64(el + 8, e->child);
         } else {
-            put32(el, e->flags);
-            put32(el + 4, pos);
-            put32(el + 8, e->ksize);
-            put32(el + 12, e->vsize);
+            edr_put_le32(el, e->flags);
+            edr_put_le32(el + 4, pos);
+            edr_put_le32(el + 8, e->ksize);
+            edr_put_le32(el + 12, e->vsize);
         }
     }
     if (n->data_len > 0)
@@ -354,8 +334,8 @@ end_bucket(struct edr_bolt_writer *w, struct edr_err *err)
         uint64_t root = 0;
         if ((rc = tree_finish(w, t, &root, err)) != EDR_OK)
             return rc;
-        put64(hdr, root);
-        put64(hdr + 8, 0);
+        edr_put_le64(hdr, root);
+        edr_put_le64(hdr + 8, 0);
         rc = node_add(w, &w->root, 0, 0x01, w->bname, w->bname_len, hdr, sizeof(hdr), 0, err);
     }
     tree_reset(t);
@@ -440,20 +420,20 @@ meta_page(uint8_t *p, uint32_t ps, uint64_t id, uint64_t root, uint64_t pgid, ui
     uint64_t h = 0xcbf29ce484222325ull;
 
     memset(p, 0, ps);
-    put64(p, id);
-    put16(p + 8, F_META);
-    put32(p + 16, MAGIC);
-    put32(p + 20, 2);
-    put32(p + 24, ps);
-    put64(p + 32, root);
-    put64(p + 48, 2); /* freelist page */
-    put64(p + 56, pgid);
-    put64(p + 64, txid);
+    edr_put_le64(p, id);
+    edr_put_le16(p + 8, F_META);
+    edr_put_le32(p + 16, MAGIC);
+    edr_put_le32(p + 20, 2);
+    edr_put_le32(p + 24, ps);
+    edr_put_le64(p + 32, root);
+    edr_put_le64(p + 48, 2); /* freelist page */
+    edr_put_le64(p + 56, pgid);
+    edr_put_le64(p + 64, txid);
     for (int i = 16; i < 72; i++) {
         h ^= p[i];
         h *= 0x100000001b3ull;
     }
-    put64(p + 72, h);
+    edr_put_le64(p + 72, h);
 }
 
 edr_rc
@@ -473,8 +453,8 @@ edr_bolt_writer_finish(struct edr_bolt_writer *w, struct edr_err *err)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "out of memory"));
     p = w->pbuf;
     memset(p, 0, w->ps);
-    put64(p, 2);
-    put16(p + 8, F_FREELIST);
+    edr_put_le64(p, 2);
+    edr_put_le16(p + 8, F_FREELIST);
     if ((rc = pwrite_full(w, p, w->ps, 2ull * w->ps, err)) != EDR_OK)
         return fail(w, rc);
     meta_page(p, w->ps, 1, root, w->next, 1);

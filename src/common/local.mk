@@ -4,3 +4,13 @@ libedr_a_SOURCES += \
 	src/common/log.c src/common/log.h
 libedr_a_SOURCES += src/common/opts.c src/common/opts.h
 libedr_a_SOURCES += src/common/progress.c src/common/progress.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/common/test_err tests/unit/common/test_opts
+tests_unit_common_test_err_CFLAGS = $(UNITCFLAGS)
+tests_unit_common_test_err_LDADD = $(UNITLIBS)
+tests_unit_common_test_opts_CFLAGS = $(UNITCFLAGS)
+tests_unit_common_test_opts_LDADD = $(UNITLIBS)
+TESTS += tests/unit/common/test_err tests/unit/common/test_opts
+endif
+libedr_a_SOURCES += src/common/bytes.h

@@ -5,6 +5,7 @@
  * objects. Live-key tracking uses one open-addressing table over an arena of
  * key bytes, so there is no malloc per key.
  */
+#include "common/bytes.h"
 #include "mvcc/mvcc.h"
 
 #include <inttypes.h>
@@ -19,16 +20,6 @@
 
 static const char BK_KEY[] = "key";
 static const char BK_META[] = "meta";
-
-static uint64_t
-be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void
 put_be64(uint8_t *p, uint64_t v)
@@ -51,8 +42,8 @@ parse_rev(const uint8_t *k, size_t kl, int64_t *main, int64_t *sub, int *tomb)
 {
     if (!(kl == REV_LEN || (kl == REV_LEN + 1 && k[REV_LEN] == 't')) || k[8] != '_')
         return -1;
-    *main = (int64_t)be64(k);
-    *sub = (int64_t)be64(k + 9);
+    *main = (int64_t)edr_be64(k);
+    *sub = (int64_t)edr_be64(k + 9);
     *tomb = kl == REV_LEN + 1;
     return *main < 0 || *sub < 0 ? -1 : 0;
 }
@@ -305,7 +296,7 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         int tomb;
         struct edr_kv kv;
         if (kl >= 8)
-            st->revision = (int64_t)be64(k);
+            st->revision = (int64_t)edr_be64(k);
         if (parse_rev(k, kl, &main, &sub, &tomb) != 0 || vl == 0 ||
             edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK)
             break; /* status is lenient like etcdctl; edr_mvcc_check reports these */
@@ -317,14 +308,14 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     }
     case BK_METAS:
         if (name_is(k, kl, "consistent_index") && vl == 8)
-            st->consistent_index = be64(v);
+            st->consistent_index = edr_be64(v);
         else if (name_is(k, kl, "term") && vl == 8) {
-            st->term = be64(v);
+            st->term = edr_be64(v);
             st->has_term = 1;
         } else if (name_is(k, kl, "finishedCompactRev") && vl >= 8)
-            st->compact_revision = (int64_t)be64(v);
+            st->compact_revision = (int64_t)edr_be64(v);
         else if (name_is(k, kl, "scheduledCompactRev") && vl >= 8)
-            st->scheduled_compact_revision = (int64_t)be64(v);
+            st->scheduled_compact_revision = (int64_t)edr_be64(v);
         break;
     case BK_LEASE:
         st->leases++;
@@ -529,7 +520,7 @@ read_rev_meta(struct edr_bolt *b, const char *name, int64_t *rev, struct edr_err
     if (rc != EDR_OK)
         return rc;
     if (vl >= 8)
-        *rev = (int64_t)be64(v);
+        *rev = (int64_t)edr_be64(v);
     free(v);
     return EDR_OK;
 }

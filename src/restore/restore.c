@@ -7,6 +7,7 @@
  * compaction marker are merged into the stream at their sorted positions;
  * memory stays bounded by the largest page, not by the database.
  */
+#include "common/bytes.h"
 #include "restore/restore.h"
 
 #include <arpa/inet.h>
@@ -72,28 +73,6 @@ keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
     if (c != 0)
         return c;
     return al < bl ? -1 : al > bl;
-}
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 struct bucket_names {
@@ -195,8 +174,8 @@ latest_cb(void *ud, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
                     klen > 18 ? "..." : "");
         return -1;
     }
-    main = (int64_t)get_be64(k);
-    sub = (int64_t)get_be64(k + 9);
+    main = (int64_t)edr_be64(k);
+    sub = (int64_t)edr_be64(k + 9);
     if (!lr->found || main > lr->main || (main == lr->main && sub > lr->sub)) {
         lr->main = main;
         lr->sub = sub;
@@ -282,9 +261,9 @@ members_kvs(const struct edr_restore_cluster *cl, struct kv **out, char ***strs,
 static void
 rev_bytes(uint8_t out[REV_KEY_LEN], int64_t main, int64_t sub)
 {
-    put_be64(out, (uint64_t)main);
+    edr_put_be64(out, (uint64_t)main);
     out[8] = '_';
-    put_be64(out + 9, (uint64_t)sub);
+    edr_put_be64(out + 9, (uint64_t)sub);
 }
 
 edr_rc
@@ -314,8 +293,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, i
     if (rc != EDR_OK)
         goto out;
 
-    put_be64(cindex, cl->n_members);
-    put_be64(term, 1);
+    edr_put_be64(cindex, cl->n_members);
+    edr_put_be64(term, 1);
     meta_ov[n_meta++] = (struct kv){(const uint8_t *)"consistent_index", 16, cindex, 8};
     meta_ov[n_meta++] = (struct kv){(const uint8_t *)"term", 4, term, 8};
     if (do_bump) {

@@ -1,0 +1,67 @@
+/*
+ * Fixed-width integers in a byte buffer: little-endian (bbolt's on-disk
+ * integers, WAL length fields) and big-endian (mvcc revisions, etcd's meta
+ * values). Byte by byte, so any alignment is fine.
+ */
+#ifndef EDR_COMMON_BYTES_H
+#define EDR_COMMON_BYTES_H
+
+#include <stdint.h>
+
+static inline uint16_t
+edr_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t
+edr_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+edr_le64(const uint8_t *p)
+{
+    return (uint64_t)edr_le32(p) | (uint64_t)edr_le32(p + 4) << 32;
+}
+
+static inline uint64_t
+edr_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void
+edr_put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void
+edr_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void
+edr_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void
+edr_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+#endif
