@@ -48,6 +48,10 @@ edr_opt_env_name(const struct edr_optdef *d, char *buf, size_t n)
 {
     size_t j = (size_t)snprintf(buf, n, "ETCD_DR_");
 
+    if (n == 0)
+        return;
+    if (j >= n) /* truncated: stop at the end of the buffer */
+        j = n - 1;
     for (const char *p = d->name; *p && j + 1 < n; p++)
         buf[j++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
     buf[j] = '\0';

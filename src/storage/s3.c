@@ -32,6 +32,33 @@
 
 #define MAX_RESP_BODY (32u << 20)
 #define LOCK_MAX_SIZE 4096
+#define STOPPING_TIMEOUT_S 10L
+
+static int (*interrupt_check)(void);
+
+void
+edr_s3_set_interrupt_check(int (*check)(void))
+{
+    interrupt_check = check;
+}
+
+static int
+interrupted(void)
+{
+    return interrupt_check != NULL && interrupt_check();
+}
+
+/* libcurl calls this about once a second, also while nothing moves. */
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return interrupted();
+}
 
 struct s3 {
     struct edr_storage base;
@@ -508,7 +535,6 @@ struct req {
     CURLcode cc;
     char curlerr[CURL_ERROR_SIZE];
     size_t upos; /* upload position */
-    int tries;   /* attempts made by request() */
     CURL *curl;
 };
 
@@ -653,6 +679,8 @@ tls_error(CURLcode cc)
 
 enum attempt { A_HTTP, A_TRANSPORT, A_FATAL };
 
+static void what_str(struct s3 *s, const struct req *r, char *buf, size_t n);
+
 static enum attempt
 attempt(struct s3 *s, struct req *r, struct edr_err *err)
 {
@@ -660,13 +688,13 @@ attempt(struct s3 *s, struct req *r, struct edr_err *err)
     struct edr_s3_sign_in in;
     struct curl_slist *hl = NULL;
     char *ekey = NULL, *path = NULL, *query = NULL, *auth = NULL, *url = NULL, *line = NULL;
-    char *host = NULL, sig[EDR_S3_SIG_HEX_LEN], sha[65], date[17];
+    char *host = NULL, sig[EDR_S3_SIG_HEX_LEN], sha[65], date[17], what[512];
     uint8_t dig[EDR_SHA256_LEN];
     size_t nh = 0, i;
     time_t now = time(NULL);
     struct tm tm;
     enum attempt res = A_FATAL;
-    int bad = 0;
+    int bad = 0, stopping = interrupted();
 
     req_reset(r);
     r->curl = s->curl;
@@ -771,6 +799,13 @@ attempt(struct s3 *s, struct req *r, struct edr_err *err)
         curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (stopping) {
+        /* cleaning up after a stop request: try, but briefly */
+        curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, STOPPING_TIMEOUT_S);
+    } else if (interrupt_check != NULL) {
+        curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    }
     if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
     } else if (strcmp(r->method, "PUT") == 0) {
@@ -790,6 +825,11 @@ attempt(struct s3 *s, struct req *r, struct edr_err *err)
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
     if (r->sink_rc != EDR_OK) {
         res = A_FATAL; /* the sink's error is in r->sink_err */
+        goto out;
+    }
+    if (r->cc == CURLE_ABORTED_BY_CALLBACK && r->sink_rc == EDR_OK) {
+        what_str(s, r, what, sizeof(what));
+        edr_err_set(err, EDR_E_INTERRUPTED, "%s: interrupted", what);
         goto out;
     }
     if (r->cc != CURLE_OK) {
@@ -922,12 +962,11 @@ request(struct s3 *s, struct req *r, struct edr_err *err)
 
     for (tryno = 1;; tryno++) {
         enum attempt a = attempt(s, r, err);
-        r->tries = tryno;
         if (a == A_FATAL)
             return r->sink_rc != EDR_OK ? r->sink_rc : err->code;
         if (a == A_HTTP && !retryable_status(r))
             return EDR_OK;
-        if (tryno >= EDR_S3_MAX_TRIES || (a == A_TRANSPORT && tls_error(r->cc)))
+        if (tryno >= EDR_S3_MAX_TRIES || (a == A_TRANSPORT && tls_error(r->cc)) || interrupted())
             break;
         if (a == A_TRANSPORT)
             edr_debug("s3 %s '%s': %s; retrying", r->method, r->key ? r->key : "", r->curlerr);
@@ -1096,10 +1135,12 @@ put_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *er
 static edr_rc s3_stat(struct edr_storage *st, const char *name, struct edr_storage_stat *out,
                       struct edr_err *err);
 
-/* NoSuchUpload on a retried CompleteMultipartUpload: an earlier try may have
+/* NoSuchUpload answering CompleteMultipartUpload: an earlier try may have
  * completed the upload with its answer lost on the way back (a cut
- * connection, a timeout). The key was free when the backup began, so an
- * object there now with exactly the uploaded size is ours. */
+ * connection, a timeout), and the retry (ours, or libcurl's own on a reused
+ * connection that died) finds the upload gone. The key was free when the
+ * backup began and the repository is locked, so an object there now with
+ * exactly the uploaded size is ours. */
 static int
 completed_earlier(struct put *p, const struct req *r)
 {
@@ -1177,7 +1218,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
     r.xvalue[0] = "application/xml";
     r.nx = 1;
     rc = request(p->s, &r, err);
-    if (rc == EDR_OK && r.status == 404 && r.tries > 1 && completed_earlier(p, &r))
+    if (rc == EDR_OK && r.status == 404 && completed_earlier(p, &r))
         goto out;
     if (rc == EDR_OK && r.status != 200)
         rc = http_error(p->s, &r, err);
@@ -1310,7 +1351,7 @@ s3_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_str
         if (a == A_HTTP && (r.status == 200 || r.status == 206))
             goto out;
         if (a == A_TRANSPORT) {
-            if (tls_error(r.cc) || tryno >= EDR_S3_MAX_TRIES) {
+            if (tls_error(r.cc) || tryno >= EDR_S3_MAX_TRIES || interrupted()) {
                 rc = transport_error(s, &r, tryno, err);
                 goto out;
             }
@@ -1328,7 +1369,7 @@ s3_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_str
                              "s3 GET 's3://%s/%s': the object changed while it was being read",
                              s->bucket, key);
             goto out;
-        } else if (!retryable_status(&r) || tryno >= EDR_S3_MAX_TRIES) {
+        } else if (!retryable_status(&r) || tryno >= EDR_S3_MAX_TRIES || interrupted()) {
             rc = http_error(s, &r, err);
             goto out;
         }
@@ -1762,6 +1803,12 @@ s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
                                  s->bucket, l->key, li.owner, li.host, li.pid, until);
                 edr_err_hint(err, "wait for the other run; if it died, the lock expires by"
                                   " itself, or remove the lock object");
+                goto out;
+            }
+            if (interrupted()) {
+                rc = edr_err_set(err, EDR_E_INTERRUPTED,
+                                 "interrupted while waiting for the lock 's3://%s/%s'", s->bucket,
+                                 l->key);
                 goto out;
             }
             sleep(1);

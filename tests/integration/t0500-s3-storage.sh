@@ -57,7 +57,7 @@ S3_DATA=$TMP/data S3_FPORT=$FPORT S3_BUCKETS=bkt S3_SECRET=sekret
 S3_FRONT_ARGS="--min-part-size 100000"
 s3_start || skip_or_fail "$S3_WHY"
 
-echo "1..31"
+echo "1..34"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
 export EDR_S3_TEST_SMALL_PARTS=1 EDR_S3_TEST_RETRY_MS=10
@@ -113,8 +113,25 @@ check "GET cut twice mid-body resumes with Range, identical bytes" "'$DRIVER' -e
 aborts=$(stat_of aborts)
 front "faults?first=100&kind=500&match=partNumber" >/dev/null
 check "500 forever on parts: fails after 5 tries and aborts the upload" "'$DRIVER' -e $EP -p $PART s3://bkt/pre put r3 '$TMP/big' 2>'$TMP/err'; [ \$? = 7 ] && grep -q 'InternalError' '$TMP/err' && [ \$(front stats | grep -o '\"aborts\":[0-9]*' | cut -d: -f2) = $((aborts + 1)) ]"
+faults=$(stat_of faults)
+front "faults?first=1&kind=lost&match=%5EPOST%20.*uploadId%3D" >/dev/null
+check "completion done upstream but its answer lost: the retry's NoSuchUpload is recognised" "'$DRIVER' -e $EP -p $PART s3://bkt/pre put r6 '$TMP/big' 2>'$TMP/err' && [ \$(front stats | grep -o '\"faults\":[0-9]*' | cut -d: -f2) = $((faults + 1)) ] && '$DRIVER' -e $EP s3://bkt/pre get r6 '$TMP/r6' && cmp -s '$TMP/big' '$TMP/r6'"
 front "faults?first=0&match=" >/dev/null
 check "stream freed without finish aborts the upload, object absent" "D s3://bkt/pre putabort r4 '$TMP/big'; [ \$(front stats | grep -o '\"aborts\":[0-9]*' | cut -d: -f2) = $((aborts + 2)) ] && '$DRIVER' -e $EP s3://bkt/pre stat r4 | grep -q exists=0"
+aborts=$(stat_of aborts)
+faults=$(stat_of faults)
+front "faults?first=1000&kind=stall&match=partNumber%3D2%26" >/dev/null
+"$DRIVER" -e "$EP" -p "$PART" s3://bkt/pre put r7 "$TMP/big" 2>"$TMP/err7" &
+DPID=$!
+i=0
+while [ $i -lt 100 ] && [ "$(stat_of faults)" = "$faults" ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $DPID
+t0=$(date +%s)
+wait $DPID
+rc=$?
+t1=$(date +%s)
+front "faults?first=0&match=" >/dev/null
+check "SIGTERM while the server hangs on a part: stops in <= 3 s, exit 15, upload aborted" "[ $rc = 15 ] && [ $((t1 - t0)) -le 3 ] && grep -q \"^error: part 2: s3 PUT 's3://bkt/pre/r7': interrupted\$\" '$TMP/err7' && [ \$(front stats | grep -o '\"aborts\":[0-9]*' | cut -d: -f2) = $((aborts + 1)) ]"
 front "faults?min_part=500000" >/dev/null
 check "parts below the server minimum: EntityTooSmall at completion" "D s3://bkt/pre put r5 '$TMP/big'; [ \$? = 7 ] && grep -q 'EntityTooSmall' '$TMP/err'"
 front "faults?min_part=100000" >/dev/null
@@ -133,6 +150,8 @@ wait $LPID
 "$DRIVER" -e "$EP" s3://bkt/pre lockleak .lock crashed 1 >/dev/null 2>&1
 sleep 2
 check "a stale lock is taken over with a warning" "'$DRIVER' -e $EP s3://bkt/pre lock .lock carol 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the stale lock 's3://bkt/pre/.lock' of crashed\" '$TMP/err'"
+"$DRIVER" -e "$EP" s3://bkt/pre lockleak .lock3 gone 3600 >/dev/null 2>&1
+check "a lock whose holder died on this machine is taken over at once" "'$DRIVER' -e $EP s3://bkt/pre lock .lock3 frank 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the lock 's3://bkt/pre/.lock3' of gone (host .*, pid [0-9]*): that process is no longer running\" '$TMP/err'"
 front "faults?conditional=0" >/dev/null
 "$DRIVER" -e "$EP" s3://bkt/pre lock .lock2 dave 0 60 3 >/dev/null 2>&1 &
 LPID=$!

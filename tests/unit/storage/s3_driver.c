@@ -12,15 +12,32 @@
  *   lockleak NAME OWNER TTL_S               take and exit without releasing
  *   cleanup PREFIX AGE_S
  * Errors go to stderr as "error: MESSAGE" (and "hint: ..."); the exit status
- * is the error code.
+ * is the error code. SIGTERM stops the backend like it stops etcd-dr
+ * (edr_s3_set_interrupt_check).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "storage/s3.h"
 #include "storage/storage.h"
+
+static volatile sig_atomic_t got_term;
+
+static void
+on_term(int sig)
+{
+    got_term = sig;
+}
+
+static int
+stop_requested(void)
+{
+    return got_term != 0;
+}
 
 struct out_sink {
     struct edr_stream base;
@@ -99,6 +116,14 @@ main(int argc, char **argv)
 
     edr_log_setup(getenv("S3_DRIVER_DEBUG") ? EDR_LOG_DEBUG : EDR_LOG_INFO, 0);
     edr_err_clear(&err);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        edr_s3_set_interrupt_check(stop_requested);
+    }
     while ((c = getopt(argc, argv, "e:p:Ps:")) != -1) {
         switch (c) {
         case 'e':
