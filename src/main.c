@@ -81,6 +81,20 @@ log_level_of(const char *s)
     return -1;
 }
 
+/* A bad value from the config file is a config error naming its line. */
+static edr_rc
+bad_log_option(struct edr_ctx *ctx, enum edr_opt_id id, const char *valid)
+{
+    const char *v = edr_opt_str(&ctx->opts, id);
+
+    if (ctx->opts.src[id] == EDR_SRC_FILE)
+        return edr_err_set(&ctx->err, EDR_E_CONFIG, "%s:%d: [log] %s: invalid value '%s' (%s)",
+                           ctx->opts.config_path, ctx->opts.file_line[id],
+                           edr_optdefs[id].cfgkey, v, valid);
+    return edr_err_set(&ctx->err, EDR_E_USAGE, "invalid --%s '%s' (%s)", edr_optdefs[id].name, v,
+                       valid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -123,12 +137,11 @@ main(int argc, char **argv)
     if (rc == EDR_OK) {
         level = log_level_of(edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
         if (level < 0) {
-            rc = edr_err_set(&ctx.err, EDR_E_USAGE, "invalid --log-level '%s'",
-                             edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
+            rc = bad_log_option(&ctx, EDR_O_LOG_LEVEL, "error, warn, info or debug");
         } else {
             const char *lf = edr_opt_str(&ctx.opts, EDR_O_LOG_FORMAT);
             if (lf != NULL && strcmp(lf, "text") != 0 && strcmp(lf, "json") != 0)
-                rc = edr_err_set(&ctx.err, EDR_E_USAGE, "invalid --log-format '%s'", lf);
+                rc = bad_log_option(&ctx, EDR_O_LOG_FORMAT, "text or json");
             ctx.quiet = edr_opt_bool(&ctx.opts, EDR_O_QUIET);
             edr_log_setup(ctx.quiet ? EDR_LOG_ERROR : level, lf && strcmp(lf, "json") == 0);
         }

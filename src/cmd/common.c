@@ -151,6 +151,7 @@ edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
     eo.insecure_skip_tls_verify = edr_opt_bool(&ctx->opts, EDR_O_INSECURE_SKIP_TLS_VERIFY);
     eo.connect_timeout_s = ct;
     eo.stall_timeout_s = st;
+    eo.interrupted = edr_cmd_interrupted;
     if (eo.insecure_skip_tls_verify)
         edr_warn("--insecure-skip-tls-verify: etcd's certificate is NOT verified; anyone on the "
                  "path can read and alter this backup");

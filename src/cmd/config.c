@@ -85,14 +85,13 @@ static const struct {
 
 /* Options naming files that should exist where the config is used. */
 static const enum edr_opt_id file_opts[] = {
-    EDR_O_CACERT,   EDR_O_CERT,          EDR_O_KEY,       EDR_O_IDENTITY,
+    EDR_O_CACERT,        EDR_O_CERT,      EDR_O_KEY,       EDR_O_IDENTITY,
     EDR_O_PASSWORD_FILE, EDR_O_RECIPIENT, EDR_O_S3_CACERT, EDR_O_S3_SECRET_FILE,
 };
 
-static const char *const section_order[] = {"etcd",    "repo",   "backup", "retention",
-                                            "schedule", "metrics", "hooks",  "log",
-                                            "output",  "verify", "restore", "inspect",
-                                            "get",     "export"};
+static const char *const section_order[] = {"etcd",    "repo",    "backup", "retention", "schedule",
+                                            "metrics", "hooks",   "log",    "output",    "verify",
+                                            "restore", "inspect", "get",    "export"};
 
 static int
 secret_name(const char *name)
@@ -375,8 +374,9 @@ check_jobs(struct check *c, json_t *jobs_json)
             problem(c, "%s: job 'prune' needs a retention rule ([retention] keep-...)", loc);
         if (strcmp(o->sched_name[i], "backup") == 0 && edr_opt_str(o, EDR_O_RECIPIENT) == NULL &&
             !edr_opt_bool(o, EDR_O_NO_ENCRYPT))
-            warning(c, "%s: job 'backup' has no recipient ([repo] recipient) and no-encrypt is "
-                       "not set: every backup would fail",
+            warning(c,
+                    "%s: job 'backup' has no recipient ([repo] recipient) and no-encrypt is "
+                    "not set: every backup would fail",
                     loc);
         if (strcmp(o->sched_name[i], "backup") == 0 && edr_opt_str(o, EDR_O_REPO) == NULL)
             problem(c, "%s: job 'backup' needs a repository ([repo] path)", loc);
@@ -386,8 +386,8 @@ check_jobs(struct check *c, json_t *jobs_json)
             json_object_set_new(j, "next", next[0] ? json_string(next) : json_null());
             json_array_append_new(jobs_json, j);
         } else if (!c->ctx->quiet) {
-            printf("[schedule] %s = %s  (%s:%d)%s%s\n", o->sched_name[i], o->sched_cron[i],
-                   c->path, line, next[0] ? " next " : "", next);
+            printf("[schedule] %s = %s  (%s:%d)%s%s\n", o->sched_name[i], o->sched_cron[i], c->path,
+                   line, next[0] ? " next " : "", next);
         }
     }
 }
@@ -439,9 +439,9 @@ print_settings(struct check *c, json_t *json_out)
                 snprintf(src, sizeof(src), "%s", source_name(o->src[i]));
             }
             if (json_out != NULL) {
-                json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "option", d->name, "section",
-                                      d->section, "key", d->cfgkey, "value", v, "source",
-                                      source_name(o->src[i]));
+                json_t *j =
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "option", d->name, "section", d->section,
+                              "key", d->cfgkey, "value", v, "source", source_name(o->src[i]));
                 if (o->src[i] == EDR_SRC_FILE) {
                     json_object_set_new(j, "file", json_string(c->path));
                     json_object_set_new(j, "line", json_integer(o->file_line[i]));

@@ -33,11 +33,10 @@
 #include "sched/retention.h"
 
 const enum edr_opt_id edr_cmd_schedule_opts[] = {
-    EDR_OPTS_ETCD,     EDR_OPTS_REPO,        EDR_OPTS_RETENTION, EDR_O_RECIPIENT,
-    EDR_O_NO_ENCRYPT,  EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,      EDR_O_PRUNE,
-    EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,    EDR_O_ON_FAILURE,   EDR_O_IDENTITY,
-    EDR_O_LEVEL,       EDR_O_ETCD_BIN,       EDR_O_TIMEZONE,     EDR_O_JITTER,
-    EDR_O__COUNT};
+    EDR_OPTS_ETCD,        EDR_OPTS_REPO,  EDR_OPTS_RETENTION, EDR_O_RECIPIENT,    EDR_O_NO_ENCRYPT,
+    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,  EDR_O_PRUNE,        EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,
+    EDR_O_ON_FAILURE,     EDR_O_IDENTITY, EDR_O_LEVEL,        EDR_O_ETCD_BIN,     EDR_O_TIMEZONE,
+    EDR_O_JITTER,         EDR_O__COUNT};
 
 #define SCHED_MAX_JOBS 16
 #define SCHED_RETRIES 2
@@ -224,8 +223,8 @@ build_conf(const struct edr_opts *o, struct sched_conf *c, struct edr_err *err)
         if (kind == JOB_BACKUP)
             has_backup = 1;
         if (kind == JOB_PRUNE && !retention_set(o)) {
-            edr_err_set(err, EDR_E_CONFIG,
-                        "config file '%s': job 'prune' needs a retention rule", cfg);
+            edr_err_set(err, EDR_E_CONFIG, "config file '%s': job 'prune' needs a retention rule",
+                        cfg);
             edr_err_hint(err, "set e.g. 'keep-last = 7' in [retention]");
             return EDR_E_CONFIG;
         }
@@ -359,9 +358,8 @@ run_backup(struct job_state *s)
     s->pending = 0;
     rc = edr_backup_run(ctx, &sum);
     if (rc == EDR_OK) {
-        edr_debug("backup '%s/%s': revision %lld, %llu bytes stored", sum.cluster,
-                  sum.manifest.id, (long long)sum.manifest.revision,
-                  (unsigned long long)sum.manifest.stored_size);
+        edr_debug("backup '%s/%s': revision %lld, %llu bytes stored", sum.cluster, sum.manifest.id,
+                  (long long)sum.manifest.revision, (unsigned long long)sum.manifest.stored_size);
     }
     if (rc != EDR_OK && (rc == EDR_E_INTERRUPTED || edr_sched_stop_requested())) {
         /* shutdown: the writer discarded the partial object; not a failed run */
@@ -401,6 +399,10 @@ run_verify(struct job_state *s)
     struct edr_ctx *ctx = s->d->ctx;
     char *saved = ctx->opts.val[EDR_O_LEVEL];
     int set = edr_opt_str(&ctx->opts, EDR_O_LEVEL) == NULL;
+    char latest[] = "latest";
+    char *args[] = {latest, NULL};
+    char **saved_args = ctx->opts.args;
+    int saved_nargs = ctx->opts.nargs;
     edr_rc rc;
 
     if (set) {
@@ -409,7 +411,11 @@ run_verify(struct job_state *s)
             return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         ctx->opts.val[EDR_O_LEVEL] = v;
     }
+    ctx->opts.args = args;
+    ctx->opts.nargs = 1;
     rc = edr_cmd_verify(ctx);
+    ctx->opts.args = saved_args;
+    ctx->opts.nargs = saved_nargs;
     if (set) {
         free(ctx->opts.val[EDR_O_LEVEL]);
         ctx->opts.val[EDR_O_LEVEL] = saved;

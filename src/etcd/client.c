@@ -42,7 +42,7 @@ struct edr_etcd_client {
     char *user;
     char *password; /* sodium_malloc */
     long connect_s, stall_s, request_s;
-    const volatile int *interrupted;
+    int (*interrupted)(void);
 };
 
 /* One call in flight. */
@@ -274,7 +274,7 @@ xferinfo_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un
     (void)dn;
     (void)ut;
     (void)un;
-    return k->c->interrupted != NULL && *k->c->interrupted != 0;
+    return k->c->interrupted != NULL && k->c->interrupted() != 0;
 }
 
 static int
@@ -357,7 +357,7 @@ perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, 
     edr_rc rc = EDR_OK;
 
     *grpc_code = -1;
-    if (c->interrupted != NULL && *c->interrupted)
+    if (c->interrupted != NULL && c->interrupted())
         return edr_err_set(err, EDR_E_INTERRUPTED, "etcd '%s': %s: interrupted", ep->url,
                            k->method);
     if (ep->curl == NULL) {

@@ -35,9 +35,10 @@ struct edr_etcd_opts {
     long connect_timeout_s; /* default 5 when 0 */
     long stall_timeout_s;   /* no bytes for this long aborts a stream; default 60 when 0 */
     long request_timeout_s; /* unary calls; default 10 when 0 */
-    /* Optional: when non-NULL and *interrupted becomes non-zero (e.g. from a
-     * signal handler), the running call stops with EDR_E_INTERRUPTED. */
-    const volatile int *interrupted;
+    /* Optional: polled while a call runs (at least once a second); when it
+     * returns non-zero (e.g. after a signal), the call stops with
+     * EDR_E_INTERRUPTED. */
+    int (*interrupted)(void);
 };
 
 struct edr_etcd_status {
