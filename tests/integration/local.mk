@@ -7,6 +7,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t0200-restore.sh \
 	tests/integration/t0210-restore-bad-input.sh \
 	tests/integration/t0300-verify-inspect.sh \
+	tests/integration/t0600-schedule.sh \
+	tests/integration/t0610-prune.sh \
+	tests/integration/t0620-config.sh \
 	tests/integration/t0900-docs.sh \
 	tests/integration/t0910-examples.sh
 TESTS += $(INTEGRATION_TESTS)

@@ -166,8 +166,8 @@ expect_fail "schedule without a config file" 2 "no config file given" "$EDR" sch
 printf '[repo]\npath = %s\n' "$T/repo" >"$T/nojobs.conf"
 expect_fail "a config without [schedule] jobs is an error naming the file" 3 "nojobs.conf' has no job in \[schedule\]" \
     "$EDR" schedule --config "$T/nojobs.conf"
-sed 's|^backup = .*|backup = */2 * * * 8 *|' "$C" >"$T/badcron.conf"
-expect_fail "a bad cron expression is a config error" 3 "badcron.conf': \[schedule\] backup: cron .*day of week" \
+sed 's|^backup = .*|backup = */2 * * * * 8|' "$C" >"$T/badcron.conf"
+expect_fail "a bad cron expression is a config error" 3 "badcron.conf': \[schedule\] backup: cron .*day-of-week field" \
     "$EDR" schedule --config "$T/badcron.conf"
 
 T0=$(date +%s)
@@ -281,5 +281,24 @@ kill -TERM "$DPID"
 wait "$DPID"
 RC=$?
 check "SIGTERM: exit 0 (exit $RC)" test "$RC" -eq 0
+
+# ---- 5. a verify job between the backups (content level: the config has an identity)
+write_conf "$C" "$EP" 3
+sed -i "s|^backup = .*|backup = 0/4 * * * * *\nverify = 2/4 * * * * *|;s|^recipient = .*|&\nidentity = $T/k.key|" "$C"
+"$EDR" schedule --config "$C" 2>"$T/d5.err" &
+DPID=$!
+_pids="$_pids $DPID"
+check "the startup line names both jobs" \
+    wait_for 5 grep -q "backup '0/4 \* \* \* \* \*' next 20[^;]*; verify '2/4 \* \* \* \* \*' next 20" "$T/d5.err"
+check "a verify job runs" wait_for 15 grep -q "job 'verify' ok" "$T/d5.err"
+kill -TERM "$DPID"
+wait "$DPID"
+RC=$?
+check "SIGTERM: exit 0 (exit $RC)" test "$RC" -eq 0
+check "the verify job recorded a content-level pass" python3 -c '
+import glob, json, sys
+recs = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.verify.json")]
+assert any(r["ok"] is True and r["level"] == "content" for r in recs), recs
+' "$T/repo/sch"
 check "no temp file at the end" no_tmp
 done_testing
