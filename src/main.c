@@ -67,20 +67,6 @@ find_command(const char *name)
     return NULL;
 }
 
-static int
-log_level_of(const char *s)
-{
-    if (s == NULL || strcmp(s, "warn") == 0 || strcmp(s, "warning") == 0)
-        return EDR_LOG_WARN;
-    if (strcmp(s, "error") == 0)
-        return EDR_LOG_ERROR;
-    if (strcmp(s, "info") == 0)
-        return EDR_LOG_INFO;
-    if (strcmp(s, "debug") == 0)
-        return EDR_LOG_DEBUG;
-    return -1;
-}
-
 /* A bad value from the config file is a config error naming its line. */
 static edr_rc
 bad_log_option(struct edr_ctx *ctx, enum edr_opt_id id, const char *valid)
@@ -135,7 +121,7 @@ main(int argc, char **argv)
     ctx.cmd_name = cmd->name;
     rc = edr_opts_load(&ctx.opts, argc - 2, argv + 2, cmd->opts, &ctx.err);
     if (rc == EDR_OK) {
-        level = log_level_of(edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
+        level = edr_log_level_parse(edr_opt_str(&ctx.opts, EDR_O_LOG_LEVEL));
         if (level < 0) {
             rc = bad_log_option(&ctx, EDR_O_LOG_LEVEL, "error, warn, info or debug");
         } else {

@@ -21,6 +21,8 @@ struct edr_backup_summary {
 edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);
 /* Print the summary (text or --json), write --metrics-file, run hooks. */
 void edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc);
+/* Non-zero when any --keep-* rule is set. */
+int edr_retention_opts_set(const struct edr_opts *o);
 /* Retention on an open repository; the caller may hold the lock (locked=1). */
 edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused);
 

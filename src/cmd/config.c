@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/backup.h"
 #include "cmd/cmd.h"
 #include "common/log.h"
 #include "repo/repo.h"
@@ -322,23 +323,6 @@ check_files(struct check *c)
     }
 }
 
-static int
-has_retention(const struct edr_opts *o)
-{
-    static const enum edr_opt_id counts[] = {EDR_O_KEEP_LAST,    EDR_O_KEEP_HOURLY,
-                                             EDR_O_KEEP_DAILY,   EDR_O_KEEP_WEEKLY,
-                                             EDR_O_KEEP_MONTHLY, EDR_O_KEEP_VERIFIED};
-
-    if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL)
-        return 1;
-    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-        const char *v = edr_opt_str(o, counts[i]);
-        if (v != NULL && strtoll(v, NULL, 10) != 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* The [schedule] jobs: cron expressions, duplicates, what each job needs. */
 static void
 check_jobs(struct check *c, json_t *jobs_json)
@@ -370,7 +354,7 @@ check_jobs(struct check *c, json_t *jobs_json)
             gmtime_r(&t, &tm);
             strftime(next, sizeof(next), "%Y-%m-%dT%H:%M:%SZ", &tm);
         }
-        if (strcmp(o->sched_name[i], "prune") == 0 && !has_retention(o))
+        if (strcmp(o->sched_name[i], "prune") == 0 && !edr_retention_opts_set(o))
             problem(c, "%s: job 'prune' needs a retention rule ([retention] keep-...)", loc);
         if (strcmp(o->sched_name[i], "backup") == 0 && edr_opt_str(o, EDR_O_RECIPIENT) == NULL &&
             !edr_opt_bool(o, EDR_O_NO_ENCRYPT))

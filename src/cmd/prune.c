@@ -19,6 +19,23 @@
 const enum edr_opt_id edr_cmd_prune_opts[] = {EDR_OPTS_REPO, EDR_OPTS_RETENTION, EDR_O_DRY_RUN,
                                               EDR_O_JSON, EDR_O__COUNT};
 
+int
+edr_retention_opts_set(const struct edr_opts *o)
+{
+    static const enum edr_opt_id counts[] = {EDR_O_KEEP_LAST,    EDR_O_KEEP_HOURLY,
+                                             EDR_O_KEEP_DAILY,   EDR_O_KEEP_WEEKLY,
+                                             EDR_O_KEEP_MONTHLY, EDR_O_KEEP_VERIFIED};
+
+    if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL)
+        return 1;
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        const char *v = edr_opt_str(o, counts[i]);
+        if (v != NULL && strtoll(v, NULL, 10) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static edr_rc
 policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
 {

@@ -85,23 +85,6 @@ fmt_utc(time_t t, char *buf, size_t n)
         snprintf(buf, n, "%lld", (long long)t);
 }
 
-static int
-retention_set(const struct edr_opts *o)
-{
-    static const enum edr_opt_id counts[] = {EDR_O_KEEP_LAST,    EDR_O_KEEP_HOURLY,
-                                             EDR_O_KEEP_DAILY,   EDR_O_KEEP_WEEKLY,
-                                             EDR_O_KEEP_MONTHLY, EDR_O_KEEP_VERIFIED};
-
-    if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL)
-        return 1;
-    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-        const char *v = edr_opt_str(o, counts[i]);
-        if (v != NULL && strtoll(v, NULL, 10) != 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* Check the retention options once at startup rather than at every run. */
 static edr_rc
 check_retention(const struct edr_opts *o, struct edr_err *err)
@@ -222,7 +205,7 @@ build_conf(const struct edr_opts *o, struct sched_conf *c, struct edr_err *err)
         }
         if (kind == JOB_BACKUP)
             has_backup = 1;
-        if (kind == JOB_PRUNE && !retention_set(o)) {
+        if (kind == JOB_PRUNE && !edr_retention_opts_set(o)) {
             edr_err_set(err, EDR_E_CONFIG, "config file '%s': job 'prune' needs a retention rule",
                         cfg);
             edr_err_hint(err, "set e.g. 'keep-last = 7' in [retention]");
@@ -242,7 +225,7 @@ build_conf(const struct edr_opts *o, struct sched_conf *c, struct edr_err *err)
         edr_err_hint(err, "add e.g. 'backup = 0 */6 * * *' to [schedule]");
         return EDR_E_CONFIG;
     }
-    if (edr_opt_bool(o, EDR_O_PRUNE) && !retention_set(o)) {
+    if (edr_opt_bool(o, EDR_O_PRUNE) && !edr_retention_opts_set(o)) {
         edr_err_set(err, EDR_E_USAGE, "--prune needs a retention rule");
         edr_err_hint(err, "set e.g. 'keep-last = 7' in [retention] or --keep-last 7");
         return EDR_E_USAGE;
@@ -263,26 +246,12 @@ set_opt(struct edr_opts *o, enum edr_opt_id id, const char *v, struct edr_err *e
     return EDR_OK;
 }
 
-static int
-log_level_of(const char *s)
-{
-    if (s == NULL || strcmp(s, "warn") == 0 || strcmp(s, "warning") == 0)
-        return EDR_LOG_WARN;
-    if (strcmp(s, "error") == 0)
-        return EDR_LOG_ERROR;
-    if (strcmp(s, "info") == 0)
-        return EDR_LOG_INFO;
-    if (strcmp(s, "debug") == 0)
-        return EDR_LOG_DEBUG;
-    return -1;
-}
-
 /* Logging and output settings of the daemon, from ctx->opts (at start and after a reload). */
 static edr_rc
 apply_output(struct edr_ctx *ctx, struct edr_err *err)
 {
     const char *lf = edr_opt_str(&ctx->opts, EDR_O_LOG_FORMAT);
-    int level = log_level_of(edr_opt_str(&ctx->opts, EDR_O_LOG_LEVEL));
+    int level = edr_log_level_parse(edr_opt_str(&ctx->opts, EDR_O_LOG_LEVEL));
     int quiet = edr_opt_bool(&ctx->opts, EDR_O_QUIET);
 
     if (level < 0)
@@ -297,7 +266,7 @@ apply_output(struct edr_ctx *ctx, struct edr_err *err)
     ctx->json = 0;
     ctx->progress = 0;
     /* a run applies the retention rules when there are any */
-    if (retention_set(&ctx->opts) && !edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
+    if (edr_retention_opts_set(&ctx->opts) && !edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
         return set_opt(&ctx->opts, EDR_O_PRUNE, "true", err);
     return EDR_OK;
 }
@@ -321,7 +290,7 @@ log_startup(const struct daemon *d, const char *what)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s '%s' next %s", i ? ";" : ":",
                               j->name, d->conf.cron_text[i], next);
     }
-    if (n < sizeof(line) && retention_set(&d->ctx->opts))
+    if (n < sizeof(line) && edr_retention_opts_set(&d->ctx->opts))
         snprintf(line + n, sizeof(line) - n, "; prune after each backup");
     edr_info("%s", line);
 }
@@ -497,7 +466,7 @@ reload(struct daemon *d)
     rc = edr_opts_load(&nopts, d->argc, d->argv, edr_cmd_schedule_opts, &err);
     if (rc == EDR_OK)
         rc = build_conf(&nopts, nconf, &err);
-    if (rc == EDR_OK && log_level_of(edr_opt_str(&nopts, EDR_O_LOG_LEVEL)) < 0)
+    if (rc == EDR_OK && edr_log_level_parse(edr_opt_str(&nopts, EDR_O_LOG_LEVEL)) < 0)
         rc = edr_err_set(&err, EDR_E_USAGE, "invalid --log-level '%s'",
                          edr_opt_str(&nopts, EDR_O_LOG_LEVEL));
     if (rc != EDR_OK) {

@@ -12,6 +12,20 @@
 static int log_level = EDR_LOG_WARN;
 static int log_json;
 
+int
+edr_log_level_parse(const char *s)
+{
+    if (s == NULL || strcmp(s, "warn") == 0 || strcmp(s, "warning") == 0)
+        return EDR_LOG_WARN;
+    if (strcmp(s, "error") == 0)
+        return EDR_LOG_ERROR;
+    if (strcmp(s, "info") == 0)
+        return EDR_LOG_INFO;
+    if (strcmp(s, "debug") == 0)
+        return EDR_LOG_DEBUG;
+    return -1;
+}
+
 void
 edr_log_setup(int level, int json)
 {

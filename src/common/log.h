@@ -10,6 +10,8 @@
 
 enum edr_log_level { EDR_LOG_ERROR = 0, EDR_LOG_WARN, EDR_LOG_INFO, EDR_LOG_DEBUG };
 
+/* "error", "warn" (or "warning", or NULL), "info", "debug"; -1 otherwise. */
+int edr_log_level_parse(const char *s);
 void edr_log_setup(int level, int json);
 int edr_log_is_json(void);
 void edr_log(enum edr_log_level level, const char *fmt, ...) EDR_PRINTF(2, 3);

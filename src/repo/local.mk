@@ -3,3 +3,14 @@ libedr_a_SOURCES += \
 	src/repo/manifest.c src/repo/manifest.h \
 	src/repo/repo.c src/repo/repo.h
 libedr_a_SOURCES += src/repo/reader.c src/repo/reader.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/repo/test_manifest tests/unit/repo/test_repo
+tests_unit_repo_test_manifest_CFLAGS = $(UNITCFLAGS)
+tests_unit_repo_test_manifest_LDADD = $(UNITLIBS)
+tests_unit_repo_test_repo_SOURCES = tests/unit/repo/test_repo.c \
+	tests/unit/stream/util.c tests/unit/stream/util.h
+tests_unit_repo_test_repo_CFLAGS = $(UNITCFLAGS)
+tests_unit_repo_test_repo_LDADD = $(UNITLIBS)
+TESTS += tests/unit/repo/test_manifest tests/unit/repo/test_repo
+endif

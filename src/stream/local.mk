@@ -39,3 +39,11 @@ tests_fuzz_replay_datafile_SOURCES = tests/fuzz/fuzz_datafile.c tests/fuzz/repla
 tests_fuzz_replay_datafile_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/fuzz/replay_datafile.sh
 EXTRA_DIST += tests/fuzz/replay_datafile.sh tests/fuzz/corpus/datafile
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/stream/test_trailer
+tests_unit_stream_test_trailer_SOURCES = tests/unit/stream/test_trailer.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_trailer_CFLAGS = $(UNITCFLAGS)
+tests_unit_stream_test_trailer_LDADD = $(UNITLIBS)
+TESTS += tests/unit/stream/test_trailer
+endif
