@@ -16,3 +16,12 @@ tests_fuzz_replay_bolt_SOURCES = tests/fuzz/fuzz_bolt.c tests/fuzz/replay.c
 tests_fuzz_replay_bolt_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/fuzz/replay_bolt.sh
 EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz/corpus/bolt
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/bolt/test_scan
+tests_unit_bolt_test_scan_SOURCES = tests/unit/bolt/test_scan.c \
+	tests/unit/stream/util.c tests/unit/stream/util.h
+tests_unit_bolt_test_scan_CFLAGS = $(UNITCFLAGS)
+tests_unit_bolt_test_scan_LDADD = $(UNITLIBS)
+TESTS += tests/unit/bolt/test_scan
+endif
