@@ -186,8 +186,9 @@ const struct edr_optdef *edr_opt_by_name(const char *name);
 
 /* Parse argv (after the command name). `allowed` lists the option ids the
  * command accepts (terminated by EDR_O__COUNT); global options are always
- * accepted. Then apply env, config file (--config or ETCD_DR_CONFIG) and
- * defaults for the allowed options. */
+ * accepted. Then the environment and the config file (--config or
+ * ETCD_DR_CONFIG) fill the allowed options not given as flags, and every
+ * option still unset gets its default. */
 edr_rc edr_opts_load(struct edr_opts *o, int argc, char **argv, const enum edr_opt_id *allowed,
                      struct edr_err *err);
 void edr_opts_release(struct edr_opts *o);
@@ -204,7 +205,7 @@ edr_rc edr_opt_int(const struct edr_opts *o, enum edr_opt_id id, int64_t min, in
 /* List option values split on ',' (or newline): malloc'ed array of malloc'ed strings. */
 char **edr_opt_list(const struct edr_opts *o, enum edr_opt_id id, int *n);
 void edr_strv_free(char **v, int n);
-/* "flag", "env ETCD_DR_X", "config file line N", "default" */
+/* Where a value came from: "flag", "environment", "<config path>:<line>" or "default". */
 const char *edr_opt_source_desc(const struct edr_opts *o, enum edr_opt_id id, char *buf,
                                 size_t n);
 void edr_opt_env_name(const struct edr_optdef *d, char *buf, size_t n);

@@ -165,8 +165,11 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
     get_str(o, "tool_version", m->tool_version, sizeof(m->tool_version));
     get_str(o, "endpoint", m->endpoint, sizeof(m->endpoint));
     get_str(o, "etcd_version", m->etcd_version, sizeof(m->etcd_version));
-    get_hex64(o, "cluster_id", &m->cluster_id);
-    get_hex64(o, "member_id", &m->member_id);
+    if ((json_object_get(o, "cluster_id") && get_hex64(o, "cluster_id", &m->cluster_id)) ||
+        (json_object_get(o, "member_id") && get_hex64(o, "member_id", &m->member_id))) {
+        bad = "cluster_id or member_id is not a hex id";
+        goto out;
+    }
     if (get_int(o, "revision", &m->revision) || get_int(o, "db_size", &i64)) {
         bad = "missing revision or db_size";
         goto out;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/progress.h"
 
 #define LOCAL_TMP_TAG ".tmp."
 
@@ -400,7 +401,7 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
 {
     struct local *l = (struct local *)st;
     struct edr_storage_lock *lk;
-    time_t deadline = time(NULL) + (wait_s > 0 ? wait_s : 0);
+    double deadline = edr_now() + (wait_s > 0 ? wait_s : 0);
     edr_rc rc;
     char *slash;
 
@@ -432,7 +433,7 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
             rc = edr_err_errno(err, EDR_E_LOCK, e, "unable to lock '%s'", lk->path);
             goto fail_fd;
         }
-        if (time(NULL) >= deadline) {
+        if (edr_now() >= deadline) {
             char holder[256] = "";
             ssize_t n = pread(lk->fd, holder, sizeof(holder) - 1, 0);
             holder[n > 0 ? n : 0] = '\0';
