@@ -14,3 +14,9 @@ tests_unit_repo_test_repo_CFLAGS = $(UNITCFLAGS)
 tests_unit_repo_test_repo_LDADD = $(UNITLIBS)
 TESTS += tests/unit/repo/test_manifest tests/unit/repo/test_repo
 endif
+
+check_PROGRAMS += tests/fuzz/replay_manifest
+tests_fuzz_replay_manifest_SOURCES = tests/fuzz/fuzz_manifest.c tests/fuzz/replay.c
+tests_fuzz_replay_manifest_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_manifest.sh
+EXTRA_DIST += tests/fuzz/replay_manifest.sh tests/fuzz/corpus/manifest
