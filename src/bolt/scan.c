@@ -25,6 +25,11 @@ struct bucket_ref {
     int64_t inline_maxrev;
 };
 
+struct branch {
+    uint64_t pgid;
+    uint32_t off, n; /* children[off .. off+n) */
+};
+
 struct scan {
     struct edr_stream base;
     uint8_t *run;       /* current page run being assembled */
@@ -35,9 +40,9 @@ struct scan {
     /* per page data */
     uint32_t *count;    /* leaf: element count (UINT32_MAX = not a leaf) */
     int64_t *maxrev;
-    uint32_t *child_off; /* branch: offset into children, count in count_b */
-    uint32_t *child_n;
     uint64_t npages_cap;
+    struct branch *branches; /* in page order: pages arrive in order */
+    size_t nbranches, capbranches;
     uint64_t *children;
     size_t nchildren, capchildren;
     struct bucket_ref *buckets;
@@ -81,8 +86,6 @@ grow_pages(struct scan *s, uint64_t need)
     } while (0)
     GROW(count);
     GROW(maxrev);
-    GROW(child_off);
-    GROW(child_n);
 #undef GROW
     for (uint64_t i = s->npages_cap; i < nc; i++)
         s->count[i] = UINT32_MAX;
@@ -205,8 +208,20 @@ process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
             s->children = np;
             s->capchildren = nc;
         }
-        s->child_off[pgid] = (uint32_t)s->nchildren;
-        s->child_n[pgid] = n;
+        if (s->nbranches == s->capbranches) {
+            size_t nc = s->capbranches ? s->capbranches * 2 : 256;
+            void *nb = realloc(s->branches, nc * sizeof(*s->branches));
+            if (nb == NULL) {
+                fail(s, "out of memory", pgid);
+                return;
+            }
+            s->branches = nb;
+            s->capbranches = nc;
+        }
+        s->branches[s->nbranches].pgid = pgid;
+        s->branches[s->nbranches].off = (uint32_t)s->nchildren;
+        s->branches[s->nbranches].n = n;
+        s->nbranches++;
         for (uint16_t i = 0; i < n; i++)
             s->children[s->nchildren++] = edr_le64(p + 16 + (size_t)i * 16 + 8);
     }
@@ -293,12 +308,31 @@ scan_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *e
     return edr_stream_write(st->next, buf, total, err);
 }
 
+static const struct branch *
+find_branch(const struct scan *s, uint64_t pgid)
+{
+    size_t lo = 0, hi = s->nbranches;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->branches[mid].pgid == pgid)
+            return &s->branches[mid];
+        if (s->branches[mid].pgid < pgid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Sum a tree's leaf counts and highest revision; visited guards against
  * cycles in a corrupt image. */
 static void
 walk(struct scan *s, uint64_t pgid, uint64_t limit, uint8_t *visited, uint64_t *cnt,
      int64_t *maxrev, int depth)
 {
+    const struct branch *br;
+
     if (pgid >= limit || pgid >= s->npages_cap || depth > 64) {
         fail(s, "reference out of bounds", pgid);
         return;
@@ -314,12 +348,13 @@ walk(struct scan *s, uint64_t pgid, uint64_t limit, uint8_t *visited, uint64_t *
             *maxrev = s->maxrev[pgid];
         return;
     }
-    if (s->child_n[pgid] == 0) {
+    br = find_branch(s, pgid);
+    if (br == NULL || br->n == 0) {
         fail(s, "not a branch or leaf page", pgid);
         return;
     }
-    for (uint32_t i = 0; i < s->child_n[pgid]; i++)
-        walk(s, s->children[s->child_off[pgid] + i], limit, visited, cnt, maxrev, depth + 1);
+    for (uint32_t i = 0; i < br->n; i++)
+        walk(s, s->children[br->off + i], limit, visited, cnt, maxrev, depth + 1);
 }
 
 static void
@@ -402,8 +437,7 @@ scan_free(struct edr_stream *st)
     free(s->run);
     free(s->count);
     free(s->maxrev);
-    free(s->child_off);
-    free(s->child_n);
+    free(s->branches);
     free(s->children);
     free(s->buckets);
     free(s);
