@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install dependencies, build etcd-dr, and run every test: unit tests
 # (cmocka), fuzz corpus replays, and integration tests against real etcd
-# and S3 servers started on 127.0.0.1. Then the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with "N passed, N failed".
+# and S3 servers started on 127.0.0.1. Then the unit tests and the main
+# integration tests again with an AddressSanitizer + UndefinedBehaviorSanitizer
+# build. Ends with "N passed, N failed".
 #   ./run-tests.sh                 everything
 #   ./run-tests.sh --quick         unit tests only (no servers)
 set -u
@@ -26,6 +27,10 @@ count() { # count DIR: add the TAP results of a finished 'make check'
     failed=$((failed + f))
 }
 
+SAN_INTEGRATION="tests/integration/t0100-backup-single.sh tests/integration/t0120-backup-cluster.sh \
+tests/integration/t0130-backup-interrupted.sh tests/integration/t0200-restore.sh \
+tests/integration/t0210-restore-bad-input.sh tests/integration/t0300-verify-inspect.sh \
+tests/integration/t0510-s3-backup.sh tests/integration/t0600-schedule.sh"
 build="$top/build"
 if ! "$top/scripts/build.sh" "$build"; then
     echo "build failed"
@@ -52,7 +57,10 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
     if "$top/scripts/build.sh" "$san" --enable-sanitizers; then
         cd "$san"
         find . -name '*.trs' -delete
-        ASAN_OPTIONS=detect_leaks=1 make -j2 check TESTS="$(make -s print-unit-tests)" >/dev/null 2>&1
+        # unit tests and fuzz replays, plus the integration tests that drive the
+        # whole pipeline, with an ASan+UBSan etcd-dr (leaks fail the command too)
+        ASAN_OPTIONS=detect_leaks=1 make -j2 check TESTS="$(make -s print-unit-tests) $SAN_INTEGRATION" \
+            >/dev/null 2>&1
         before_f=$failed
         count "$san"
         for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
