@@ -152,34 +152,44 @@ load_recipients(struct run *r, struct edr_ctx *ctx)
     return rc;
 }
 
-/* An id that sorts by time and is not taken yet. */
+static int
+any_object(const struct edr_storage_entry *e, void *ud)
+{
+    (void)e;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* An id that sorts by time: "<UTC second>-<tag>". Runs of one cluster are
+ * serialized by the lock, so when the repository already has an id of this
+ * second (a run that finished within it), waiting for the next second keeps
+ * every new id sorting after every older one, whatever the tags. */
 static edr_rc
 make_id(struct run *r, const char *tag, struct edr_err *err)
 {
-    char base[48];
+    char base[48], prefix[256];
     struct tm tm;
+    edr_rc rc;
 
-    gmtime_r(&r->started, &tm);
-    strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
-    for (int k = 0; k < 100; k++) {
-        struct edr_storage_stat s1, s2;
-        char n1[256], n2[256];
-        edr_rc rc;
-        if (k == 0)
-            snprintf(r->id, sizeof(r->id), "%s-%s", base, tag);
-        else
-            snprintf(r->id, sizeof(r->id), "%s-%s-%d", base, tag, k);
-        edr_repo_object_name(r->repo, r->id, ".edr", n1, sizeof(n1));
-        edr_repo_object_name(r->repo, r->id, ".json", n2, sizeof(n2));
-        if ((rc = r->repo->st->ops->stat(r->repo->st, n1, &s1, err)) != EDR_OK ||
-            (rc = r->repo->st->ops->stat(r->repo->st, n2, &s2, err)) != EDR_OK)
+    for (int tries = 0;; tries++) {
+        int found = 0;
+        gmtime_r(&r->started, &tm);
+        strftime(base, sizeof(base), "%Y%m%dT%H%M%SZ", &tm);
+        edr_repo_object_name(r->repo, base, "-", prefix, sizeof(prefix));
+        if ((rc = r->repo->st->ops->list(r->repo->st, prefix, any_object, &found, err)) != EDR_OK)
             return rc;
-        if (!s1.exists && !s2.exists) {
-            snprintf(r->dataname, sizeof(r->dataname), "%s", n1);
-            return EDR_OK;
-        }
+        if (!found)
+            break;
+        if (tries >= 3)
+            return edr_err_set(err, EDR_E_REPO, "unable to find a free backup id after '%s'",
+                               base);
+        while (time(NULL) <= r->started)
+            usleep(50 * 1000);
+        r->started = time(NULL);
     }
-    return edr_err_set(err, EDR_E_REPO, "unable to find a free backup id for '%s'", base);
+    snprintf(r->id, sizeof(r->id), "%s-%s", base, tag);
+    edr_repo_object_name(r->repo, r->id, ".edr", r->dataname, sizeof(r->dataname));
+    return EDR_OK;
 }
 
 static int
