@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1004,9 +1005,23 @@ struct put {
     uint64_t total;    /* bytes in the uploaded parts */
     char *upload_id;
     char **etags;
-    unsigned nparts;
+    unsigned nparts;    /* parts uploaded */
+    unsigned submitted; /* parts handed to the uploader */
     int done;
     int failed;
+    /* One part uploads in a background thread while the next one fills:
+     * two part buffers at most, and the snapshot keeps flowing meanwhile.
+     * Only one thread talks to the server at a time (the caller waits for
+     * the uploader before any request of its own). */
+    pthread_t th;
+    int th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int busy, quit;
+    unsigned char *ubuf;
+    size_t ulen, ucap;
+    edr_rc urc;
+    struct edr_err uerr;
 };
 
 static edr_rc
@@ -1036,7 +1051,7 @@ put_initiate(struct put *p, struct edr_err *err)
 }
 
 static edr_rc
-put_part(struct put *p, struct edr_err *err)
+upload_part(struct put *p, const unsigned char *buf, size_t len, struct edr_err *err)
 {
     char num[16];
     struct edr_s3_qparam q[2];
@@ -1054,8 +1069,8 @@ put_part(struct put *p, struct edr_err *err)
     r.key = p->key;
     r.q = q;
     r.nq = 2;
-    r.body = p->buf;
-    r.body_len = p->len;
+    r.body = buf;
+    r.body_len = len;
     rc = request(p->s, &r, err);
     if (rc == EDR_OK && r.status != 200)
         rc = http_error(p->s, &r, err);
@@ -1078,10 +1093,95 @@ put_part(struct put *p, struct edr_err *err)
         edr_err_prefix(err, "part %s", num);
     req_release(&r);
     if (rc == EDR_OK)
-        p->total += p->len;
-    p->len = 0;
-    p->cur_part = edr_s3_part_size(p->expected, p->s->part_size, p->nparts);
+        p->total += len;
     return rc;
+}
+
+static void *
+uploader(void *arg)
+{
+    struct put *p = arg;
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->busy && !p->quit)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->busy)
+            break;
+        pthread_mutex_unlock(&p->mu);
+        edr_err_clear(&p->uerr);
+        p->urc = upload_part(p, p->ubuf, p->ulen, &p->uerr);
+        pthread_mutex_lock(&p->mu);
+        p->busy = 0;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait until no part is in flight; its failure becomes ours. */
+static edr_rc
+wait_uploader(struct put *p, struct edr_err *err)
+{
+    if (!p->th_started)
+        return EDR_OK;
+    pthread_mutex_lock(&p->mu);
+    while (p->busy)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    if (p->urc != EDR_OK) {
+        *err = p->uerr;
+        return p->urc;
+    }
+    return EDR_OK;
+}
+
+/* Hand the full part buffer to the uploader and take its spare buffer. */
+static edr_rc
+submit_part(struct put *p, struct edr_err *err)
+{
+    unsigned char *tb;
+    size_t tc;
+    edr_rc rc;
+
+    if ((rc = wait_uploader(p, err)) != EDR_OK)
+        return rc;
+    if (!p->th_started) {
+        if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_cond_init(&p->cv, NULL) != 0 ||
+            pthread_create(&p->th, NULL, uploader, p) != 0)
+            return edr_err_set(err, EDR_E_INTERNAL, "s3: unable to start the upload thread");
+        p->th_started = 1;
+    }
+    tb = p->ubuf;
+    tc = p->ucap;
+    p->ubuf = p->buf;
+    p->ucap = p->bufcap;
+    p->ulen = p->len;
+    p->buf = tb;
+    p->bufcap = tc;
+    p->len = 0;
+    p->submitted++;
+    p->cur_part = edr_s3_part_size(p->expected, p->s->part_size, p->submitted);
+    pthread_mutex_lock(&p->mu);
+    p->busy = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return EDR_OK;
+}
+
+static void
+stop_uploader(struct put *p)
+{
+    if (!p->th_started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    p->th_started = 0;
 }
 
 static edr_rc
@@ -1123,7 +1223,7 @@ put_write(struct edr_stream *st, const void *buf, size_t len, struct edr_err *er
                 p->failed = 1;
                 return rc;
             }
-            if ((rc = put_part(p, err)) != EDR_OK) {
+            if ((rc = submit_part(p, err)) != EDR_OK) {
                 p->failed = 1;
                 return rc;
             }
@@ -1185,7 +1285,9 @@ put_finish(struct edr_stream *st, struct edr_err *err)
             rc = http_error(p->s, &r, err);
         goto out;
     }
-    if (p->len > 0 && (rc = put_part(p, err)) != EDR_OK)
+    if ((rc = wait_uploader(p, err)) != EDR_OK)
+        goto out;
+    if (p->len > 0 && (rc = upload_part(p, p->buf, p->len, err)) != EDR_OK)
         goto out;
     if (sbuf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
         goto oom;
@@ -1272,6 +1374,7 @@ put_free(struct edr_stream *st)
 
     if (p == NULL)
         return;
+    stop_uploader(p); /* waits for a part in flight: abort comes after it */
     if (p->upload_id != NULL && !p->done)
         put_abort(p);
     for (i = 0; i < p->nparts; i++)
@@ -1279,6 +1382,7 @@ put_free(struct edr_stream *st)
     free(p->etags);
     free(p->upload_id);
     free(p->buf);
+    free(p->ubuf);
     free(p->key);
     free(p);
 }
