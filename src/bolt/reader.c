@@ -66,17 +66,6 @@ struct page {
     uint16_t count;
 };
 
-static int
-keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    size_t n = al < bl ? al : bl;
-    int c = n ? memcmp(a, b, n) : 0;
-
-    if (c != 0)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
 static uint64_t
 fnv1a64(const uint8_t *p, size_t n)
 {
@@ -581,9 +570,9 @@ walk_page(struct walk *w, int tree, int depth, const struct page *pg, const uint
     for (unsigned i = 0; i < pg->count && !w->stopped; i++) {
         if ((rc = elem(pg, i, &flags, &k, &kl, &v, &vl, &child, err)) != EDR_OK)
             return rc;
-        if ((pk != NULL && keycmp(pk, pkl, k, kl) >= 0) ||
-            (i == 0 && lo != NULL && keycmp(lo, lol, k, kl) > 0) ||
-            (hi != NULL && keycmp(k, kl, hi, hil) >= 0))
+        if ((pk != NULL && edr_keycmp(pk, pkl, k, kl) >= 0) ||
+            (i == 0 && lo != NULL && edr_keycmp(lo, lol, k, kl) > 0) ||
+            (hi != NULL && edr_keycmp(k, kl, hi, hil) >= 0))
             return edr_err_set(err, EDR_E_INTEGRITY, "%s: keys out of order",
                                pname(pg, pn, sizeof(pn)));
         pk = k;
@@ -812,7 +801,7 @@ find(struct edr_bolt *b, int tree, uint64_t pgid, const struct page *inl, const 
             unsigned mid = lo + (hi - lo) / 2;
             if ((rc = elem(&pg, mid, &ef, &k, &ekl, &ev, &evl, &child, err)) != EDR_OK)
                 return rc;
-            if (keycmp(k, ekl, key, kl) <= 0)
+            if (edr_keycmp(k, ekl, key, kl) <= 0)
                 lo = mid + 1;
             else
                 hi = mid;
@@ -828,7 +817,7 @@ find(struct edr_bolt *b, int tree, uint64_t pgid, const struct page *inl, const 
             return EDR_E_NOTFOUND;
         if ((rc = elem(&pg, lo - 1, &ef, &k, &ekl, &ev, &evl, &child, err)) != EDR_OK)
             return rc;
-        if (keycmp(k, ekl, key, kl) != 0)
+        if (edr_keycmp(k, ekl, key, kl) != 0)
             return EDR_E_NOTFOUND;
         *flags = ef;
         *v = ev;

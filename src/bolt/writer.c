@@ -76,17 +76,6 @@ struct edr_bolt_writer {
 };
 
 static int
-keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    size_t n = al < bl ? al : bl;
-    int c = n ? memcmp(a, b, n) : 0;
-
-    if (c != 0)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
-static int
 grow(void *pp, size_t *cap, size_t need, size_t elsize)
 {
     void **p = pp;
@@ -372,7 +361,7 @@ edr_bolt_writer_bucket(struct edr_bolt_writer *w, const void *name, size_t name_
     if (name_len == 0 || name_len > MAX_KEY)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: invalid bucket name length %zu",
                                    name_len));
-    if (w->bname != NULL && keycmp(w->bname, w->bname_len, name, name_len) >= 0)
+    if (w->bname != NULL && edr_keycmp(w->bname, w->bname_len, name, name_len) >= 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: buckets out of order"));
     if ((rc = end_bucket(w, err)) != EDR_OK)
         return fail(w, rc);
@@ -404,7 +393,7 @@ edr_bolt_writer_put(struct edr_bolt_writer *w, const void *key, size_t key_len, 
     if (val_len > MAX_VALUE)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: value too large (%zu bytes)",
                                    val_len));
-    if (w->have_last && keycmp(w->last, w->last_len, key, key_len) >= 0)
+    if (w->have_last && edr_keycmp(w->last, w->last_len, key, key_len) >= 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: keys out of order"));
     if (grow(&w->last, &w->last_cap, key_len, 1) != 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "out of memory"));

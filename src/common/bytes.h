@@ -6,7 +6,9 @@
 #ifndef EDR_COMMON_BYTES_H
 #define EDR_COMMON_BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint16_t
 edr_le16(const uint8_t *p)
@@ -62,6 +64,18 @@ edr_put_be64(uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
+}
+
+/* bytes.Compare: unsigned lexicographic order, a prefix sorts first. */
+static inline int
+edr_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(a, b, n) : 0;
+
+    if (c != 0)
+        return c;
+    return al < bl ? -1 : al > bl ? 1 : 0;
 }
 
 #endif

@@ -14,3 +14,4 @@ tests_unit_common_test_opts_LDADD = $(UNITLIBS)
 TESTS += tests/unit/common/test_err tests/unit/common/test_opts
 endif
 libedr_a_SOURCES += src/common/bytes.h
+libedr_a_SOURCES += src/common/strbuf.h

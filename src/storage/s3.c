@@ -8,6 +8,7 @@
  * Credentials come from the environment, AWS's shared files or a secret file,
  * are kept in sodium_malloc memory and never appear in messages.
  */
+#include "common/strbuf.h"
 #include "storage/s3.h"
 
 #include <ctype.h>
@@ -83,31 +84,6 @@ struct s3 {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static int
-sbuf_add(struct sbuf *b, const void *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 static char *
 secret_dup(const char *s, size_t n)
 {
@@ -158,7 +134,7 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
 {
     const char *b, *slash;
     size_t blen, i;
-    struct sbuf pre = {0};
+    struct edr_strbuf pre = {0};
     const char *p;
 
     *bucket = *prefix = NULL;
@@ -193,7 +169,7 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
                                    " prefix",
                                    url);
             }
-            if (sbuf_add(&pre, p, (size_t)(e - p)) != 0 || sbuf_add(&pre, "/", 1) != 0) {
+            if (edr_strbuf_add(&pre, p, (size_t)(e - p)) != 0 || edr_strbuf_add(&pre, "/", 1) != 0) {
                 free(pre.p);
                 return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             }
@@ -525,7 +501,7 @@ struct req {
     int body_started;
     /* filled by the request */
     long status;
-    struct sbuf resp;
+    struct edr_strbuf resp;
     uint64_t sunk;
     edr_rc sink_rc;
     struct edr_err *sink_err;
@@ -637,7 +613,7 @@ on_body(char *p, size_t sz, size_t n, void *ud)
         }
         return len;
     }
-    if (r->resp.len + len > MAX_RESP_BODY || sbuf_add(&r->resp, p, len) != 0)
+    if (r->resp.len + len > MAX_RESP_BODY || edr_strbuf_add(&r->resp, p, len) != 0)
         return 0;
     return len;
 }
@@ -1266,7 +1242,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
 {
     struct put *p = (struct put *)st;
     struct req r = {0};
-    struct sbuf x = {0};
+    struct edr_strbuf x = {0};
     struct edr_s3_qparam q[1];
     struct edr_s3_xml *root = NULL;
     edr_rc rc = EDR_OK;
@@ -1289,25 +1265,25 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         goto out;
     if (p->len > 0 && (rc = upload_part(p, p->buf, p->len, err)) != EDR_OK)
         goto out;
-    if (sbuf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
+    if (edr_strbuf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
         goto oom;
     for (i = 0; i < p->nparts; i++) {
         char part[300];
         int n = snprintf(part, sizeof(part), "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
-        if (sbuf_add(&x, part, (size_t)n) != 0)
+        if (edr_strbuf_add(&x, part, (size_t)n) != 0)
             goto oom;
         for (const char *c = p->etags[i]; *c; c++) {
             const char *esc = *c == '&'   ? "&amp;"
                               : *c == '<' ? "&lt;"
                               : *c == '"' ? "&quot;"
                                           : NULL;
-            if (sbuf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
+            if (edr_strbuf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
                 goto oom;
         }
-        if (sbuf_add(&x, "</ETag></Part>", 14) != 0)
+        if (edr_strbuf_add(&x, "</ETag></Part>", 14) != 0)
             goto oom;
     }
-    if (sbuf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
+    if (edr_strbuf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
         goto oom;
     q[0] = (struct edr_s3_qparam){"uploadId", p->upload_id};
     r.method = "POST";

@@ -5,6 +5,7 @@
  * input ending early) is an error rather than a guess, because a listing
  * misread silently could make retention delete the wrong backups.
  */
+#include "common/strbuf.h"
 #include "storage/s3_xml.h"
 
 #include <ctype.h>
@@ -20,31 +21,6 @@ struct parser {
     size_t pos;
     struct edr_err *err;
 };
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static int
-sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
 
 static edr_rc
 bad(struct parser *p, const char *why)
@@ -97,7 +73,7 @@ name_char(char c)
 
 /* Append code point cp as UTF-8. */
 static int
-add_utf8(struct sbuf *b, unsigned long cp)
+add_utf8(struct edr_strbuf *b, unsigned long cp)
 {
     char u[4];
     size_t n;
@@ -121,12 +97,12 @@ add_utf8(struct sbuf *b, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return sbuf_add(b, u, n);
+    return edr_strbuf_add(b, u, n);
 }
 
 /* At '&': decode one entity into b. */
 static edr_rc
-entity(struct parser *p, struct sbuf *b)
+entity(struct parser *p, struct edr_strbuf *b)
 {
     static const struct {
         const char *name;
@@ -137,7 +113,7 @@ entity(struct parser *p, struct sbuf *b)
     for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         if (at(p, named[i].name)) {
             p->pos += strlen(named[i].name);
-            return sbuf_add(b, &named[i].c, 1) == 0 ? EDR_OK : oom(p);
+            return edr_strbuf_add(b, &named[i].c, 1) == 0 ? EDR_OK : oom(p);
         }
     }
     if (at(p, "&#")) {
@@ -209,7 +185,7 @@ static edr_rc element(struct parser *p, int depth, struct edr_s3_xml **out);
 static edr_rc
 content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, const char *qname)
 {
-    struct sbuf text = {0};
+    struct edr_strbuf text = {0};
     struct edr_s3_xml **tail = &n->child;
     edr_rc rc = EDR_OK;
 
@@ -249,7 +225,7 @@ content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, cons
                 rc = bad(p, "unexpected end of input in cdata");
                 goto out;
             }
-            if (sbuf_add(&text, p->buf + start, p->pos - 3 - start) != 0) {
+            if (edr_strbuf_add(&text, p->buf + start, p->pos - 3 - start) != 0) {
                 rc = oom(p);
                 goto out;
             }
@@ -276,7 +252,7 @@ content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, cons
                 rc = bad(p, "nul byte in text");
                 goto out;
             }
-            if (sbuf_add(&text, p->buf + start, p->pos - start) != 0) {
+            if (edr_strbuf_add(&text, p->buf + start, p->pos - start) != 0) {
                 rc = oom(p);
                 goto out;
             }
