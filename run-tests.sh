@@ -59,7 +59,7 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
         find . -name '*.trs' -delete
         # unit tests and fuzz replays, plus the integration tests that drive the
         # whole pipeline, with an ASan+UBSan etcd-dr (leaks fail the command too)
-        ASAN_OPTIONS=detect_leaks=1 make -j2 check TESTS="$(make -s print-unit-tests) $SAN_INTEGRATION" \
+        ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$top/tests/lsan.supp" make -j2 check TESTS="$(make -s print-unit-tests) $SAN_INTEGRATION" \
             >/dev/null 2>&1
         before_f=$failed
         count "$san"

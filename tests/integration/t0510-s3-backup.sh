@@ -194,7 +194,8 @@ s3_stop KILL
 wait "$BPID"
 RC=$?
 check "the backup fails (exit $RC) with one error line: unreachable" sh -c "test $RC = 7 &&
-    test \$(grep -c '^etcd-dr: error:' '$T/crash.err') = 1 && grep -q '^etcd-dr: error: .*unreachable' '$T/crash.err'"
+    test \$(grep -c '^etcd-dr: error:' '$T/crash.err') = 1 && grep -q '^etcd-dr: error: .*unreachable' '$T/crash.err'" ||
+    sed 's/^/#   /' "$T/crash.err" | head -30
 s3_start || bail "$S3_WHY"
 check "after the restart, list shows nothing" test "$(nids cr)" = 0
 check "and the abandoned upload is there" test "$(s3_uploads bkt prod/cr/ | wc -l)" = 1
