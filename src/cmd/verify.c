@@ -250,8 +250,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     if ((rc = edr_source_spool(ctx, src, tmp && *tmp ? tmp : "/tmp", 0, &sp)) != EDR_OK)
         goto out;
     if ((rc = edr_bolt_open(sp.db, &bolt, &ctx->err)) != EDR_OK ||
-        (rc = edr_mvcc_status(bolt, &st, &ctx->err)) != EDR_OK ||
-        (rc = edr_mvcc_check(bolt, &ctx->err)) != EDR_OK) {
+        (rc = edr_mvcc_status_checked(bolt, &st, &ctx->err)) != EDR_OK) {
         edr_err_prefix(&ctx->err, "%s", src->what);
         goto out;
     }

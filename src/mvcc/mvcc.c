@@ -204,7 +204,12 @@ struct sctx {
     char *mj; /* members JSON being built */
     size_t mjlen, mjcap;
     struct edr_err *err;
+    int strict;      /* also run edr_mvcc_check's checks, in the same pass */
+    int saw_key, saw_cindex;
 };
+
+static int check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                        struct edr_err *err);
 
 static int
 on_status_bucket(void *ud, const uint8_t *name, size_t nl)
@@ -212,6 +217,8 @@ on_status_bucket(void *ud, const uint8_t *name, size_t nl)
     struct sctx *c = ud;
 
     c->crc = edr_crc32c(c->crc, name, nl);
+    if (name_is(name, nl, BK_KEY))
+        c->saw_key = 1;
     c->cur = name_is(name, nl, BK_KEY)      ? BK_KEYS
              : name_is(name, nl, BK_META)   ? BK_METAS
              : name_is(name, nl, "lease")   ? BK_LEASE
@@ -297,6 +304,8 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         struct edr_kv kv;
         if (kl >= 8)
             st->revision = (int64_t)edr_be64(k);
+        if (c->strict && check_rev_kv(k, kl, v, vl, c->err) != 0)
+            return -1;
         if (parse_rev(k, kl, &main, &sub, &tomb) != 0 || vl == 0 ||
             edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK)
             break; /* status is lenient like etcdctl; edr_mvcc_check reports these */
@@ -307,8 +316,15 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         break;
     }
     case BK_METAS:
-        if (name_is(k, kl, "consistent_index") && vl == 8)
+        if (name_is(k, kl, "consistent_index") && c->strict && vl != 8) {
+            edr_err_set(c->err, EDR_E_INTEGRITY,
+                        "meta: consistent_index has %zu bytes, not 8", vl);
+            return -1;
+        }
+        if (name_is(k, kl, "consistent_index") && vl == 8) {
             st->consistent_index = edr_be64(v);
+            c->saw_cindex = 1;
+        }
         else if (name_is(k, kl, "term") && vl == 8) {
             st->term = edr_be64(v);
             st->has_term = 1;
@@ -346,8 +362,8 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return 0;
 }
 
-edr_rc
-edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err)
+static edr_rc
+status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_err *err)
 {
     struct edr_bolt_info info;
     struct sctx c;
@@ -358,6 +374,7 @@ edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *
     memset(&c, 0, sizeof(c));
     c.st = st;
     c.err = err;
+    c.strict = strict;
     if (mj_append(&c, "[", 1) != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
@@ -365,6 +382,14 @@ edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *
     edr_err_clear(err);
     if ((rc = edr_bolt_walk(b, 1, on_status_bucket, on_status_kv, &c, &used, err)) != EDR_OK)
         goto out;
+    if (strict && !c.saw_key) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "bucket 'key' not found");
+        goto out;
+    }
+    if (strict && !c.saw_cindex) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "meta: consistent_index not found");
+        goto out;
+    }
     if (mj_append(&c, "]", 1) != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
@@ -381,6 +406,18 @@ out:
     free(c.mj);
     lm_release(&c.lm);
     return rc;
+}
+
+edr_rc
+edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err)
+{
+    return status(b, st, 0, err);
+}
+
+edr_rc
+edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err)
+{
+    return status(b, st, 1, err);
 }
 
 void
@@ -402,30 +439,39 @@ static int
 on_check_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
     struct cctx *c = ud;
+
+    return check_rev_kv(k, kl, v, vl, c->err);
+}
+
+/* One entry of the key bucket: a valid revision key, and a KeyValue with a
+ * key (or the empty value of a bump-revision marker). */
+static int
+check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct edr_err *err)
+{
     struct edr_kv kv;
     int64_t main, sub;
     int tomb;
     char rs[64];
 
     if (parse_rev(k, kl, &main, &sub, &tomb) != 0) {
-        edr_err_set(c->err, EDR_E_INTEGRITY, "invalid revision key %s",
+        edr_err_set(err, EDR_E_INTEGRITY, "invalid revision key %s",
                     rev_str(k, kl, rs, sizeof(rs)));
         return -1;
     }
     if (vl == 0) {
         if (tomb) {
-            edr_err_set(c->err, EDR_E_INTEGRITY, "revision %s: empty tombstone",
+            edr_err_set(err, EDR_E_INTEGRITY, "revision %s: empty tombstone",
                         rev_str(k, kl, rs, sizeof(rs)));
             return -1;
         }
         return 0; /* bump-revision marker */
     }
-    if (edr_mvcc_kv_decode(v, vl, &kv, c->err) != EDR_OK) {
-        edr_err_prefix(c->err, "revision %s: invalid KeyValue", rev_str(k, kl, rs, sizeof(rs)));
+    if (edr_mvcc_kv_decode(v, vl, &kv, err) != EDR_OK) {
+        edr_err_prefix(err, "revision %s: invalid KeyValue", rev_str(k, kl, rs, sizeof(rs)));
         return -1;
     }
     if (kv.key_len == 0) {
-        edr_err_set(c->err, EDR_E_INTEGRITY, "revision %s: KeyValue without a key",
+        edr_err_set(err, EDR_E_INTEGRITY, "revision %s: KeyValue without a key",
                     rev_str(k, kl, rs, sizeof(rs)));
         return -1;
     }

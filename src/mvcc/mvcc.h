@@ -44,6 +44,10 @@ struct edr_mvcc_status {
  * gives 0 (edr_mvcc_check reports it).
  */
 edr_rc edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err);
+/* edr_mvcc_status plus every check of edr_mvcc_check, in one pass over the
+ * file (what verify uses): the first problem is the error. */
+edr_rc edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st,
+                               struct edr_err *err);
 void edr_mvcc_status_release(struct edr_mvcc_status *st);
 
 /*

@@ -435,6 +435,14 @@ check_one(const struct pair *kp, size_t n, int with_meta, edr_rc want, const cha
     assert_int_equal(edr_mvcc_check(b, &err), want);
     if (msg != NULL)
         assert_string_equal(err.msg, msg);
+    {
+        /* the one-pass variant verify uses finds the same problem */
+        struct edr_mvcc_status st;
+        assert_int_equal(edr_mvcc_status_checked(b, &st, &err), want);
+        if (msg != NULL)
+            assert_string_equal(err.msg, msg);
+        edr_mvcc_status_release(&st);
+    }
     edr_bolt_close(b);
 }
 
