@@ -1,0 +1,43 @@
+#!/bin/bash
+# Usage: bench/run-all.sh [--big] [RUNS=3]
+#
+# Runs backup.sh, restore.sh, verify.sh and s3.sh at 128 MiB; with --big also
+# backup.sh, restore.sh and verify.sh at 1024 MiB (about 10 GB free in /tmp and
+# a few minutes of loading each). Each script starts and kills its own etcd.
+# Prints every script's table, then all RESULT lines again prefixed with the
+# script and size (RESULT backup_128_ratio=1.02). A script that fails is
+# reported and the others still run; the exit status is then 1.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+big=
+if [ "${1:-}" = --big ]; then
+    big=1
+    shift
+fi
+RUNS=${1:-3}
+out=$(mktemp /tmp/edr-bench-all.XXXXXX)
+trap 'rm -f "$out"' EXIT
+failed=0
+
+run() { # SCRIPT SIZE
+    echo "=== $1 $2 MiB ($RUNS runs) ==="
+    if "$here/$1.sh" "$2" "$RUNS" >"$out.one"; then
+        cat "$out.one"
+        sed -n "s/^RESULT /RESULT $1_$2_/p" "$out.one" >>"$out"
+    else
+        cat "$out.one"
+        echo "=== $1 $2 MiB FAILED ==="
+        echo "RESULT $1_$2_failed=1" >>"$out"
+        failed=1
+    fi
+    rm -f "$out.one"
+    echo
+}
+
+for s in backup restore verify s3; do run "$s" 128; done
+if [ -n "$big" ]; then
+    for s in backup restore verify; do run "$s" 1024; done
+fi
+echo "=== all results ==="
+cat "$out"
+exit $failed
