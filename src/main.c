@@ -75,8 +75,8 @@ bad_log_option(struct edr_ctx *ctx, enum edr_opt_id id, const char *valid)
 
     if (ctx->opts.src[id] == EDR_SRC_FILE)
         return edr_err_set(&ctx->err, EDR_E_CONFIG, "%s:%d: [log] %s: invalid value '%s' (%s)",
-                           ctx->opts.config_path, ctx->opts.file_line[id],
-                           edr_optdefs[id].cfgkey, v, valid);
+                           ctx->opts.config_path, ctx->opts.file_line[id], edr_optdefs[id].cfgkey,
+                           v, valid);
     return edr_err_set(&ctx->err, EDR_E_USAGE, "invalid --%s '%s' (%s)", edr_optdefs[id].name, v,
                        valid);
 }

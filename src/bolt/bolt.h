@@ -22,13 +22,13 @@ struct edr_bolt;
 
 struct edr_bolt_info {
     uint32_t page_size;
-    uint64_t pgid;      /* meta.pgid: pages in use */
+    uint64_t pgid; /* meta.pgid: pages in use */
     uint64_t txid;
-    uint64_t root;      /* root bucket's root page */
-    uint64_t freelist;  /* page id or UINT64_MAX */
-    uint64_t size;      /* pgid * page_size: etcdctl's "total size" */
+    uint64_t root;     /* root bucket's root page */
+    uint64_t freelist; /* page id or UINT64_MAX */
+    uint64_t size;     /* pgid * page_size: etcdctl's "total size" */
     uint64_t file_size;
-    int meta_used;      /* 0 or 1 */
+    int meta_used; /* 0 or 1 */
 };
 
 /* Open and validate the metas (magic, version, checksum; pgid*page_size
@@ -72,8 +72,7 @@ edr_rc edr_bolt_open_fd(int fd, const char *name, struct edr_bolt **out, struct 
  * *pages_in_use (if not NULL), so a status needs to read the file once.
  * Callback returns as for the foreach functions; 1 stops the whole walk. */
 edr_rc edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb,
-                     edr_bolt_kv_cb kv_cb, void *ud, uint64_t *pages_in_use,
-                     struct edr_err *err);
+                     edr_bolt_kv_cb kv_cb, void *ud, uint64_t *pages_in_use, struct edr_err *err);
 
 /* Memory: a reader keeps one buffer per tree level (page plus its overflow
  * pages) for the bucket tree being walked and for the root bucket tree; a

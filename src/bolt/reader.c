@@ -196,14 +196,13 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
             if (why0 == NULL)
                 why0 = "invalid page size";
             return edr_err_set(err, EDR_E_INTEGRITY,
-                               "'%s' is not a bbolt database: page 0: %s, no valid page 1",
-                               b->name, why0);
+                               "'%s' is not a bbolt database: page 0: %s, no valid page 1", b->name,
+                               why0);
         }
     }
     if (b->info.file_size < 2 * ps)
         return edr_err_set(err, EDR_E_INTEGRITY,
-                           "'%s': file size too small (%" PRIu64 " bytes, page size %" PRIu64
-                           ")",
+                           "'%s': file size too small (%" PRIu64 " bytes, page size %" PRIu64 ")",
                            b->name, b->info.file_size, ps);
     if ((rc = load_meta(b, ps, m1, &a1, err)) != EDR_OK)
         return rc;
@@ -231,8 +230,7 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
     b->info.txid = edr_le64(m + 64);
     if (b->info.pgid < 3 || b->info.pgid > b->info.file_size / ps)
         return edr_err_set(err, EDR_E_INTEGRITY,
-                           "page %d: meta pgid %" PRIu64 " beyond end of file (%" PRIu64
-                           " bytes)",
+                           "page %d: meta pgid %" PRIu64 " beyond end of file (%" PRIu64 " bytes)",
                            use, b->info.pgid, b->info.file_size);
     b->info.size = b->info.pgid * ps;
     if (b->info.root < 2 || b->info.root >= b->info.pgid)
@@ -240,9 +238,8 @@ open_metas(struct edr_bolt *b, struct edr_err *err)
                            use, b->info.root);
     if (b->info.freelist != NO_FREELIST &&
         (b->info.freelist < 2 || b->info.freelist >= b->info.pgid))
-        return edr_err_set(err, EDR_E_INTEGRITY,
-                           "page %d: meta freelist %" PRIu64 " out of bounds", use,
-                           b->info.freelist);
+        return edr_err_set(err, EDR_E_INTEGRITY, "page %d: meta freelist %" PRIu64 " out of bounds",
+                           use, b->info.freelist);
     return EDR_OK;
 }
 
@@ -367,18 +364,15 @@ load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, stru
             r->cap = ps;
         }
         if (read_at(b, r->buf, ps, pgid * ps) != 0)
-            return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read",
-                                 pgid);
+            return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read", pgid);
         id = edr_le64(r->buf);
         if (id != pgid)
             return edr_err_set(err, EDR_E_INTEGRITY,
-                               "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", pgid,
-                               id);
+                               "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", pgid, id);
         ovf = edr_le32(r->buf + 12);
         if (ovf >= b->info.pgid - pgid)
             return edr_err_set(err, EDR_E_INTEGRITY,
-                               "page %" PRIu64 ": out of bounds (overflow %" PRIu64 ")", pgid,
-                               ovf);
+                               "page %" PRIu64 ": out of bounds (overflow %" PRIu64 ")", pgid, ovf);
         total = (ovf + 1) * ps;
         if (total > SIZE_MAX / 2)
             return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": too large", pgid);
@@ -390,8 +384,7 @@ load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, stru
             r->cap = (size_t)total;
         }
         if (ovf > 0 && read_at(b, r->buf + ps, (size_t)(total - ps), (pgid + 1) * ps) != 0)
-            return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read",
-                                 pgid);
+            return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read", pgid);
         r->len = (size_t)total;
         r->pgid = pgid;
     }
@@ -522,8 +515,8 @@ walk_pgid(struct walk *w, int tree, int depth, uint64_t pgid, const uint8_t *lo,
 
 /* A bucket's value: 16-byte header, then for an inline bucket the page. */
 static edr_rc
-walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t nl,
-            const uint8_t *v, size_t vl, struct edr_err *err)
+walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t nl, const uint8_t *v,
+            size_t vl, struct edr_err *err)
 {
     char pn[64], q[80];
     struct page in;
@@ -553,8 +546,8 @@ walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t n
 }
 
 static edr_rc
-walk_page(struct walk *w, int tree, int depth, const struct page *pg, const uint8_t *lo,
-          size_t lol, const uint8_t *hi, size_t hil, struct edr_err *err)
+walk_page(struct walk *w, int tree, int depth, const struct page *pg, const uint8_t *lo, size_t lol,
+          const uint8_t *hi, size_t hil, struct edr_err *err)
 {
     const uint8_t *pk = NULL, *k, *v = NULL;
     size_t pkl = 0, kl, vl = 0;
@@ -607,11 +600,10 @@ walk_page(struct walk *w, int tree, int depth, const struct page *pg, const uint
         } else {
             int r;
             if (flags & BUCKET_FLAG)
-                return edr_err_set(err, EDR_E_INTEGRITY,
-                                   "%s: bucket '%s': nested bucket '%s' not supported",
-                                   pname(pg, pn, sizeof(pn)),
-                                   quote(w->bname, w->bname_len, q, sizeof(q)),
-                                   quote(k, kl, q + 40, sizeof(q) - 40));
+                return edr_err_set(
+                    err, EDR_E_INTEGRITY, "%s: bucket '%s': nested bucket '%s' not supported",
+                    pname(pg, pn, sizeof(pn)), quote(w->bname, w->bname_len, q, sizeof(q)),
+                    quote(k, kl, q + 40, sizeof(q) - 40));
             if (w->kv_cb != NULL && (r = w->kv_cb(w->ud, k, kl, v, vl)) != 0) {
                 if (r < 0)
                     return cb_abort(err);
@@ -644,8 +636,7 @@ load_freelist(struct walk *w, struct edr_err *err)
     }
     if (pg.flags != F_FREELIST)
         return edr_err_set(err, EDR_E_INTEGRITY,
-                           "page %" PRIu64 ": invalid type 0x%x (expected freelist)", fl,
-                           pg.flags);
+                           "page %" PRIu64 ": invalid type 0x%x (expected freelist)", fl, pg.flags);
     n = pg.count;
     if (n == 0xFFFF) {
         if (pg.len < HDR + 8)
@@ -680,7 +671,8 @@ check_meta_page(struct edr_bolt *b, uint64_t id, struct edr_err *err)
         return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read", id);
     if (edr_le64(h) != id)
         return edr_err_set(err, EDR_E_INTEGRITY,
-                           "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", id, edr_le64(h));
+                           "page %" PRIu64 ": id mismatch (header says %" PRIu64 ")", id,
+                           edr_le64(h));
     flags = edr_le16(h + 8);
     if (flags != F_META)
         return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": invalid type 0x%x", id, flags);
@@ -726,8 +718,7 @@ edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb, edr_b
             int r = bit_get(w.reach, i);
             used += (uint64_t)r;
             if (!r && !bit_get(w.freed, i) && b->info.freelist != NO_FREELIST) {
-                rc = edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": unreachable unfreed",
-                                 i);
+                rc = edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": unreachable unfreed", i);
                 goto out;
             }
         }
@@ -778,8 +769,7 @@ find(struct edr_bolt *b, int tree, uint64_t pgid, const struct page *inl, const 
         } else {
             if (depth >= MAX_DEPTH)
                 return edr_err_set(err, EDR_E_INTEGRITY,
-                                   "page %" PRIu64 ": tree deeper than %d levels", pgid,
-                                   MAX_DEPTH);
+                                   "page %" PRIu64 ": tree deeper than %d levels", pgid, MAX_DEPTH);
             if ((rc = load_run(b, &b->lv[tree][depth], pgid, &pg, err)) != EDR_OK)
                 return rc;
             if (pg.flags != F_BRANCH && pg.flags != F_LEAF)
@@ -790,8 +780,7 @@ find(struct edr_bolt *b, int tree, uint64_t pgid, const struct page *inl, const 
             return rc;
         if (pg.count == 0) {
             if (pg.flags == F_BRANCH)
-                return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": empty branch",
-                                   pg.id);
+                return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": empty branch", pg.id);
             return EDR_E_NOTFOUND;
         }
         /* first element whose key is > key */

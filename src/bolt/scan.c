@@ -20,7 +20,7 @@ struct bucket_ref {
     uint64_t leaf_pgid; /* the page the element was found in */
     char name[64];
     size_t name_len;
-    uint64_t root;      /* 0 = inline */
+    uint64_t root; /* 0 = inline */
     uint32_t inline_count;
     int64_t inline_maxrev;
 };
@@ -32,13 +32,13 @@ struct branch {
 
 struct scan {
     struct edr_stream base;
-    uint8_t *run;       /* current page run being assembled */
+    uint8_t *run; /* current page run being assembled */
     size_t run_len, run_need, run_cap;
     uint64_t pos_pages; /* pgid of the run being assembled */
     uint64_t skip;      /* bytes of an oversized run still to skip */
     uint32_t ps;
     /* per page data */
-    uint32_t *count;    /* leaf: element count (UINT32_MAX = not a leaf) */
+    uint32_t *count; /* leaf: element count (UINT32_MAX = not a leaf) */
     int64_t *maxrev;
     uint64_t npages_cap;
     struct branch *branches; /* in page order: pages arrive in order */
@@ -104,8 +104,8 @@ rev_of(const uint8_t *k, uint32_t klen)
 /* Leaf elements: count non-bucket pairs, track the highest revision key,
  * record bucket elements. `base` is the page image, len its bytes. */
 static void
-scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16_t n,
-          uint32_t *cnt, int64_t *maxrev, int record_buckets)
+scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16_t n, uint32_t *cnt,
+          int64_t *maxrev, int record_buckets)
 {
     *cnt = 0;
     *maxrev = -1;
@@ -115,7 +115,8 @@ scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16
     }
     for (uint16_t i = 0; i < n; i++) {
         const uint8_t *e = base + 16 + (size_t)i * 16;
-        uint32_t flags = edr_le32(e), pos = edr_le32(e + 4), ks = edr_le32(e + 8), vs = edr_le32(e + 12);
+        uint32_t flags = edr_le32(e), pos = edr_le32(e + 4), ks = edr_le32(e + 8),
+                 vs = edr_le32(e + 12);
         size_t off = (size_t)(e - base) + pos;
         if (off + (size_t)ks + vs > len) {
             fail(s, "element out of bounds", pgid);
@@ -371,7 +372,7 @@ compute(struct scan *s)
     if (s->run_len != 0 && !s->bad)
         fail(s, "truncated image", s->pos_pages);
     m = (s->meta[0].ok && (!s->meta[1].ok || s->meta[0].txid >= s->meta[1].txid)) ? 0
-        : s->meta[1].ok                                                          ? 1
+        : s->meta[1].ok                                                           ? 1
                                                                                   : -1;
     if (m < 0)
         fail(s, "no valid meta page", 0);

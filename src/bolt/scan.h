@@ -16,7 +16,7 @@
 #include "stream/stream.h"
 
 struct edr_bolt_scan_result {
-    int valid;              /* 0: the image could not be understood (see error) */
+    int valid; /* 0: the image could not be understood (see error) */
     char error[256];
     uint32_t page_size;
     uint64_t size;          /* pgid * page_size */

@@ -120,8 +120,8 @@ pwrite_full(struct edr_bolt_writer *w, const uint8_t *p, size_t len, uint64_t of
 /* Lays out node n as a page image with the given id into w->pbuf; returns
  * the number of pages it takes. */
 static edr_rc
-assemble(struct edr_bolt_writer *w, const struct node *n, int branch, uint64_t id,
-         uint64_t *pages, struct edr_err *err)
+assemble(struct edr_bolt_writer *w, const struct node *n, int branch, uint64_t id, uint64_t *pages,
+         struct edr_err *err)
 {
     size_t size = node_size(n);
     uint64_t np = (size + w->ps - 1) / w->ps;
@@ -188,8 +188,8 @@ flush(struct edr_bolt_writer *w, struct tree *t, int level, int is_root, uint64_
             return edr_err_set(err, EDR_E_INTERNAL, "bolt writer: tree too deep");
         if (t->nlv < level + 2)
             t->nlv = level + 2;
-        rc = node_add(w, t, level + 1, 0, n->data + n->ents[0].off, n->ents[0].ksize, NULL, 0,
-                      id, err);
+        rc = node_add(w, t, level + 1, 0, n->data + n->ents[0].off, n->ents[0].ksize, NULL, 0, id,
+                      err);
         if (rc != EDR_OK)
             return rc;
     }
@@ -359,8 +359,8 @@ edr_bolt_writer_bucket(struct edr_bolt_writer *w, const void *name, size_t name_
     if ((rc = usable(w, err)) != EDR_OK)
         return rc;
     if (name_len == 0 || name_len > MAX_KEY)
-        return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: invalid bucket name length %zu",
-                                   name_len));
+        return fail(w, edr_err_set(err, EDR_E_INTERNAL,
+                                   "bolt writer: invalid bucket name length %zu", name_len));
     if (w->bname != NULL && edr_keycmp(w->bname, w->bname_len, name, name_len) >= 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: buckets out of order"));
     if ((rc = end_bucket(w, err)) != EDR_OK)
@@ -388,8 +388,8 @@ edr_bolt_writer_put(struct edr_bolt_writer *w, const void *key, size_t key_len, 
     if (!w->in_bucket)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: put outside a bucket"));
     if (key_len == 0 || key_len > MAX_KEY)
-        return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: invalid key length %zu",
-                                   key_len));
+        return fail(
+            w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: invalid key length %zu", key_len));
     if (val_len > MAX_VALUE)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: value too large (%zu bytes)",
                                    val_len));

@@ -37,10 +37,9 @@
 #include "stream/zstd.h"
 
 const enum edr_opt_id edr_cmd_backup_opts[] = {
-    EDR_OPTS_ETCD,       EDR_OPTS_REPO,     EDR_OPTS_RETENTION, EDR_O_RECIPIENT,
-    EDR_O_NO_ENCRYPT,    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,   EDR_O_PRUNE,
-    EDR_O_METRICS_FILE,  EDR_O_ON_SUCCESS, EDR_O_ON_FAILURE,   EDR_O_JSON,
-    EDR_O__COUNT};
+    EDR_OPTS_ETCD,        EDR_OPTS_REPO, EDR_OPTS_RETENTION, EDR_O_RECIPIENT,    EDR_O_NO_ENCRYPT,
+    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_PRUNE,        EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,
+    EDR_O_ON_FAILURE,     EDR_O_JSON,    EDR_O__COUNT};
 
 struct chain {
     struct edr_stream *writer, *stored_sha, *stored_size, *seal, *zst, *tar, *scan, *prog;
@@ -92,8 +91,8 @@ begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
                              r->nrcpt > 0 ? EDR_SEAL_FLAG_ENCRYPTED : 0, &c->seal, err);
     if (rc != EDR_OK)
         return rc;
-    rc = edr_stream_zstd_compress_new(c->seal, r->level, r->threads, EDR_ZSTD_SIZE_UNKNOWN,
-                                      &c->zst, err);
+    rc = edr_stream_zstd_compress_new(c->seal, r->level, r->threads, EDR_ZSTD_SIZE_UNKNOWN, &c->zst,
+                                      err);
     if (rc != EDR_OK)
         return rc;
     if ((rc = edr_tar_writer_new(c->zst, &c->tar, err)) != EDR_OK)
@@ -120,8 +119,9 @@ load_recipients(struct run *r, struct edr_ctx *ctx)
 
     if (edr_opt_bool(&ctx->opts, EDR_O_NO_ENCRYPT)) {
         if (n > 0)
-            rc = edr_err_set(&ctx->err, EDR_E_USAGE, "--no-encrypt and --recipient exclude each "
-                                                     "other");
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "--no-encrypt and --recipient exclude each "
+                             "other");
         else
             edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
         edr_strv_free(files, n);
@@ -181,8 +181,7 @@ make_id(struct run *r, const char *tag, struct edr_err *err)
         if (!found)
             break;
         if (tries >= 3)
-            return edr_err_set(err, EDR_E_REPO, "unable to find a free backup id after '%s'",
-                               base);
+            return edr_err_set(err, EDR_E_REPO, "unable to find a free backup id after '%s'", base);
         while (time(NULL) <= r->started)
             usleep(50 * 1000);
         r->started = time(NULL);
@@ -229,8 +228,7 @@ prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
  * the tar with a copy of the manifest, publish the data object, then write
  * the manifest. m comes in with the source's fields filled. */
 static edr_rc
-commit(struct run *r, const uint8_t sha[32], uint64_t db_size, struct edr_manifest *m,
-       double t0)
+commit(struct run *r, const uint8_t sha[32], uint64_t db_size, struct edr_manifest *m, double t0)
 {
     struct edr_ctx *ctx = r->ctx;
     struct edr_bolt_scan_result scan;
@@ -368,8 +366,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
                 goto out;
         }
         edr_info("snapshot from '%s' (member %016" PRIx64 ", attempt %d)",
-                 edr_etcd_endpoint(client, chosen), statuses[chosen].member_id,
-                 (int)attempt + 1);
+                 edr_etcd_endpoint(client, chosen), statuses[chosen].member_id, (int)attempt + 1);
         rc = edr_etcd_snapshot(client, chosen, &sink, &res, &ctx->err);
         edr_progress_end(&r.progress);
         if (rc == EDR_OK)
@@ -403,8 +400,8 @@ out:
 /* import: a plain etcd snapshot file, or an archive (zip, tar, gzip, ...)
  * holding one, stored as a backup through the same pipeline. */
 const enum edr_opt_id edr_cmd_import_opts[] = {
-    EDR_OPTS_REPO,      EDR_O_RECIPIENT,  EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,
-    EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,    EDR_O__COUNT};
+    EDR_OPTS_REPO, EDR_O_RECIPIENT,       EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
+    EDR_O_THREADS, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,       EDR_O__COUNT};
 
 struct import_src {
     int fd;

@@ -57,14 +57,14 @@ EDR_CMD_DECLARE(verify);
 
 /* Shared option groups (cmd/common.c), for building the per-command lists. */
 #define EDR_OPTS_ETCD                                                                              \
-    EDR_O_ENDPOINTS, EDR_O_CACERT, EDR_O_CERT, EDR_O_KEY, EDR_O_INSECURE_SKIP_TLS_VERIFY,         \
-        EDR_O_USER, EDR_O_PASSWORD_FILE, EDR_O_ENDPOINT_POLICY, EDR_O_CONNECT_TIMEOUT,            \
+    EDR_O_ENDPOINTS, EDR_O_CACERT, EDR_O_CERT, EDR_O_KEY, EDR_O_INSECURE_SKIP_TLS_VERIFY,          \
+        EDR_O_USER, EDR_O_PASSWORD_FILE, EDR_O_ENDPOINT_POLICY, EDR_O_CONNECT_TIMEOUT,             \
         EDR_O_STALL_TIMEOUT, EDR_O_RETRIES
 #define EDR_OPTS_REPO                                                                              \
-    EDR_O_REPO, EDR_O_CLUSTER, EDR_O_S3_ENDPOINT, EDR_O_S3_REGION, EDR_O_S3_PATH_STYLE,           \
+    EDR_O_REPO, EDR_O_CLUSTER, EDR_O_S3_ENDPOINT, EDR_O_S3_REGION, EDR_O_S3_PATH_STYLE,            \
         EDR_O_S3_CACERT, EDR_O_S3_PART_SIZE, EDR_O_S3_SECRET_FILE, EDR_O_LOCK_WAIT
 #define EDR_OPTS_RETENTION                                                                         \
-    EDR_O_KEEP_LAST, EDR_O_KEEP_HOURLY, EDR_O_KEEP_DAILY, EDR_O_KEEP_WEEKLY, EDR_O_KEEP_MONTHLY,  \
+    EDR_O_KEEP_LAST, EDR_O_KEEP_HOURLY, EDR_O_KEEP_DAILY, EDR_O_KEEP_WEEKLY, EDR_O_KEEP_MONTHLY,   \
         EDR_O_KEEP_WITHIN, EDR_O_KEEP_VERIFIED
 
 /* Helpers (cmd/common.c). */

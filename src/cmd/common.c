@@ -60,8 +60,7 @@ edr_cmd_open_repo(struct edr_ctx *ctx, int create, struct edr_repo **out)
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_S3_PART_SIZE, 0, INT64_MAX, &part, &ctx->err)))
         return rc;
     edr_cmd_storage_opts(ctx, &so);
-    return edr_repo_open(url, &so, edr_opt_str(&ctx->opts, EDR_O_CLUSTER), create, out,
-                         &ctx->err);
+    return edr_repo_open(url, &so, edr_opt_str(&ctx->opts, EDR_O_CLUSTER), create, out, &ctx->err);
 }
 
 edr_rc

@@ -21,7 +21,7 @@
 #include "stream/basic.h"
 
 const enum edr_opt_id edr_cmd_export_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_OUTPUT,
-                                               EDR_O_RAW, EDR_O_JSON, EDR_O__COUNT};
+                                               EDR_O_RAW,     EDR_O_JSON,     EDR_O__COUNT};
 const enum edr_opt_id edr_cmd_decrypt_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_OUTPUT,
                                                 EDR_O_JSON, EDR_O__COUNT};
 
@@ -94,8 +94,8 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
         if (mode == EDR_READ_RAW)
             fprintf(stderr, "wrote %s (tar.zst: zstd -d < %s | tar x)\n", path, path);
         else
-            fprintf(stderr, "wrote %s: etcd snapshot of %" PRIu64 " bytes, sha256 verified\n",
-                    path, res.trailer.db_size);
+            fprintf(stderr, "wrote %s: etcd snapshot of %" PRIu64 " bytes, sha256 verified\n", path,
+                    res.trailer.db_size);
     }
 out:
     edr_stream_free(out);

@@ -16,12 +16,12 @@
 #include "cmd/source.h"
 #include "mvcc/mvcc.h"
 
-const enum edr_opt_id edr_cmd_inspect_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_TOP,
-                                                EDR_O_SKIP_HASH_CHECK, EDR_O_JSON, EDR_O__COUNT};
-const enum edr_opt_id edr_cmd_ls_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_REV,
-                                           EDR_O_SKIP_HASH_CHECK, EDR_O_JSON, EDR_O__COUNT};
-const enum edr_opt_id edr_cmd_get_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_REV,
-                                            EDR_O_OUTPUT, EDR_O_SKIP_HASH_CHECK, EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_inspect_opts[] = {
+    EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_TOP, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON, EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_ls_opts[] = {EDR_OPTS_REPO,         EDR_O_IDENTITY, EDR_O_REV,
+                                           EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,     EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_get_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY,        EDR_O_REV,
+                                            EDR_O_OUTPUT,  EDR_O_SKIP_HASH_CHECK, EDR_O__COUNT};
 
 struct opened {
     struct edr_source src;
@@ -77,9 +77,9 @@ counts_json(const struct edr_k8s_count *c, size_t n, size_t top)
     json_t *a = json_array();
 
     for (size_t i = 0; i < n && i < top; i++)
-        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", c[i].name, "count",
-                                           (json_int_t)c[i].count, "bytes",
-                                           (json_int_t)c[i].bytes));
+        json_array_append_new(a,
+                              json_pack("{s:s, s:I, s:I}", "name", c[i].name, "count",
+                                        (json_int_t)c[i].count, "bytes", (json_int_t)c[i].bytes));
     return a;
 }
 
@@ -150,22 +150,21 @@ edr_cmd_inspect(struct edr_ctx *ctx)
         json_t *members = members_json(st.members_json);
         json_t *j = json_pack(
             "{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:o}}",
-            "source", o.src.what, "hash", (json_int_t)st.hash, "revision",
-            (json_int_t)st.revision, "totalKey", (json_int_t)st.total_keys, "totalSize",
-            (json_int_t)st.total_size, "details", "live_keys", (json_int_t)st.live_keys,
-            "compact_revision", (json_int_t)st.compact_revision, "scheduled_compact_revision",
+            "source", o.src.what, "hash", (json_int_t)st.hash, "revision", (json_int_t)st.revision,
+            "totalKey", (json_int_t)st.total_keys, "totalSize", (json_int_t)st.total_size,
+            "details", "live_keys", (json_int_t)st.live_keys, "compact_revision",
+            (json_int_t)st.compact_revision, "scheduled_compact_revision",
             (json_int_t)st.scheduled_compact_revision, "consistent_index",
             (json_int_t)st.consistent_index, "term", (json_int_t)st.term, "leases",
             (json_int_t)st.leases, "alarms", (json_int_t)st.alarms, "db_size_in_use",
             (json_int_t)st.db_size_in_use, "auth_enabled", st.auth_enabled, "cluster_version",
             st.cluster_version, "members", members);
-        json_object_set_new(j, "kubernetes",
-                            json_pack("{s:I, s:I, s:o, s:o}", "objects", (json_int_t)k8s->objects,
-                                      "bytes", (json_int_t)k8s->bytes, "resources",
-                                      counts_json(k8s->resources, k8s->n_resources, SIZE_MAX),
-                                      "namespaces",
-                                      counts_json(k8s->namespaces, k8s->n_namespaces,
-                                                  (size_t)top)));
+        json_object_set_new(
+            j, "kubernetes",
+            json_pack("{s:I, s:I, s:o, s:o}", "objects", (json_int_t)k8s->objects, "bytes",
+                      (json_int_t)k8s->bytes, "resources",
+                      counts_json(k8s->resources, k8s->n_resources, SIZE_MAX), "namespaces",
+                      counts_json(k8s->namespaces, k8s->n_namespaces, (size_t)top)));
         edr_cmd_print_json(j);
         goto out;
     }
@@ -268,12 +267,11 @@ ls_cb(void *ud, const struct edr_kv *kv)
     if (s->arr != NULL) {
         const char *enc;
         json_t *k = bytes_json(kv->key, kv->key_len, &enc);
-        json_array_append_new(s->arr,
-                              json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "key", k,
-                                        "create_revision", (json_int_t)kv->create_revision,
-                                        "mod_revision", (json_int_t)kv->mod_revision, "version",
-                                        (json_int_t)kv->version, "lease", (json_int_t)kv->lease,
-                                        "size", (json_int_t)kv->value_len));
+        json_array_append_new(
+            s->arr, json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "key", k, "create_revision",
+                              (json_int_t)kv->create_revision, "mod_revision",
+                              (json_int_t)kv->mod_revision, "version", (json_int_t)kv->version,
+                              "lease", (json_int_t)kv->lease, "size", (json_int_t)kv->value_len));
     } else {
         printf("%10" PRId64 " %10zu  ", kv->mod_revision, kv->value_len);
         fwrite(kv->key, 1, kv->key_len, stdout);
@@ -354,8 +352,7 @@ edr_cmd_get(struct edr_ctx *ctx)
     if ((rc = edr_cmd_args(ctx, 2, 2, "BACKUP|FILE.db KEY [-o value|json]")) != EDR_OK)
         return rc;
     if (fmt != NULL && strcmp(fmt, "value") != 0 && strcmp(fmt, "json") != 0)
-        return edr_err_set(&ctx->err, EDR_E_USAGE, "get -o takes 'value' or 'json', not '%s'",
-                           fmt);
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "get -o takes 'value' or 'json', not '%s'", fmt);
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_REV, 0, INT64_MAX, &rev, &ctx->err)) != EDR_OK)
         return rc;
     if ((rc = open_db(ctx, &o)) != EDR_OK)

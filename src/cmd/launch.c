@@ -55,8 +55,7 @@ edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char 
         listen_url(m->urls[i], l, sizeof(l));
         snprintf(peers + strlen(peers), sizeof(peers) - strlen(peers), "%s%s", i ? "," : "",
                  m->urls[i]);
-        snprintf(lpeers + strlen(lpeers), sizeof(lpeers) - strlen(lpeers), "%s%s", i ? "," : "",
-                 l);
+        snprintf(lpeers + strlen(lpeers), sizeof(lpeers) - strlen(lpeers), "%s%s", i ? "," : "", l);
     }
     logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (logfd < 0) {
@@ -85,8 +84,8 @@ edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char 
                    (char *)NULL);
         else
             execlp(bin, bin, "--name", m->name, "--data-dir", data_dir, "--listen-peer-urls",
-                   lpeers, "--initial-advertise-peer-urls", peers, "--listen-client-urls",
-                   lclient, "--advertise-client-urls", client_url, (char *)NULL);
+                   lpeers, "--initial-advertise-peer-urls", peers, "--listen-client-urls", lclient,
+                   "--advertise-client-urls", client_url, (char *)NULL);
         fprintf(stderr, "etcd-dr: unable to run '%s': %s\n", bin, strerror(errno));
         _exit(127);
     }
@@ -116,8 +115,10 @@ edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids, 
         for (size_t i = 0; i < npids; i++) {
             int status;
             if (waitpid(pids[i], &status, WNOHANG) == pids[i]) {
-                rc = edr_err_set(err, EDR_E_DRILL, "etcd (pid %ld) exited with status %d before "
-                                 "it served", (long)pids[i],
+                rc = edr_err_set(err, EDR_E_DRILL,
+                                 "etcd (pid %ld) exited with status %d before "
+                                 "it served",
+                                 (long)pids[i],
                                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
                 goto out;
             }
@@ -140,8 +141,8 @@ edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids, 
             break;
         }
         if (edr_now() > deadline) {
-            rc = edr_err_set(err, EDR_E_DRILL, "etcd did not become healthy in %d s: %s",
-                             timeout_s, last);
+            rc = edr_err_set(err, EDR_E_DRILL, "etcd did not become healthy in %d s: %s", timeout_s,
+                             last);
             break;
         }
         usleep(200 * 1000);

@@ -101,8 +101,7 @@ run_hook(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0)
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         edr_warn("hook '%s' failed", cmd);
 }
 
@@ -112,9 +111,9 @@ edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr
     const struct edr_manifest *m = &sum->manifest;
 
     if (ctx->json) {
-        json_t *o = json_pack("{s:s, s:i, s:s, s:f}", "result", rc == EDR_OK ? "ok" : "failed",
-                              "exit_code", rc, "cluster", sum->cluster, "duration_seconds",
-                              sum->duration_s);
+        json_t *o =
+            json_pack("{s:s, s:i, s:s, s:f}", "result", rc == EDR_OK ? "ok" : "failed", "exit_code",
+                      rc, "cluster", sum->cluster, "duration_seconds", sum->duration_s);
         if (rc != EDR_OK)
             json_object_set_new(o, "error", json_string(ctx->err.msg));
         if (sum->ok) {
@@ -135,8 +134,7 @@ edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr
                "%s\n",
                sum->cluster, m->id, m->revision, db, st, m->encrypted ? "encrypted" : "UNENCRYPTED",
                sum->duration_s,
-               sum->duration_s > 0 ? (double)m->db_size / sum->duration_s / 1e6 : 0.0,
-               m->endpoint);
+               sum->duration_s > 0 ? (double)m->db_size / sum->duration_s / 1e6 : 0.0, m->endpoint);
     }
     write_metrics(ctx, sum, rc);
     run_hook(ctx, sum, rc);

@@ -78,8 +78,10 @@ check_target(struct edr_ctx *ctx, const char *dir, int force)
 
     if (e == 0 && !force) {
         edr_err_set(&ctx->err, EDR_E_TARGET, "data dir '%s' is not empty", dir);
-        edr_err_hint(&ctx->err, "restore into a new dir, or use --force to move the old one aside "
-                                "(it is kept as %s.etcd-dr-old-<time>)", dir);
+        edr_err_hint(&ctx->err,
+                     "restore into a new dir, or use --force to move the old one aside "
+                     "(it is kept as %s.etcd-dr-old-<time>)",
+                     dir);
         return EDR_E_TARGET;
     }
     return EDR_OK;
@@ -215,11 +217,12 @@ suggest_bump(struct edr_ctx *ctx, struct edr_source *src, int64_t bump)
             newest = list[i].revision;
     free(list);
     if (newest > src->m.revision && !ctx->quiet)
-        fprintf(stderr,
-                "note: newer backups reached revision %" PRId64 " (this one: %" PRId64 "); "
-                "Kubernetes clients may have seen those revisions. Consider --bump-revision %" PRId64
-                " --mark-compacted so watchers relist.\n",
-                newest, src->m.revision, (newest - src->m.revision) * 2 + 1000);
+        fprintf(
+            stderr,
+            "note: newer backups reached revision %" PRId64 " (this one: %" PRId64 "); "
+            "Kubernetes clients may have seen those revisions. Consider --bump-revision %" PRId64
+            " --mark-compacted so watchers relist.\n",
+            newest, src->m.revision, (newest - src->m.revision) * 2 + 1000);
 }
 
 edr_rc
@@ -255,7 +258,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "--bump-revision and --mark-compacted must be given together");
     if (start && archives != NULL)
-        return edr_err_set(&ctx->err, EDR_E_USAGE, "--start and --output-archives exclude each other");
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "--start and --output-archives exclude each other");
     memset(&ro, 0, sizeof(ro));
     ro.name = edr_opt_str(&ctx->opts, EDR_O_NAME);
     ro.initial_cluster = edr_opt_str(&ctx->opts, EDR_O_INITIAL_CLUSTER);
@@ -302,7 +306,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     for (size_t i = 0; i < nt; i++) {
         char def[512];
-        tg[i].m = all ? &cl->members[i] : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
+        tg[i].m =
+            all ? &cl->members[i] : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
         if (tg[i].m == NULL) {
             rc = edr_err_set(&ctx->err, EDR_E_USAGE, "member not found in --initial-cluster");
             goto out;
@@ -310,8 +315,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
         snprintf(def, sizeof(def), "%s.etcd", tg[i].m->name);
         if (archives != NULL) {
             snprintf(tg[i].data_dir, sizeof(tg[i].data_dir), "%s/%s", build_dir, tg[i].m->name);
-            snprintf(tg[i].archive, sizeof(tg[i].archive), "%s/%s.tar.gz", archives,
-                     tg[i].m->name);
+            snprintf(tg[i].archive, sizeof(tg[i].archive), "%s/%s.tar.gz", archives, tg[i].m->name);
         } else {
             expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir, sizeof(tg[i].data_dir));
         }
@@ -350,10 +354,9 @@ edr_cmd_restore(struct edr_ctx *ctx)
                 goto out;
             edr_restore_rm_tree(tg[i].data_dir, NULL);
         }
-        rc = edr_restore_member_cmdline(cl, tg[i].m->name,
-                                        archives ? "/var/lib/etcd" : tg[i].data_dir,
-                                        tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, &tg[i].cmdline,
-                                        &ctx->err);
+        rc = edr_restore_member_cmdline(
+            cl, tg[i].m->name, archives ? "/var/lib/etcd" : tg[i].data_dir,
+            tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, &tg[i].cmdline, &ctx->err);
         if (rc != EDR_OK)
             goto out;
     }
@@ -382,9 +385,9 @@ edr_cmd_restore(struct edr_ctx *ctx)
             }
             snprintf(tg[i].client_url, sizeof(tg[i].client_url), "%s", u);
             snprintf(logp, sizeof(logp), "%s.log", tg[i].data_dir);
-            rc = edr_launch_etcd(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), tg[i].m,
-                                 tg[i].data_dir, tg[i].wal_dir[0] ? tg[i].wal_dir : NULL,
-                                 tg[i].client_url, logp, &tg[i].pid, &ctx->err);
+            rc = edr_launch_etcd(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), tg[i].m, tg[i].data_dir,
+                                 tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, tg[i].client_url, logp,
+                                 &tg[i].pid, &ctx->err);
             if (rc != EDR_OK)
                 break;
             pids[i] = tg[i].pid;
@@ -401,15 +404,15 @@ edr_cmd_restore(struct edr_ctx *ctx)
         char hex[17];
         for (size_t i = 0; i < nt; i++) {
             edr_restore_id_hex(tg[i].m->id, hex);
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", tg[i].m->name,
-                               "member_id", hex, "data_dir", archives ? "" : tg[i].data_dir,
-                               "archive", tg[i].archive, "command", tg[i].cmdline, "pid",
-                               (json_int_t)tg[i].pid));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name",
+                                                 tg[i].m->name, "member_id", hex, "data_dir",
+                                                 archives ? "" : tg[i].data_dir, "archive",
+                                                 tg[i].archive, "command", tg[i].cmdline, "pid",
+                                                 (json_int_t)tg[i].pid));
         }
         edr_restore_id_hex(cl->cluster_id, hex);
-        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:f, s:o}", "source", src.what,
-                                     "cluster_id", hex, "revision",
+        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:f, s:o}", "source", src.what, "cluster_id",
+                                     hex, "revision",
                                      (json_int_t)(src.kind == EDR_SOURCE_REPO ? src.m.revision : 0),
                                      "duration_seconds", edr_now() - t0, "members", arr));
     } else if (!ctx->quiet) {

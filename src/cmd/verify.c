@@ -36,9 +36,9 @@
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 
-const enum edr_opt_id edr_cmd_verify_opts[] = {EDR_OPTS_REPO,  EDR_O_IDENTITY, EDR_O_LEVEL,
-                                               EDR_O_DRILL,    EDR_O_ALL,      EDR_O_ETCD_BIN,
-                                               EDR_O_JUNIT,    EDR_O_JSON,     EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_verify_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_LEVEL,
+                                               EDR_O_DRILL,   EDR_O_ALL,      EDR_O_ETCD_BIN,
+                                               EDR_O_JUNIT,   EDR_O_JSON,     EDR_O__COUNT};
 
 enum level { LEVEL_STORED, LEVEL_CONTENT, LEVEL_DRILL };
 static const char *const level_names[] = {"stored", "content", "drill"};
@@ -154,8 +154,10 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
             return EDR_E_DRILL;
         }
     } else if (access(bin, X_OK) != 0) {
-        return edr_err_set(&ctx->err, EDR_E_DRILL, "--drill needs an etcd binary: '%s' is not "
-                           "executable", bin);
+        return edr_err_set(&ctx->err, EDR_E_DRILL,
+                           "--drill needs an etcd binary: '%s' is not "
+                           "executable",
+                           bin);
     }
     if (pp < 0 || cp < 0)
         return edr_err_set(&ctx->err, EDR_E_DRILL, "no free loopback port for the drill");
@@ -207,8 +209,10 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
             goto out;
         if (rg.nkvs != 1 || rg.kvs[0].value_len != smp.kv[i].vlen ||
             memcmp(rg.kvs[0].value, smp.kv[i].val, smp.kv[i].vlen) != 0) {
-            rc = edr_err_set(&ctx->err, EDR_E_DRILL, "restored etcd serves a different value for "
-                             "key '%.*s'", (int)smp.kv[i].klen, (const char *)smp.kv[i].key);
+            rc = edr_err_set(&ctx->err, EDR_E_DRILL,
+                             "restored etcd serves a different value for "
+                             "key '%.*s'",
+                             (int)smp.kv[i].klen, (const char *)smp.kv[i].key);
             goto out;
         }
         edr_etcd_range_release(&rg);
@@ -240,7 +244,8 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     memset(&st, 0, sizeof(st));
     if (level == LEVEL_STORED) {
         if (src->kind != EDR_SOURCE_REPO)
-            return edr_err_set(&ctx->err, EDR_E_USAGE, "level stored needs a backup in a "
+            return edr_err_set(&ctx->err, EDR_E_USAGE,
+                               "level stored needs a backup in a "
                                "repository (it compares with the manifest)");
         rc = edr_backup_check_stored(src->repo, &src->m, &ctx->err);
         r->revision = src->m.revision;
@@ -262,15 +267,16 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     r->db_size = st.total_size;
     if (src->kind == EDR_SOURCE_REPO) {
         if (st.revision != src->m.revision) {
-            rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "%s: revision %" PRId64
-                             " in the snapshot, %" PRId64 " in the manifest", src->what,
-                             st.revision, src->m.revision);
+            rc =
+                edr_err_set(&ctx->err, EDR_E_INTEGRITY,
+                            "%s: revision %" PRId64 " in the snapshot, %" PRId64 " in the manifest",
+                            src->what, st.revision, src->m.revision);
             goto out;
         }
         if (src->m.total_keys != 0 && st.total_keys != src->m.total_keys) {
-            rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "%s: %" PRIu64 " keys in the snapshot, %"
-                             PRIu64 " in the manifest", src->what, st.total_keys,
-                             src->m.total_keys);
+            rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY,
+                             "%s: %" PRIu64 " keys in the snapshot, %" PRIu64 " in the manifest",
+                             src->what, st.total_keys, src->m.total_keys);
             goto out;
         }
     }
@@ -289,17 +295,15 @@ print_result(const struct result *r)
     char size[32];
 
     if (r->rc != EDR_OK) {
-        printf("FAIL  %-8s %s: %s\n", level_names[r->level], r->id[0] ? r->id : r->what,
-               r->error);
+        printf("FAIL  %-8s %s: %s\n", level_names[r->level], r->id[0] ? r->id : r->what, r->error);
         return;
     }
     edr_fmt_bytes(r->db_size, size, sizeof(size));
     printf("ok    %-8s %s  revision %" PRId64 ", %s", level_names[r->level],
            r->id[0] ? r->id : r->what, r->revision, size);
     if (r->have_hash)
-        printf(", hash %x, %" PRIu64 " keys (%" PRIu64 " live), %.0f MB/s", r->hash,
-               r->total_keys, r->live_keys,
-               r->seconds > 0 ? (double)r->db_size / r->seconds / 1e6 : 0.0);
+        printf(", hash %x, %" PRIu64 " keys (%" PRIu64 " live), %.0f MB/s", r->hash, r->total_keys,
+               r->live_keys, r->seconds > 0 ? (double)r->db_size / r->seconds / 1e6 : 0.0);
     if (r->level == LEVEL_DRILL)
         printf(", restore %.1fs + start %.1fs = RTO %.1fs", r->restore_s, r->start_s,
                r->restore_s + r->start_s);
@@ -309,11 +313,10 @@ print_result(const struct result *r)
 static json_t *
 result_json(const struct result *r)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s, s:f, s:I, s:I}", "backup", r->what,
-                          "id", r->id, "level", level_names[r->level], "ok", r->rc == EDR_OK,
-                          "exit_code", r->rc, "error", r->error, "duration_seconds", r->seconds,
-                          "revision", (json_int_t)r->revision, "db_size",
-                          (json_int_t)r->db_size);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s, s:f, s:I, s:I}", "backup", r->what, "id",
+                          r->id, "level", level_names[r->level], "ok", r->rc == EDR_OK, "exit_code",
+                          r->rc, "error", r->error, "duration_seconds", r->seconds, "revision",
+                          (json_int_t)r->revision, "db_size", (json_int_t)r->db_size);
 
     if (r->have_hash) {
         json_object_set_new(o, "hash", json_integer(r->hash));
@@ -366,8 +369,9 @@ write_junit(struct edr_ctx *ctx, const char *path, const struct result *rs, size
         fails += rs[i].rc != EDR_OK;
         total += rs[i].seconds;
     }
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"etcd-dr verify\" "
-               "tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"etcd-dr verify\" "
+            "tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
             n, fails, total);
     for (size_t i = 0; i < n; i++) {
         fputs("  <testcase classname=\"etcd-dr.verify.", f);
@@ -480,8 +484,8 @@ edr_cmd_verify(struct edr_ctx *ctx)
             struct edr_err e2;
             struct edr_repo *rp = all ? repo : src.repo;
             if (rc != EDR_E_INTERRUPTED &&
-                edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK,
-                                       r->error, &e2) != EDR_OK)
+                edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK, r->error,
+                                       &e2) != EDR_OK)
                 edr_warn("unable to record the verification: %s", e2.msg);
         }
         if (all)

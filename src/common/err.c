@@ -88,8 +88,8 @@ const char *
 edr_rc_name(edr_rc rc)
 {
     switch (rc) {
-#define EDR_X_NAME(name, code, desc)                                                        \
-    case code:                                                                              \
+#define EDR_X_NAME(name, code, desc)                                                               \
+    case code:                                                                                     \
         return #name;
         EDR_ERROR_TABLE(EDR_X_NAME)
 #undef EDR_X_NAME
@@ -101,8 +101,8 @@ const char *
 edr_rc_desc(edr_rc rc)
 {
     switch (rc) {
-#define EDR_X_DESC(name, code, desc)                                                        \
-    case code:                                                                              \
+#define EDR_X_DESC(name, code, desc)                                                               \
+    case code:                                                                                     \
         return desc;
         EDR_ERROR_TABLE(EDR_X_DESC)
 #undef EDR_X_DESC

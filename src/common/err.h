@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 /* X(name, exit status, short description) */
+/* clang-format off */
 #define EDR_ERROR_TABLE(X)                                                                  \
     X(EDR_OK, 0, "success")                                                                 \
     X(EDR_E_INTERNAL, 1, "internal error or out of memory")                                \
@@ -28,6 +29,7 @@
     X(EDR_E_TARGET, 13, "restore target not usable (data dir not empty)")                  \
     X(EDR_E_DRILL, 14, "restore drill failed (etcd did not start or serve the data)")      \
     X(EDR_E_INTERRUPTED, 15, "interrupted by a signal")
+/* clang-format on */
 
 typedef int edr_rc;
 

@@ -17,8 +17,8 @@ const struct edr_optdef edr_optdefs[EDR_O__COUNT] = {
 };
 
 /* Always accepted, whatever the command. */
-static const enum edr_opt_id global_opts[] = {EDR_O_CONFIG,    EDR_O_LOG_LEVEL, EDR_O_LOG_FORMAT,
-                                              EDR_O_QUIET,     EDR_O_NO_PROGRESS};
+static const enum edr_opt_id global_opts[] = {EDR_O_CONFIG, EDR_O_LOG_LEVEL, EDR_O_LOG_FORMAT,
+                                              EDR_O_QUIET, EDR_O_NO_PROGRESS};
 
 /* Names that would carry a secret on argv: refused with a hint. */
 static const struct {
@@ -181,8 +181,8 @@ parse_argv(struct edr_opts *o, int argc, char **argv, const enum edr_opt_id *all
         }
         if (val == NULL) {
             if (i + 1 >= argc)
-                return edr_err_set(err, EDR_E_USAGE, "option '--%s' needs a value (%s)",
-                                   d->name, d->metavar ? d->metavar : "VALUE");
+                return edr_err_set(err, EDR_E_USAGE, "option '--%s' needs a value (%s)", d->name,
+                                   d->metavar ? d->metavar : "VALUE");
             val = argv[++i];
         }
         if ((rc = set_val(o, d, val, EDR_SRC_FLAG, err)) != EDR_OK)
@@ -208,8 +208,7 @@ static const struct edr_optdef *
 by_cfgkey(const char *section, const char *key)
 {
     for (size_t i = 0; i < EDR_O__COUNT; i++)
-        if (strcmp(edr_optdefs[i].section, section) == 0 &&
-            strcmp(edr_optdefs[i].cfgkey, key) == 0)
+        if (strcmp(edr_optdefs[i].section, section) == 0 && strcmp(edr_optdefs[i].cfgkey, key) == 0)
             return &edr_optdefs[i];
     return NULL;
 }
@@ -228,8 +227,8 @@ validate_value(const struct edr_optdef *d, const char *v, const char *path, int 
     } else if (d->type == EDR_OT_BOOL) {
         if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "yes") && strcmp(v, "no") &&
             strcmp(v, "1") && strcmp(v, "0"))
-            return edr_err_set(err, EDR_E_CONFIG, "%s:%d: '%s' needs true or false, not '%s'",
-                               path, line, d->cfgkey, v);
+            return edr_err_set(err, EDR_E_CONFIG, "%s:%d: '%s' needs true or false, not '%s'", path,
+                               line, d->cfgkey, v);
     }
     return EDR_OK;
 }
@@ -258,8 +257,8 @@ read_file(struct edr_opts *o, const char *path, struct edr_err *err)
         if (*s == '[') {
             char *end = strchr(s, ']');
             if (end == NULL || end[1] != '\0') {
-                rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: malformed section header", path,
-                                 lineno);
+                rc =
+                    edr_err_set(err, EDR_E_CONFIG, "%s:%d: malformed section header", path, lineno);
                 break;
             }
             *end = '\0';
@@ -267,9 +266,8 @@ read_file(struct edr_opts *o, const char *path, struct edr_err *err)
             if (strcmp(section, "etcd") && strcmp(section, "repo") && strcmp(section, "backup") &&
                 strcmp(section, "restore") && strcmp(section, "schedule") &&
                 strcmp(section, "retention") && strcmp(section, "metrics") &&
-                strcmp(section, "verify") && strcmp(section, "log") &&
-                strcmp(section, "hooks") && strcmp(section, "output") &&
-                strcmp(section, "inspect") && strcmp(section, "get") &&
+                strcmp(section, "verify") && strcmp(section, "log") && strcmp(section, "hooks") &&
+                strcmp(section, "output") && strcmp(section, "inspect") && strcmp(section, "get") &&
                 strcmp(section, "export")) {
                 rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: unknown section [%s]", path, lineno,
                                  section);
@@ -286,8 +284,8 @@ read_file(struct edr_opts *o, const char *path, struct edr_err *err)
         key = trim(s);
         val = trim(eq + 1);
         if (section[0] == '\0') {
-            rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: '%s' outside of a [section]", path,
-                             lineno, key);
+            rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: '%s' outside of a [section]", path, lineno,
+                             key);
             break;
         }
         if (strcmp(section, "schedule") == 0 && by_cfgkey(section, key) == NULL) {
@@ -485,8 +483,7 @@ edr_opt_source_desc(const struct edr_opts *o, enum edr_opt_id id, char *buf, siz
         snprintf(buf, n, "environment");
         break;
     case EDR_SRC_FILE:
-        snprintf(buf, n, "%s:%d", o->config_path ? o->config_path : "config",
-                 o->file_line[id]);
+        snprintf(buf, n, "%s:%d", o->config_path ? o->config_path : "config", o->file_line[id]);
         break;
     default:
         snprintf(buf, n, "default");

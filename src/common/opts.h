@@ -17,6 +17,7 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
 
 /* X(ID, "long-name", short, type, "section", "config key", "alt env", "default", "METAVAR", "help")
  * Sorted by long name: lookups use bsearch. The ETCD_DR_ env name is derived from the long name. */
+/* clang-format off */
 #define EDR_OPTION_TABLE(X)                                                                       \
     X(ALL, "all", 0, BOOL, "verify", "all", NULL, NULL, NULL, "verify every backup of the cluster") \
     X(ALL_MEMBERS, "all-members", 0, BOOL, "restore", "all-members", NULL, NULL, NULL,          \
@@ -144,6 +145,7 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
     X(TOP, "top", 0, INT, "inspect", "top", NULL, "10", "N", "namespaces shown")                  \
     X(USER, "user", 'u', STR, "etcd", "user", "ETCDCTL_USER", NULL, "NAME", "etcd user name")     \
     X(WAL_DIR, "wal-dir", 0, STR, "restore", "wal-dir", NULL, NULL, "DIR", "separate WAL dir")
+/* clang-format on */
 
 enum edr_opt_id {
 #define EDR_X_OPT_ID(id, ...) EDR_O_##id,
@@ -206,8 +208,7 @@ edr_rc edr_opt_int(const struct edr_opts *o, enum edr_opt_id id, int64_t min, in
 char **edr_opt_list(const struct edr_opts *o, enum edr_opt_id id, int *n);
 void edr_strv_free(char **v, int n);
 /* Where a value came from: "flag", "environment", "<config path>:<line>" or "default". */
-const char *edr_opt_source_desc(const struct edr_opts *o, enum edr_opt_id id, char *buf,
-                                size_t n);
+const char *edr_opt_source_desc(const struct edr_opts *o, enum edr_opt_id id, char *buf, size_t n);
 void edr_opt_env_name(const struct edr_optdef *d, char *buf, size_t n);
 
 #endif

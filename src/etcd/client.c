@@ -844,8 +844,7 @@ decode_kv(const uint8_t *buf, size_t len, struct edr_etcd_kv *kv, struct edr_err
         case 1:
         case 5:
             if (f.wire != EDR_PB_LEN)
-                return edr_err_set(err, EDR_E_ETCD, "KeyValue: field %u has the wrong type",
-                                   f.num);
+                return edr_err_set(err, EDR_E_ETCD, "KeyValue: field %u has the wrong type", f.num);
             if (f.num == 1) {
                 kv->key = f.data;
                 kv->key_len = f.len;

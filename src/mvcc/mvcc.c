@@ -204,7 +204,7 @@ struct sctx {
     char *mj; /* members JSON being built */
     size_t mjlen, mjcap;
     struct edr_err *err;
-    int strict;      /* also run edr_mvcc_check's checks, in the same pass */
+    int strict; /* also run edr_mvcc_check's checks, in the same pass */
     int saw_key, saw_cindex;
 };
 
@@ -317,15 +317,13 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     }
     case BK_METAS:
         if (name_is(k, kl, "consistent_index") && c->strict && vl != 8) {
-            edr_err_set(c->err, EDR_E_INTEGRITY,
-                        "meta: consistent_index has %zu bytes, not 8", vl);
+            edr_err_set(c->err, EDR_E_INTEGRITY, "meta: consistent_index has %zu bytes, not 8", vl);
             return -1;
         }
         if (name_is(k, kl, "consistent_index") && vl == 8) {
             st->consistent_index = edr_be64(v);
             c->saw_cindex = 1;
-        }
-        else if (name_is(k, kl, "term") && vl == 8) {
+        } else if (name_is(k, kl, "term") && vl == 8) {
             st->term = edr_be64(v);
             st->has_term = 1;
         } else if (name_is(k, kl, "finishedCompactRev") && vl >= 8)
@@ -499,8 +497,7 @@ edr_mvcc_check(struct edr_bolt *b, struct edr_err *err)
         return rc;
     free(v);
     if (vl != 8)
-        return edr_err_set(err, EDR_E_INTEGRITY, "meta: consistent_index has %zu bytes, not 8",
-                           vl);
+        return edr_err_set(err, EDR_E_INTEGRITY, "meta: consistent_index has %zu bytes, not 8", vl);
     return EDR_OK;
 }
 

@@ -16,23 +16,23 @@
 
 struct edr_mvcc_status {
     /* exactly etcdctl 3.4 `snapshot status` */
-    uint32_t hash;        /* CRC-32C over every bucket name, then its keys and values */
-    int64_t revision;     /* highest main revision in the `key` bucket */
-    uint64_t total_keys;  /* pairs in all buckets */
-    uint64_t total_size;  /* meta pgid * page size */
+    uint32_t hash;       /* CRC-32C over every bucket name, then its keys and values */
+    int64_t revision;    /* highest main revision in the `key` bucket */
+    uint64_t total_keys; /* pairs in all buckets */
+    uint64_t total_size; /* meta pgid * page size */
     /* more */
-    uint64_t live_keys;   /* distinct user keys not deleted at the latest revision */
+    uint64_t live_keys;                 /* distinct user keys not deleted at the latest revision */
     int64_t compact_revision;           /* meta/finishedCompactRev, 0 if none */
     int64_t scheduled_compact_revision; /* meta/scheduledCompactRev, 0 if none */
     uint64_t consistent_index;
-    uint64_t term;        /* meta/term (etcd >= 3.5), when has_term */
+    uint64_t term; /* meta/term (etcd >= 3.5), when has_term */
     int has_term;
     uint64_t leases;
     uint64_t alarms;
     char cluster_version[32]; /* cluster/clusterVersion, "" if absent */
     int auth_enabled;
-    uint64_t db_size_in_use;  /* reachable pages * page size */
-    char *members_json;       /* JSON array of the `members` values, malloc'ed */
+    uint64_t db_size_in_use; /* reachable pages * page size */
+    char *members_json;      /* JSON array of the `members` values, malloc'ed */
 };
 
 /*
@@ -46,8 +46,7 @@ struct edr_mvcc_status {
 edr_rc edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err);
 /* edr_mvcc_status plus every check of edr_mvcc_check, in one pass over the
  * file (what verify uses): the first problem is the error. */
-edr_rc edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st,
-                               struct edr_err *err);
+edr_rc edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err);
 void edr_mvcc_status_release(struct edr_mvcc_status *st);
 
 /*

@@ -59,14 +59,14 @@ edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *e
                   "format", m->format, "id", m->id, "cluster", m->cluster, "started", started,
                   "finished", finished, "duration_seconds", m->duration_s, "tool_version",
                   m->tool_version, "endpoint", m->endpoint, "etcd_version", m->etcd_version,
-                  "cluster_id", hex64(m->cluster_id), "member_id", hex64(m->member_id),
-                  "revision", (json_int_t)m->revision, "raft_index", (json_int_t)m->raft_index,
-                  "raft_term", (json_int_t)m->raft_term, "db_size", (json_int_t)m->db_size,
-                  "db_sha256", m->db_sha256, "stored_size", (json_int_t)m->stored_size,
-                  "stored_sha256", m->stored_sha256, "compression", "algorithm",
-                  m->compression, "level", m->compress_level, "encryption", "enabled",
-                  m->encrypted, "recipients", rcpt, "total_keys", (json_int_t)m->total_keys,
-                  "key_revisions", (json_int_t)m->key_revisions, "data", "");
+                  "cluster_id", hex64(m->cluster_id), "member_id", hex64(m->member_id), "revision",
+                  (json_int_t)m->revision, "raft_index", (json_int_t)m->raft_index, "raft_term",
+                  (json_int_t)m->raft_term, "db_size", (json_int_t)m->db_size, "db_sha256",
+                  m->db_sha256, "stored_size", (json_int_t)m->stored_size, "stored_sha256",
+                  m->stored_sha256, "compression", "algorithm", m->compression, "level",
+                  m->compress_level, "encryption", "enabled", m->encrypted, "recipients", rcpt,
+                  "total_keys", (json_int_t)m->total_keys, "key_revisions",
+                  (json_int_t)m->key_revisions, "data", "");
     if (o == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "unable to build manifest JSON");
     {
@@ -139,8 +139,8 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
     memset(m, 0, sizeof(*m));
     o = json_loadb(json, len, 0, &jerr);
     if (o == NULL)
-        return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': invalid JSON at line %d: %s",
-                           what, jerr.line, jerr.text);
+        return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': invalid JSON at line %d: %s", what,
+                           jerr.line, jerr.text);
     if (!json_is_object(o)) {
         bad = "not an object";
         goto out;
@@ -150,8 +150,8 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
         goto out;
     }
     m->format = (int)i64;
-    if (get_str(o, "id", m->id, sizeof(m->id)) || get_str(o, "cluster", m->cluster,
-                                                           sizeof(m->cluster))) {
+    if (get_str(o, "id", m->id, sizeof(m->id)) ||
+        get_str(o, "cluster", m->cluster, sizeof(m->cluster))) {
         bad = "missing id or cluster";
         goto out;
     }

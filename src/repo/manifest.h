@@ -40,7 +40,7 @@ struct edr_manifest {
     uint64_t total_keys;    /* pairs in all buckets (etcdctl 3.4 "total keys") */
     uint64_t key_revisions; /* entries in the mvcc key bucket */
     /* last verification, from <id>.verify.json (not part of the manifest file) */
-    int verified;        /* 0 never, 1 ok, -1 failed */
+    int verified; /* 0 never, 1 ok, -1 failed */
     char verify_level[16];
     time_t verify_time;
 };

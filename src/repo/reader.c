@@ -74,8 +74,8 @@ entry_begin(void *ud, const char *name, uint64_t size, struct edr_stream **sink,
     (void)size;
     *sink = NULL;
     if (strcmp(name, "snapshot.db") == 0 && r->trailer == NULL) {
-        rc = edr_stream_trailer_new(r->mode == EDR_READ_SNAPSHOT ? r->sink : NULL,
-                                    "snapshot.db", 1, &r->trailer, err);
+        rc = edr_stream_trailer_new(r->mode == EDR_READ_SNAPSHOT ? r->sink : NULL, "snapshot.db", 1,
+                                    &r->trailer, err);
         if (rc != EDR_OK)
             return rc;
         r->saw_db = 1;
@@ -130,8 +130,7 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
         /* a loose data file: read it through a local storage on its directory */
         char dir[512];
         const char *slash = strrchr(path, '/');
-        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
-                 slash ? path : ".");
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
         if (slash == path)
             snprintf(dir, sizeof(dir), "/");
         if ((rc = edr_storage_local_open(dir, 0, &st, err)) != EDR_OK)
@@ -170,9 +169,8 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
         rc = edr_err_set(err, EDR_E_INTEGRITY,
                          "stored object does not match the manifest (size %llu, expected %llu; "
                          "sha256 %.16s..., expected %.16s...)%s%s",
-                         (unsigned long long)res->stored_size,
-                         (unsigned long long)m->stored_size, res->stored_sha256,
-                         m->stored_sha256, inner[0] ? "; " : "", inner);
+                         (unsigned long long)res->stored_size, (unsigned long long)m->stored_size,
+                         res->stored_sha256, m->stored_sha256, inner[0] ? "; " : "", inner);
     }
     if (rc != EDR_OK)
         goto out;
@@ -237,8 +235,10 @@ edr_backup_check_stored(struct edr_repo *repo, const struct edr_manifest *m, str
                          (unsigned long long)edr_stream_size_get(size),
                          (unsigned long long)m->stored_size);
     else if (strcmp(hex, m->stored_sha256) != 0)
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "sha256 mismatch (stored %.16s..., manifest "
-                         "%.16s...)", hex, m->stored_sha256);
+        rc = edr_err_set(err, EDR_E_INTEGRITY,
+                         "sha256 mismatch (stored %.16s..., manifest "
+                         "%.16s...)",
+                         hex, m->stored_sha256);
 out:
     if (rc != EDR_OK)
         edr_err_prefix(err, "backup '%s'", name);

@@ -31,8 +31,7 @@ enum edr_read_mode {
  * `path`, checked without a manifest). `what` names the backup in messages. */
 edr_rc edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char *path,
                        struct edr_identity *identity, enum edr_read_mode mode,
-                       struct edr_stream *sink, struct edr_read_result *res,
-                       struct edr_err *err);
+                       struct edr_stream *sink, struct edr_read_result *res, struct edr_err *err);
 
 /* Check only the stored bytes: size and SHA-256 against the manifest. */
 edr_rc edr_backup_check_stored(struct edr_repo *repo, const struct edr_manifest *m,

@@ -267,8 +267,7 @@ out:
 }
 
 edr_rc
-edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out,
-                 struct edr_err *err)
+edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out, struct edr_err *err)
 {
     struct edr_manifest *list;
     size_t n, found = SIZE_MAX, matches = 0;

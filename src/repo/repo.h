@@ -27,8 +27,8 @@ edr_rc edr_repo_open(const char *url, const struct edr_storage_opts *sopts, cons
 void edr_repo_free(struct edr_repo *r);
 
 /* "<cluster>/<id><suffix>" into buf. */
-void edr_repo_object_name(const struct edr_repo *r, const char *id, const char *suffix,
-                          char *buf, size_t n);
+void edr_repo_object_name(const struct edr_repo *r, const char *id, const char *suffix, char *buf,
+                          size_t n);
 
 /* Complete backups (manifest parsed and data object present), sorted by id
  * ascending; broken manifests are skipped with a warning. *list is malloc'ed. */

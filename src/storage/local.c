@@ -146,8 +146,7 @@ writer_finish(struct edr_stream *s, struct edr_err *err)
     w->fd = -1;
     if (rename(w->tmp, w->path) != 0) {
         e = errno;
-        return edr_err_errno(err, errno_rc(e), e, "unable to rename '%s' to '%s'", w->tmp,
-                             w->path);
+        return edr_err_errno(err, errno_rc(e), e, "unable to rename '%s' to '%s'", w->tmp, w->path);
     }
     w->done = 1;
     if (fsync_dir(w->dir) != 0) {
@@ -242,8 +241,8 @@ local_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        rc = edr_err_errno(err, e == ENOENT ? EDR_E_NOTFOUND : EDR_E_REPO, e,
-                           "unable to open '%s'", path);
+        rc = edr_err_errno(err, e == ENOENT ? EDR_E_NOTFOUND : EDR_E_REPO, e, "unable to open '%s'",
+                           path);
         goto out;
     }
     if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0) {
@@ -527,13 +526,12 @@ local_free(struct edr_storage *st)
 }
 
 static const struct edr_storage_ops local_ops = {
-    "local",   local_put_open, local_get,     local_list,    local_del, local_stat,
-    local_lock, local_unlock,  local_cleanup, local_free,
+    "local",    local_put_open, local_get,    local_list,    local_del,
+    local_stat, local_lock,     local_unlock, local_cleanup, local_free,
 };
 
 edr_rc
-edr_storage_local_open(const char *path, int create, struct edr_storage **out,
-                       struct edr_err *err)
+edr_storage_local_open(const char *path, int create, struct edr_storage **out, struct edr_err *err)
 {
     struct local *l;
     struct stat sb;

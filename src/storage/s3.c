@@ -169,7 +169,8 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
                                    " prefix",
                                    url);
             }
-            if (edr_strbuf_add(&pre, p, (size_t)(e - p)) != 0 || edr_strbuf_add(&pre, "/", 1) != 0) {
+            if (edr_strbuf_add(&pre, p, (size_t)(e - p)) != 0 ||
+                edr_strbuf_add(&pre, "/", 1) != 0) {
                 free(pre.p);
                 return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             }

@@ -73,12 +73,12 @@ struct edr_storage {
 
 /* Options a backend may use; NULL/0 fields mean "default / from environment". */
 struct edr_storage_opts {
-    const char *s3_endpoint;  /* https://host:port */
+    const char *s3_endpoint; /* https://host:port */
     const char *s3_region;
-    int s3_path_style;        /* 1 = path-style addressing */
+    int s3_path_style; /* 1 = path-style addressing */
     const char *s3_cacert;
     const char *s3_secret_file; /* file holding the secret access key */
-    uint64_t s3_part_size;    /* 0 = computed from the expected size */
+    uint64_t s3_part_size;      /* 0 = computed from the expected size */
     int s3_insecure;
 };
 

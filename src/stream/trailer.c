@@ -62,8 +62,8 @@ tr_finish(struct edr_stream *s, struct edr_err *err)
     if (t->required && !t->res.match) {
         edr_hex(t->res.trailer, 8, a);
         edr_hex(t->res.sha256, 8, b);
-        return edr_err_set(err, EDR_E_INTEGRITY,
-                           "%s: sha256 mismatch (trailer %s..., data %s...)", t->what, a, b);
+        return edr_err_set(err, EDR_E_INTEGRITY, "%s: sha256 mismatch (trailer %s..., data %s...)",
+                           t->what, a, b);
     }
     return edr_stream_finish(s->next, err);
 }

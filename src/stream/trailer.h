@@ -13,9 +13,9 @@
 #include "stream/stream.h"
 
 struct edr_trailer_result {
-    uint64_t db_size;                 /* bytes before the trailer */
-    uint8_t sha256[EDR_SHA256_LEN];   /* of the db bytes */
-    uint8_t trailer[EDR_SHA256_LEN];  /* what the file says */
+    uint64_t db_size;                /* bytes before the trailer */
+    uint8_t sha256[EDR_SHA256_LEN];  /* of the db bytes */
+    uint8_t trailer[EDR_SHA256_LEN]; /* what the file says */
     int match;
 };
 

@@ -544,7 +544,8 @@ c_meta_hdr(struct img *m)
 }
 
 static const struct corruption corruptions[] = {
-    {"magic", c_magic_both, 1, "'%s' is not a bbolt database: page 0: invalid magic, no valid page 1"},
+    {"magic", c_magic_both, 1,
+     "'%s' is not a bbolt database: page 0: invalid magic, no valid page 1"},
     {"checksum", c_sum_both, 1,
      "'%s' is not a bbolt database: page 0: checksum mismatch, no valid page 1"},
     {"pgid", c_pgid_big, 1, "page 0: meta pgid 9 beyond end of file (8192 bytes)"},

@@ -78,14 +78,14 @@ test_kv_codec(void **state)
     assert_string_equal(err.msg, "field 1: out of bounds");
     /* unknown fields are skipped: 7 varint, 8 fixed64, 9 bytes, 10 fixed32 */
     {
-        const uint8_t x[] = {0x0a, 0x01, 'k', 0x38, 0x05, 0x41, 1, 2, 3, 4, 5, 6, 7, 8,
-                             0x4a, 0x02, 'z', 'z', 0x55, 1, 2, 3, 4, 0x10, 0x09};
+        const uint8_t x[] = {0x0a, 0x01, 'k',  0x38, 0x05, 0x41, 1, 2, 3, 4, 5,    6,   7,
+                             8,    0x4a, 0x02, 'z',  'z',  0x55, 1, 2, 3, 4, 0x10, 0x09};
         assert_int_equal(edr_mvcc_kv_decode(x, sizeof(x), &out, &err), EDR_OK);
         assert_int_equal(out.key_len, 1);
         assert_int_equal(out.create_revision, 9);
     }
     {
-        const uint8_t bad[] = {0x0b}; /* field 1, group */
+        const uint8_t bad[] = {0x0b};      /* field 1, group */
         const uint8_t wt[] = {0x08, 0x01}; /* key as varint */
         const uint8_t zero[] = {0x00, 0x01};
         assert_int_equal(edr_mvcc_kv_decode(bad, sizeof(bad), &out, &err), EDR_E_INTEGRITY);
@@ -234,7 +234,8 @@ write_etcd_db(int with_ci)
         "32021084443468a",
         "{\"id\":225216300757239434,\"peerURLs\":[\"http://127.0.0.1:28101\"],\"name\":\"src\"}",
         "eafde92c9249e7d8",
-        "{\"id\":16932946551625082840,\"peerURLs\":[\"http://127.0.0.1:28198\"],\"isLearner\":true}"};
+        "{\"id\":16932946551625082840,\"peerURLs\":[\"http://"
+        "127.0.0.1:28198\"],\"isLearner\":true}"};
     static const char *const removed[] = {"f682f848f989e5f4", "removed"};
     struct pair *pa = pairs_of(auth, 2), *pc = pairs_of(cluster, 1), *pl = pairs_of(lease, 1),
                 *pm = pairs_of(members, 2), *pr = pairs_of(removed, 1);
@@ -258,9 +259,9 @@ write_etcd_db(int with_ci)
     metap[nm++].vl = 17;
     {
         const struct bucket bk[] = {
-            {"alarm", NULL, 0},      {"auth", pa, 2},     {"authRoles", NULL, 0},
-            {"authUsers", NULL, 0},  {"cluster", pc, 1},  {"key", keyp, nk},
-            {"lease", pl, 1},        {"members", pm, 2},  {"members_removed", pr, 1},
+            {"alarm", NULL, 0},     {"auth", pa, 2},    {"authRoles", NULL, 0},
+            {"authUsers", NULL, 0}, {"cluster", pc, 1}, {"key", keyp, nk},
+            {"lease", pl, 1},       {"members", pm, 2}, {"members_removed", pr, 1},
             {"meta", metap, nm},
         };
         crc = write_db(bk, sizeof(bk) / sizeof(bk[0]));
@@ -323,8 +324,8 @@ on_kv(void *ud, const struct edr_kv *kv)
     size_t o = strlen(g->s);
     snprintf(g->s + o, sizeof(g->s) - o, "%.*s=%.*s@%lld/%lld/%lld%s;", (int)kv->key_len,
              (const char *)kv->key, (int)kv->value_len, (const char *)kv->value,
-             (long long)kv->create_revision, (long long)kv->mod_revision,
-             (long long)kv->version, kv->lease ? "L" : "");
+             (long long)kv->create_revision, (long long)kv->mod_revision, (long long)kv->version,
+             kv->lease ? "L" : "");
     return ++g->n == g->stop_after ? 1 : 0;
 }
 
@@ -347,16 +348,16 @@ test_live(void **state)
     write_etcd_db(1);
     assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
     memset(&g, 0, sizeof(g));
-    assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/", 1, 0, on_kv, &g, &err),
-                     EDR_OK);
-    assert_string_equal(g.s, "/a=333@2/4/2;"
-                             "/registry/apiextensions.k8s.io/customresourcedefinitions/x.y=crd@9/9/1;"
-                             "/registry/apps/deployments/ns1/d=dep@8/8/1;"
-                             "/registry/example.com/foos/ns1/f=foo1@10/10/1;"
-                             "/registry/namespaces/ns1=ns@7/7/1;"
-                             "/registry/pods/ns1/p1=pod-1@6/6/1;"
-                             "/registry/pods/ns2/p2=pod-22@6/6/1;"
-                             "/registry/services/specs/ns1/s=svc@11/11/1;");
+    assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/", 1, 0, on_kv, &g, &err), EDR_OK);
+    assert_string_equal(g.s,
+                        "/a=333@2/4/2;"
+                        "/registry/apiextensions.k8s.io/customresourcedefinitions/x.y=crd@9/9/1;"
+                        "/registry/apps/deployments/ns1/d=dep@8/8/1;"
+                        "/registry/example.com/foos/ns1/f=foo1@10/10/1;"
+                        "/registry/namespaces/ns1=ns@7/7/1;"
+                        "/registry/pods/ns1/p1=pod-1@6/6/1;"
+                        "/registry/pods/ns2/p2=pod-22@6/6/1;"
+                        "/registry/services/specs/ns1/s=svc@11/11/1;");
     memset(&g, 0, sizeof(g));
     assert_int_equal(edr_mvcc_foreach_live(b, NULL, 0, 4, on_kv, &g, &err), EDR_OK);
     assert_string_equal(g.s, "/a=333@2/4/2;/b=2@3/3/1L;");
@@ -365,14 +366,13 @@ test_live(void **state)
                      EDR_OK);
     assert_string_equal(g.s, "");
     memset(&g, 0, sizeof(g));
-    assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/", 1, 3, on_kv, &g, &err),
-                     EDR_OK);
+    assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/", 1, 3, on_kv, &g, &err), EDR_OK);
     assert_string_equal(g.s, "/a=1@2/2/1;/b=2@3/3/1L;");
     memset(&g, 0, sizeof(g));
     g.stop_after = 1;
-    assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/registry/pods/", 15, 6, on_kv,
-                                           &g, &err),
-                     EDR_OK);
+    assert_int_equal(
+        edr_mvcc_foreach_live(b, (const uint8_t *)"/registry/pods/", 15, 6, on_kv, &g, &err),
+        EDR_OK);
     assert_string_equal(g.s, "/registry/pods/ns1/p1=pod-1@6/6/1;");
     assert_int_equal(edr_mvcc_foreach_live(b, NULL, 0, 2, on_kv, &g, &err), EDR_E_NOTFOUND);
     assert_string_equal(err.msg, "revision 2 is compacted");
@@ -475,12 +475,10 @@ test_check(void **state)
     p[0].v[1] = 0x05;
     check_one(p, 1, 1, EDR_E_INTEGRITY, "revision 5_0: KeyValue without a key");
     p[0].k[8] = '-';
-    check_one(p, 1, 1, EDR_E_INTEGRITY,
-              "invalid revision key 00000000000000052d0000000000000000");
+    check_one(p, 1, 1, EDR_E_INTEGRITY, "invalid revision key 00000000000000052d0000000000000000");
     p[0].k[8] = '_';
     p[0].k[0] = 0x80;
-    check_one(p, 1, 1, EDR_E_INTEGRITY,
-              "invalid revision key 80000000000000055f0000000000000000");
+    check_one(p, 1, 1, EDR_E_INTEGRITY, "invalid revision key 80000000000000055f0000000000000000");
     p[0].kl = 5;
     check_one(p, 1, 1, EDR_E_INTEGRITY, "invalid revision key 8000000000");
     {
