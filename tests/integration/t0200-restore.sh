@@ -127,8 +127,21 @@ fi
 etcd_stop bump
 
 # --- plain etcdctl snapshot file, and archives
-check "restore from a plain etcdctl snapshot file" "$EDR" restore "$T/snap.db" --name plain \
-    --initial-cluster plain=http://127.0.0.1:$((BASE_PORT + 51)) --data-dir "$T/plain"
+check "restore from a plain etcdctl snapshot file, WAL in its own dir" "$EDR" restore "$T/snap.db" --name plain \
+    --initial-cluster plain=http://127.0.0.1:$((BASE_PORT + 51)) --data-dir "$T/plain" --wal-dir "$T/plain-wal"
+check "the WAL went to --wal-dir" sh -c "ls '$T'/plain-wal/*.wal >/dev/null && test ! -e '$T/plain/member/wal'"
+etcd --name plain --data-dir "$T/plain" --wal-dir "$T/plain-wal" \
+    --listen-client-urls http://127.0.0.1:$((BASE_PORT + 50)) --advertise-client-urls http://127.0.0.1:$((BASE_PORT + 50)) \
+    --listen-peer-urls http://127.0.0.1:$((BASE_PORT + 51)) --logger zap --log-outputs "$T/plain.log" >>"$T/plain.out" 2>&1 &
+_pids="$_pids $!"
+PPID_PLAIN=$!
+if wait_healthy http://127.0.0.1:$((BASE_PORT + 50)) "${AUTH[@]}"; then
+    dumpa http://127.0.0.1:$((BASE_PORT + 50)) "$T/plain.dump"
+    check "the member restored from the plain file serves the source keys" cmp "$T/src.dump" "$T/plain.dump"
+else
+    not_ok "the member restored from the plain file did not become healthy"
+fi
+kill "$PPID_PLAIN" 2>/dev/null; wait "$PPID_PLAIN" 2>/dev/null
 check "--output-archives writes one tarball per member" "$EDR" restore latest "${RR[@]}" --all-members \
     --initial-cluster "$IC" --initial-cluster-token t3 --output-archives "$T/arch"
 mkdir -p "$T/unpacked/a" && tar -xzf "$T/arch/a.tar.gz" -C "$T/unpacked/a"
