@@ -11,6 +11,7 @@
 #include "stream/open.h"
 #include "stream/seal.h"
 #include "stream/tar.h"
+#include "stream/thread.h"
 #include "stream/zstd.h"
 
 /* Keeps the first error of the decoding chain and swallows the rest of the
@@ -118,7 +119,8 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
 {
     struct reader rd = {sink, NULL, NULL, 0, mode};
     struct latch latch = {{&latch_ops, NULL}, {0, "", ""}, EDR_OK};
-    struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *zst = NULL, *tar = NULL;
+    struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *thr = NULL, *zst = NULL,
+                      *tar = NULL;
     struct edr_storage *st = NULL;
     char name[512], what[600];
     edr_rc rc;
@@ -146,7 +148,10 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
             goto out;
         if ((rc = edr_stream_zstd_decompress_new(tar, &zst, err)) != EDR_OK)
             goto out;
-        rc = edr_stream_open_new(zst, identity, &open, err);
+        /* decryption and hashing on one core, decompression and the rest on another */
+        if ((rc = edr_stream_thread_new(zst, &thr, err)) != EDR_OK)
+            goto out;
+        rc = edr_stream_open_new(thr, identity, &open, err);
     }
     if (rc != EDR_OK)
         goto out;
@@ -204,6 +209,7 @@ out:
     edr_stream_free(size);
     edr_stream_free(sha);
     edr_stream_free(open);
+    edr_stream_free(thr); /* joins the worker before what it writes into goes */
     edr_stream_free(zst);
     edr_stream_free(tar);
     edr_stream_free(rd.trailer);

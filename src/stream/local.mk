@@ -47,3 +47,11 @@ tests_unit_stream_test_trailer_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_trailer_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_trailer
 endif
+libedr_a_SOURCES += src/stream/thread.c src/stream/thread.h
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/stream/test_thread
+tests_unit_stream_test_thread_SOURCES = tests/unit/stream/test_thread.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_thread_CFLAGS = $(UNITCFLAGS)
+tests_unit_stream_test_thread_LDADD = $(UNITLIBS)
+TESTS += tests/unit/stream/test_thread
+endif
