@@ -17,7 +17,6 @@
 #define EDR_STREAM_THREAD_SLOTS 4
 #define EDR_STREAM_THREAD_SLOT (256u << 10)
 
-edr_rc edr_stream_thread_new(struct edr_stream *next, struct edr_stream **out,
-                             struct edr_err *err);
+edr_rc edr_stream_thread_new(struct edr_stream *next, struct edr_stream **out, struct edr_err *err);
 
 #endif

@@ -19,8 +19,13 @@
 static void
 test_round_trip(void **state)
 {
-    static const size_t sizes[] = {0, 1, 4096, EDR_STREAM_THREAD_SLOT - 1, EDR_STREAM_THREAD_SLOT,
-                                   EDR_STREAM_THREAD_SLOT * 5 + 3, 3 << 20};
+    static const size_t sizes[] = {0,
+                                   1,
+                                   4096,
+                                   EDR_STREAM_THREAD_SLOT - 1,
+                                   EDR_STREAM_THREAD_SLOT,
+                                   EDR_STREAM_THREAD_SLOT * 5 + 3,
+                                   3 << 20};
     (void)state;
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t n = sizes[k];
