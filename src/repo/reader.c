@@ -120,7 +120,7 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
     struct reader rd = {sink, NULL, NULL, 0, mode};
     struct latch latch = {{&latch_ops, NULL}, {0, "", ""}, EDR_OK};
     struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *thr = NULL, *zst = NULL,
-                      *tar = NULL;
+                      *thr2 = NULL, *tar = NULL;
     struct edr_storage *st = NULL;
     char name[512], what[600];
     edr_rc rc;
@@ -146,9 +146,12 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
     } else {
         if ((rc = edr_tar_reader_new(entry_begin, entry_end, &rd, &tar, err)) != EDR_OK)
             goto out;
-        if ((rc = edr_stream_zstd_decompress_new(tar, &zst, err)) != EDR_OK)
+        if ((rc = edr_stream_thread_new(tar, &thr2, err)) != EDR_OK)
             goto out;
-        /* decryption and hashing on one core, decompression and the rest on another */
+        if ((rc = edr_stream_zstd_decompress_new(thr2, &zst, err)) != EDR_OK)
+            goto out;
+        /* three stages on their own threads: decryption and the stored hash,
+         * decompression, then the tar entries (db hash, sink) */
         if ((rc = edr_stream_thread_new(zst, &thr, err)) != EDR_OK)
             goto out;
         rc = edr_stream_open_new(thr, identity, &open, err);
@@ -211,6 +214,7 @@ out:
     edr_stream_free(open);
     edr_stream_free(thr); /* joins the worker before what it writes into goes */
     edr_stream_free(zst);
+    edr_stream_free(thr2);
     edr_stream_free(tar);
     edr_stream_free(rd.trailer);
     edr_stream_free(rd.mem);
