@@ -30,7 +30,8 @@ count() { # count DIR: add the TAP results of a finished 'make check'
 SAN_INTEGRATION="tests/integration/t0100-backup-single.sh tests/integration/t0120-backup-cluster.sh \
 tests/integration/t0130-backup-interrupted.sh tests/integration/t0200-restore.sh \
 tests/integration/t0210-restore-bad-input.sh tests/integration/t0300-verify-inspect.sh \
-tests/integration/t0510-s3-backup.sh tests/integration/t0600-schedule.sh"
+tests/integration/t0510-s3-backup.sh tests/integration/t0520-s3-tls-vhost-token.sh \
+tests/integration/t0600-schedule.sh"
 build="$top/build"
 if ! "$top/scripts/build.sh" "$build"; then
     echo "build failed"

@@ -11,7 +11,8 @@ libedr_a_SOURCES += \
 EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \
 	tests/integration/s3/package.json tests/integration/s3/package-lock.json \
 	tests/integration/s3/lib-s3.sh tests/integration/s3/s3req.js \
-	tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh
+	tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
+	tests/integration/t0520-s3-tls-vhost-token.sh
 check_PROGRAMS += tests/unit/storage/s3_driver
 tests_unit_storage_s3_driver_LDADD = libedr.a $(DEP_LIBS)
 if HAVE_CMOCKA
@@ -26,4 +27,5 @@ tests_unit_storage_test_s3_LDADD = $(UNITLIBS)
 TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
 	tests/unit/storage/test_s3
 endif
-TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh
+TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
+	tests/integration/t0520-s3-tls-vhost-token.sh

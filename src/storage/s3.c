@@ -897,6 +897,10 @@ http_error(struct s3 *s, const struct req *r, struct edr_err *err)
     else if (strcmp(code, "SignatureDoesNotMatch") == 0)
         edr_err_hint(err, "the secret access key does not match the access key id: check"
                           " AWS_SECRET_ACCESS_KEY or the secret file");
+    else if (strcmp(code, "InvalidToken") == 0 || strcmp(code, "ExpiredToken") == 0 ||
+             strcmp(code, "TokenRefreshRequired") == 0)
+        edr_err_hint(err, "the session token is missing, wrong or expired: check"
+                          " AWS_SESSION_TOKEN or the profile's aws_session_token");
     else if (strcmp(code, "RequestTimeTooSkewed") == 0)
         edr_err_hint(err, "this machine's clock is off: synchronise it (NTP)");
     else if (strcmp(code, "AuthorizationHeaderMalformed") == 0 ||

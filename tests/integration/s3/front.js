@@ -13,11 +13,15 @@
 // directory at start, so a front restarted after a crash still lists and aborts
 // them. --log FILE (or S3FRONT_LOG) appends one line per request:
 // "METHOD URL STATUS" (STATUS is a number, or reset/stall for injected faults).
+// --tls-cert/--tls-key serve HTTPS instead of HTTP. Virtual-hosted requests
+// (Host: BUCKET.<--vhost-domain, default s3.localhost>) are checked as signed
+// and forwarded to s3rver path-style.
 //
 // Usage: node front.js --port P --upstream http://127.0.0.1:Q [--access-key test]
 //        [--region us-east-1] [--s3rver-dir DIR] [--min-part-size BYTES]
 //        [--max-skew SECONDS] [--no-conditional] [--fault-first N] [--fault-rate R]
 //        [--fault-kind 500|503|reset|truncate|lost|stall] [--fault-match REGEX] [--log FILE]
+//        [--tls-cert PEM --tls-key PEM] [--vhost-domain DOMAIN]
 // The secret key comes from the environment (S3FRONT_SECRET_KEY, default
 // "testsecret"), the optional session token from S3FRONT_SESSION_TOKEN.
 // Test hooks (unsigned, loopback only): POST /__front/faults?first=N&rate=R&kind=K&match=RE
@@ -27,6 +31,7 @@
 'use strict';
 
 const http = require('http');
+const https = require('https');
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
@@ -36,7 +41,8 @@ function parseArgs(argv) {
         port: 0, upstream: null, accessKey: 'test', region: 'us-east-1', s3rverDir: null,
         minPartSize: 5 * 1024 * 1024, maxSkew: 900, conditional: true, clockOffset: 0,
         faultFirst: 0, faultRate: 0, faultKind: '503', faultMatch: null,
-        log: process.env.S3FRONT_LOG || null,
+        log: process.env.S3FRONT_LOG || null, tlsCert: null, tlsKey: null,
+        vhostDomain: 's3.localhost',
     };
     for (let i = 2; i < argv.length; i++) {
         const a = argv[i];
@@ -58,6 +64,9 @@ function parseArgs(argv) {
         case '--fault-kind': o.faultKind = v(); break;
         case '--fault-match': o.faultMatch = new RegExp(v()); break;
         case '--log': o.log = v(); break;
+        case '--tls-cert': o.tlsCert = v(); break;
+        case '--tls-key': o.tlsKey = v(); break;
+        case '--vhost-domain': o.vhostDomain = v(); break;
         default: throw new Error(`unknown option ${a}`);
         }
     }
@@ -70,7 +79,7 @@ const opts = parseArgs(require.main === module ? process.argv
 const secretKey = process.env.S3FRONT_SECRET_KEY || 'testsecret';
 const sessionToken = process.env.S3FRONT_SESSION_TOKEN || null;
 const stats = { requests: 0, faults: 0, aborts: 0, completes: 0, initiates: 0, parts: 0,
-    ranged_gets: 0, conditional_412: 0, auth_errors: 0, by_op: {} };
+    ranged_gets: 0, conditional_412: 0, auth_errors: 0, virtual_hosted: 0, by_op: {} };
 const uploads = new Map(); // uploadId -> {bucket, key, initiated: Date, parts: Map}
 let condChain = Promise.resolve(); // serialises conditional writes
 
@@ -392,10 +401,17 @@ function checkComplete(u, body) {
     return null;
 }
 
+// The bucket of a virtual-hosted request (Host: BUCKET.vhostDomain[:port]), or null.
+function vhostBucket(req) {
+    const host = String(req.headers.host || '').replace(/:\d+$/, '');
+    const suffix = '.' + opts.vhostDomain;
+    return host.endsWith(suffix) && host.length > suffix.length ? host.slice(0, -suffix.length) : null;
+}
+
 function handle(req, res, body) {
     const u = new URL(req.url, 'http://x');
     const qi = req.url.indexOf('?');
-    const rawPath = qi < 0 ? req.url : req.url.slice(0, qi);
+    let rawPath = qi < 0 ? req.url : req.url.slice(0, qi);
     const rawQuery = qi < 0 ? null : req.url.slice(qi + 1);
     const q = u.searchParams;
 
@@ -438,6 +454,11 @@ function handle(req, res, body) {
         stats.auth_errors++;
         sendError(res, authErr[0], authErr[1], authErr[2], authErr[3]);
         return;
+    }
+    const vb = vhostBucket(req); // signed as sent; s3rver only knows path-style
+    if (vb !== null) {
+        stats.virtual_hosted++;
+        rawPath = '/' + uriEncode(vb, true) + (rawPath === '/' ? '' : rawPath);
     }
     const segs = rawPath.split('/');
     const bucket = decode(segs[1] || '');
@@ -549,7 +570,8 @@ function handle(req, res, body) {
 }
 
 if (require.main === module) {
-    const server = http.createServer((req, res) => {
+    const tls = opts.tlsCert ? { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) } : null;
+    const server = (tls ? https.createServer.bind(null, tls) : http.createServer)((req, res) => {
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => handle(req, res, Buffer.concat(chunks)));
@@ -563,7 +585,7 @@ if (require.main === module) {
     });
     recoverUploads();
     server.listen(opts.port, '127.0.0.1', () => {
-        process.stdout.write(`front listening on 127.0.0.1:${server.address().port}\n`);
+        process.stdout.write(`front listening on ${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}\n`);
     });
     const stop = () => {
         server.close(() => process.exit(0));

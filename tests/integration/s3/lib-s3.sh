@@ -9,6 +9,7 @@
 #   S3_LOGDIR      where s3rver.log, front.log and requests.log go [S3_DATA/..]
 #   S3_BUCKETS     buckets created at start ["bkt"]
 #   S3_FRONT_ARGS  extra front.js options, split on spaces [""]
+#   S3_TLS_CERT, S3_TLS_KEY  PEM files: the front serves HTTPS (S3_EP https://)
 #   S3_ACCESS_KEY, S3_SECRET: the only credentials the front accepts [test, sekret]
 # After s3_start: S3_EP (the front's URL), S3_SPID, S3_FPID, and
 # $S3_LOGDIR/requests.log with one "METHOD URL STATUS" line per request.
@@ -55,6 +56,11 @@ s3_start() {
     : "${S3_ACCESS_KEY:=test}"
     : "${S3_SECRET:=sekret}"
     S3_EP=http://127.0.0.1:$S3_FPORT
+    _s3tls=
+    if [ -n "${S3_TLS_CERT:-}" ]; then
+        S3_EP=https://127.0.0.1:$S3_FPORT
+        _s3tls="--tls-cert $S3_TLS_CERT --tls-key $S3_TLS_KEY"
+    fi
     mkdir -p "$S3_DATA"
     set --
     for _s3b in $S3_BUCKETS; do set -- "$@" --configure-bucket "$_s3b"; done
@@ -65,7 +71,7 @@ s3_start() {
     # shellcheck disable=SC2086 # S3_FRONT_ARGS is a list of options
     S3FRONT_SECRET_KEY=$S3_SECRET node "$S3DIR/front.js" --port "$S3_FPORT" \
         --access-key "$S3_ACCESS_KEY" --upstream "http://127.0.0.1:$S3_SPORT" \
-        --s3rver-dir "$S3_DATA" --log "$S3_LOGDIR/requests.log" ${S3_FRONT_ARGS:-} \
+        --s3rver-dir "$S3_DATA" --log "$S3_LOGDIR/requests.log" ${S3_FRONT_ARGS:-} $_s3tls \
         >>"$S3_LOGDIR/front.log" 2>&1 &
     S3_FPID=$!
     if s3_wait_port "$S3_SPORT" && s3_wait_port "$S3_FPORT"; then
@@ -86,7 +92,8 @@ s3_stop() {
 # s3_front HOOK: GET /__front/HOOK (e.g. "stats", "faults?first=2&kind=503")
 s3_front() {
     node -e '
-require("http").get(process.argv[1], (r) => {
+const u = process.argv[1];
+require(u.startsWith("https:") ? "https" : "http").get(u, { rejectUnauthorized: false }, (r) => {
     let b = "";
     r.on("data", (c) => (b += c));
     r.on("end", () => process.stdout.write(b));
