@@ -78,9 +78,12 @@ db_size() {
 # compressible with zstd) through etcd's JSON gateway on one persistent
 # connection, several puts per txn (each request < 1.5 MB), until etcd's db
 # size reaches SIZE_MB MiB. Prints "keys bytes_put db_size seconds".
+# BENCH_DATA=k8s loads Kubernetes-like objects instead: /registry/<resource>/
+# <namespace>/<name> keys with 1-12 KiB JSON values (labels, annotations,
+# managedFields, specs, some base64 Secret/ConfigMap data), about 5x compressible.
 load_mb() {
-    python3 - "${2:-$EP}" "$1" <<'PY'
-import base64, http.client, json, random, sys, time, urllib.parse
+    BENCH_DATA=${BENCH_DATA:-mixed} python3 - "${2:-$EP}" "$1" <<'PY'
+import base64, http.client, json, os, random, sys, time, urllib.parse
 from array import array
 
 ep, target = sys.argv[1], int(sys.argv[2]) * 1024 * 1024
@@ -97,6 +100,49 @@ def value(n):
     w = b"".join([pairs[i] for i in idx])[:words]
     b = base64.b64encode(rnd.randbytes((n - len(w)) * 3 // 4 + 3))[: n - len(w)]
     return w + b
+
+RES = [("pods", 40), ("replicasets.apps", 10), ("deployments.apps", 6), ("services/specs", 6),
+       ("configmaps", 12), ("secrets", 12), ("events", 10), ("serviceaccounts", 4)]
+NS = ["default", "kube-system", "monitoring", "ingress"] + ["team-%02d" % i for i in range(40)]
+IMAGES = ["registry.k8s.io/pause:3.9", "nginx:1.25.3", "quay.io/prometheus/node-exporter:v1.7.0",
+          "ghcr.io/example/api:2.14.1", "docker.io/library/redis:7.2"]
+
+def k8s_object(n, res):
+    ns, app = rnd.choice(NS), rnd.choice(vocab)
+    name = "%s-%s-%05x" % (app, rnd.choice(vocab), n)
+    meta = {"name": name, "namespace": ns, "uid": "%032x" % rnd.getrandbits(128),
+            "resourceVersion": str(n + 1000), "creationTimestamp": "2026-%02d-%02dT%02d:%02d:%02dZ"
+            % (rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59),
+               rnd.randint(0, 59)),
+            "labels": {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": rnd.choice(vocab),
+                       "pod-template-hash": "%010x" % rnd.getrandbits(40)},
+            "annotations": {"deployment.kubernetes.io/revision": str(rnd.randint(1, 40))},
+            "managedFields": [{"manager": m, "operation": "Update", "apiVersion": "v1",
+                               "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {
+                                   "f:labels": {".": {}, "f:app": {}}}, "f:spec": {
+                                   "f:containers": {"k:{\"name\":\"%s\"}" % app: {}}}}}
+                              for m in ("kube-controller-manager", "kubelet", "kubectl")]}
+    obj = {"kind": res.split("/")[0].split(".")[0].rstrip("s").capitalize(), "apiVersion": "v1",
+           "metadata": meta}
+    if res in ("secrets", "configmaps"):
+        obj["data"] = {rnd.choice(vocab): base64.b64encode(rnd.randbytes(rnd.randint(16, 2048))).decode()
+                       for _ in range(rnd.randint(1, 4))}
+    else:
+        obj["spec"] = {"containers": [{"name": app, "image": rnd.choice(IMAGES),
+                                       "args": [rnd.choice(vocab) for _ in range(rnd.randint(0, 30))],
+                                       "env": [{"name": rnd.choice(vocab).upper(), "value": rnd.choice(vocab)}
+                                               for _ in range(rnd.randint(0, 40))],
+                                       "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+                                      for _ in range(rnd.randint(1, 3))],
+                       "nodeName": "node-%03d" % rnd.randint(0, 200)}
+        obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = \
+            json.dumps({"spec": obj["spec"], "metadata": {"name": name, "namespace": ns}})
+        obj["status"] = {"phase": "Running", "podIP": "10.%d.%d.%d" % (rnd.randint(0, 255),
+                         rnd.randint(0, 255), rnd.randint(1, 254))}
+    return ("/registry/%s/%s/%s" % (res, ns, name)).encode(), json.dumps(obj).encode()
+
+k8s = os.environ["BENCH_DATA"] == "k8s"
+res_pool = [r for r, w in RES for _ in range(w)]
 
 def call(path, body):
     conn.request("POST", path, body, {"Content-Type": "application/json"})
@@ -120,9 +166,12 @@ while True:
         # close to the target: check after every request
         check_at = put + max(0, (target - size) // 2)
     ops, raw = [], 0
-    while raw < 900 * 1024:
-        v = value(rnd.randint(64 * 1024, 100 * 1024))
-        k = b"/bench/%08d" % keys
+    while raw < 900 * 1024 and len(ops) < 120:  # etcd's --max-txn-ops is 128
+        if k8s:
+            k, v = k8s_object(keys, rnd.choice(res_pool))
+        else:
+            v = value(rnd.randint(64 * 1024, 100 * 1024))
+            k = b"/bench/%08d" % keys
         keys += 1
         raw += len(k) + len(v)
         ops.append('{"requestPut":{"key":"%s","value":"%s"}}'
