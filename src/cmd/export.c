@@ -33,7 +33,8 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     struct edr_read_result res;
     const char *path = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
     char tmp[4096] = "";
-    int fd = -1, to_stdout;
+    int fd = -1, to_stdout, special = 0;
+    struct stat sb;
     edr_rc rc;
 
     if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP -o FILE")) != EDR_OK)
@@ -50,8 +51,18 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
         rc = edr_err_set(&ctx->err, EDR_E_USAGE, "'%s' is already a plain snapshot", src.what);
         goto out;
     }
+    /* a device or a FIFO (-o /dev/null) is written as it is: FILE.part and
+     * a rename would put a regular file in its place */
+    special = !to_stdout && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
     if (to_stdout) {
         fd = STDOUT_FILENO;
+    } else if (special) {
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to open '%s'", path);
+            goto out;
+        }
     } else {
         snprintf(tmp, sizeof(tmp), "%s.part", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -62,14 +73,18 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
             goto out;
         }
     }
-    if ((rc = edr_stream_fd_new(fd, to_stdout ? "stdout" : tmp, &out, &ctx->err)) != EDR_OK)
+    if ((rc = edr_stream_fd_new(fd,
+                                to_stdout ? "stdout"
+                                : special ? path
+                                          : tmp,
+                                &out, &ctx->err)) != EDR_OK)
         goto out;
     rc = edr_source_read(ctx, &src, mode, out, &res);
     if (rc == EDR_OK && mode == EDR_READ_RAW)
         rc = edr_stream_finish(out, &ctx->err);
     if (rc != EDR_OK)
         goto out;
-    if (!to_stdout) {
+    if (!to_stdout && !special) {
         if (fsync(fd) != 0 || close(fd) != 0) {
             int e = errno;
             fd = -1;

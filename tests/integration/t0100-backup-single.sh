@@ -60,6 +60,14 @@ etcd_stop r1
 
 # stdout export and raw (tar.zst) export
 check "export -o - streams the snapshot" sh -c "'$EDR' export '$ID' --repo '$T/repo' --cluster c1 --identity '$T/k.key' -o - | cmp - '$T/exp.db'"
+mkfifo "$T/fifo"
+timeout 120 sh -c 'cmp - "$1" <"$2"' sh "$T/exp.db" "$T/fifo" >"$T/fifo.cmp" 2>&1 &
+cmp_pid=$!
+check "export -o FIFO writes into the FIFO" "$EDR" export "$ID" --repo "$T/repo" --cluster c1 \
+    --identity "$T/k.key" -o "$T/fifo"
+wait "$cmp_pid"
+check "what came out of the FIFO is the snapshot" test $? -eq 0 -a ! -s "$T/fifo.cmp"
+check "and the FIFO is still a FIFO (no FILE.part renamed over it)" test -p "$T/fifo"
 check "decrypt output opens with zstd -d | tar x" sh -c "'$EDR' decrypt latest --repo '$T/repo' --cluster c1 --identity '$T/k.key' -o '$T/raw.tzst' && mkdir '$T/x' && zstd -dc '$T/raw.tzst' | tar -x -C '$T/x' && cmp '$T/x/snapshot.db' '$T/exp.db'"
 
 # damaged backups: each copy of the repository gets one fault
