@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stream/basic.h"
 #include "stream/open.h"
 #include "stream/seal.h"
 #include "stream/tar.h"
-#include "stream/thread.h"
 #include "stream/zstd.h"
 
 /* Keeps the first error of the decoding chain and swallows the rest of the
@@ -110,6 +110,16 @@ source_name(struct edr_repo *repo, const struct edr_manifest *m, const char *pat
     return EDR_OK;
 }
 
+/* Decompression workers: one per core, 2 to 4 (two keep both cores busy on
+ * a 2-core machine while the other stages wait on them). */
+static int
+zstd_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 2 ? 2 : n > 4 ? 4 : (int)n;
+}
+
 /* The tar sink's finish would finish the db sink too; the trailer filter does
  * that when its entry ends, so the reader chain's end is a null sink. */
 edr_rc
@@ -119,8 +129,7 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
 {
     struct reader rd = {sink, NULL, NULL, 0, mode};
     struct latch latch = {{&latch_ops, NULL}, {0, "", ""}, EDR_OK};
-    struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *thr = NULL, *zst = NULL,
-                      *thr2 = NULL, *tar = NULL;
+    struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *zst = NULL, *tar = NULL;
     struct edr_storage *st = NULL;
     char name[512], what[600];
     edr_rc rc;
@@ -146,15 +155,12 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
     } else {
         if ((rc = edr_tar_reader_new(entry_begin, entry_end, &rd, &tar, err)) != EDR_OK)
             goto out;
-        if ((rc = edr_stream_thread_new(tar, &thr2, err)) != EDR_OK)
+        /* decryption and the stored hash in this thread, frames decompressed
+         * by a pool of workers, the tar entries (db hash, sink) in the
+         * decompressor's output thread */
+        if ((rc = edr_stream_zstd_decompress_mt_new(tar, zstd_workers(), &zst, err)) != EDR_OK)
             goto out;
-        if ((rc = edr_stream_zstd_decompress_new(thr2, &zst, err)) != EDR_OK)
-            goto out;
-        /* three stages on their own threads: decryption and the stored hash,
-         * decompression, then the tar entries (db hash, sink) */
-        if ((rc = edr_stream_thread_new(zst, &thr, err)) != EDR_OK)
-            goto out;
-        rc = edr_stream_open_new(thr, identity, &open, err);
+        rc = edr_stream_open_new(zst, identity, &open, err);
     }
     if (rc != EDR_OK)
         goto out;
@@ -212,9 +218,7 @@ out:
     edr_stream_free(size);
     edr_stream_free(sha);
     edr_stream_free(open);
-    edr_stream_free(thr); /* joins the worker before what it writes into goes */
-    edr_stream_free(zst);
-    edr_stream_free(thr2);
+    edr_stream_free(zst); /* joins its threads before what they write into goes */
     edr_stream_free(tar);
     edr_stream_free(rd.trailer);
     edr_stream_free(rd.mem);

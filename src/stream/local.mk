@@ -2,7 +2,7 @@
 libedr_a_SOURCES += \
 	src/stream/stream.h \
 	src/stream/basic.c src/stream/basic.h \
-	src/stream/zstd.c src/stream/zstd.h \
+	src/stream/zstd.c src/stream/zstd_mt.c src/stream/zstd.h \
 	src/stream/seal.c src/stream/seal.h \
 	src/stream/open.c src/stream/open.h \
 	src/stream/tar.c src/stream/tar.h \

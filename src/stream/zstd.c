@@ -1,7 +1,9 @@
 /*
  * zstd filters on libzstd's streaming API (ZSTD_compressStream2 and
  * ZSTD_decompressStream). Input is handed to libzstd as it comes, without
- * re-buffering; each filled output buffer is pushed on at once.
+ * re-buffering; each filled output buffer is pushed on at once. Unless the
+ * size is pledged, the compressor ends a frame every EDR_ZSTD_FRAME_SIZE input
+ * bytes (the parallel decompressor is in zstd_mt.c).
  */
 #include "stream/zstd.h"
 
@@ -15,6 +17,9 @@ struct zc_stream {
     ZSTD_CCtx *cctx;
     uint8_t *out;
     size_t out_size;
+    int framed;      /* a frame per EDR_ZSTD_FRAME_SIZE input bytes */
+    size_t in_frame; /* input bytes in the open frame */
+    int ended;       /* at least one frame was ended */
 };
 
 struct zd_stream {
@@ -49,15 +54,39 @@ zc_run(struct zc_stream *st, const void *buf, size_t len, ZSTD_EndDirective mode
 static edr_rc
 zc_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
 {
-    return zc_run((struct zc_stream *)s, buf, len, ZSTD_e_continue, err);
+    struct zc_stream *st = (struct zc_stream *)s;
+    const uint8_t *p = buf;
+    edr_rc rc;
+
+    if (!st->framed)
+        return zc_run(st, buf, len, ZSTD_e_continue, err);
+    while (len > 0) {
+        size_t n = EDR_ZSTD_FRAME_SIZE - st->in_frame;
+        if (n > len)
+            n = len;
+        if ((rc = zc_run(st, p, n, ZSTD_e_continue, err)) != EDR_OK)
+            return rc;
+        p += n;
+        len -= n;
+        st->in_frame += n;
+        if (st->in_frame == EDR_ZSTD_FRAME_SIZE) {
+            if ((rc = zc_run(st, NULL, 0, ZSTD_e_end, err)) != EDR_OK)
+                return rc;
+            st->in_frame = 0;
+            st->ended = 1;
+        }
+    }
+    return EDR_OK;
 }
 
 static edr_rc
 zc_finish(struct edr_stream *s, struct edr_err *err)
 {
-    edr_rc rc = zc_run((struct zc_stream *)s, NULL, 0, ZSTD_e_end, err);
+    struct zc_stream *st = (struct zc_stream *)s;
+    edr_rc rc;
 
-    if (rc != EDR_OK)
+    /* no empty frame after a full one; an empty stream still gets a frame */
+    if ((st->in_frame > 0 || !st->ended) && (rc = zc_run(st, NULL, 0, ZSTD_e_end, err)) != EDR_OK)
         return rc;
     return edr_stream_finish(s->next, err);
 }
@@ -98,6 +127,7 @@ edr_stream_zstd_compress_new(struct edr_stream *next, int level, int threads, ui
     st->out_size = ZSTD_CStreamOutSize();
     st->out = malloc(st->out_size);
     st->cctx = ZSTD_createCCtx();
+    st->framed = pledged == EDR_ZSTD_SIZE_UNKNOWN;
     if (st->out == NULL || st->cctx == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;

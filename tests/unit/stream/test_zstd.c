@@ -1,7 +1,10 @@
 /*
  * Unit tests of the zstd filters: round trips with odd write sizes, threads,
  * pledged sizes, corrupt and truncated input, and interop with the zstd CLI
- * in both directions.
+ * in both directions. The decompression tests run against the sequential
+ * filter and again against the parallel one (1 to 3 workers), which also has
+ * tests of its own: many frames, one big frame (the sequential fallback), a
+ * damaged frame in the middle, a failing sink, and an abort mid-stream.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +42,17 @@ compress(const uint8_t *buf, size_t len, int level, int threads, uint64_t pledge
     return copy;
 }
 
+/* 0: the sequential decompressor; N: the parallel one with N workers */
+static int g_workers;
+
+static edr_rc
+decompress_into(struct edr_stream *next, struct edr_stream **zd, struct edr_err *err)
+{
+    if (g_workers == 0)
+        return edr_stream_zstd_decompress_new(next, zd, err);
+    return edr_stream_zstd_decompress_mt_new(next, g_workers, zd, err);
+}
+
 static edr_rc
 decompress(const uint8_t *c, size_t clen, size_t split, uint8_t **out, size_t *len,
            struct edr_err *err)
@@ -47,7 +61,7 @@ decompress(const uint8_t *c, size_t clen, size_t split, uint8_t **out, size_t *l
     edr_rc rc;
 
     assert_int_equal(edr_stream_mem_new(SIZE_MAX, "d", &mem, err), EDR_OK);
-    assert_int_equal(edr_stream_zstd_decompress_new(mem, &zd, err), EDR_OK);
+    assert_int_equal(decompress_into(mem, &zd, err), EDR_OK);
     rc = tu_feed_finish(zd, c, clen, split, 3, err);
     if (rc == EDR_OK && out != NULL) {
         const uint8_t *d = edr_stream_mem_data(mem, len);
@@ -244,13 +258,217 @@ test_cli_interop(void **state)
     free(dir);
 }
 
+/* number of zstd frames in c (-1 if it does not parse) */
+static int
+count_frames(const uint8_t *c, size_t clen)
+{
+    int n = 0;
+
+    while (clen > 0) {
+        size_t f = ZSTD_findFrameCompressedSize(c, clen);
+        if (ZSTD_isError(f))
+            return -1;
+        c += f;
+        clen -= f;
+        n++;
+    }
+    return n;
+}
+
+#define BIG (20u << 20)
+
+static void
+test_frames(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c;
+    size_t clen;
+    (void)state;
+
+    /* unpledged: a frame per EDR_ZSTD_FRAME_SIZE bytes, none empty */
+    tu_text(buf, BIG, 9);
+    c = compress(buf, BIG, 3, 2, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    assert_int_equal(count_frames(c, clen), BIG / EDR_ZSTD_FRAME_SIZE);
+    free(c);
+    c = compress(buf, EDR_ZSTD_FRAME_SIZE + 1, 3, 0, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    assert_int_equal(count_frames(c, clen), 2);
+    free(c);
+    /* pledged: one frame */
+    c = compress(buf, BIG, 3, 2, BIG, 0, &clen);
+    assert_int_equal(count_frames(c, clen), 1);
+    free(c);
+    free(buf);
+}
+
+static void
+test_mt_many_frames(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c, *d = NULL;
+    size_t clen, dlen;
+    struct edr_err err;
+    (void)state;
+
+    tu_text(buf, BIG / 2, 3);
+    tu_random(buf + BIG / 2, BIG / 2, 4);
+    c = compress(buf, BIG, 3, 2, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    for (int w = 1; w <= 3; w++) {
+        g_workers = w;
+        assert_int_equal(decompress(c, clen, w == 2 ? 65536 : 0, &d, &dlen, &err), EDR_OK);
+        assert_int_equal(dlen, BIG);
+        assert_memory_equal(d, buf, BIG);
+        free(d);
+    }
+    g_workers = 0;
+    free(c);
+    free(buf);
+}
+
+static void
+test_mt_big_frame(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c, *both, *d = NULL;
+    size_t clen, dlen;
+    struct edr_err err;
+    (void)state;
+
+    /* one frame of 20 MiB that does not compress: beyond what the parallel
+     * decompressor buffers, so the rest goes sequentially; then small
+     * frames after it still come out in order */
+    tu_random(buf, BIG, 11);
+    c = compress(buf, BIG, 1, 0, BIG, 0, &clen);
+    assert_true(clen > (16u << 20));
+    both = malloc(clen * 2);
+    memcpy(both, c, clen);
+    memcpy(both + clen, c, clen);
+    g_workers = 2;
+    assert_int_equal(decompress(both, 2 * clen, 0, &d, &dlen, &err), EDR_OK);
+    assert_int_equal(dlen, 2 * (size_t)BIG);
+    assert_memory_equal(d, buf, BIG);
+    assert_memory_equal(d + BIG, buf, BIG);
+    free(d);
+    /* truncated inside the big frame */
+    assert_int_equal(decompress(c, clen - 5, 0, NULL, NULL, &err), EDR_E_INTEGRITY);
+    assert_string_equal(err.msg, "zstd: truncated input");
+    g_workers = 0;
+    free(both);
+    free(c);
+    free(buf);
+}
+
+static void
+test_mt_damaged_frame(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c;
+    size_t clen, off = 0;
+    struct edr_err err;
+    (void)state;
+
+    tu_text(buf, BIG, 5);
+    c = compress(buf, BIG, 3, 2, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    /* the last byte of the third frame: its content checksum */
+    for (int i = 0; i < 3; i++)
+        off += ZSTD_findFrameCompressedSize(c + off, clen - off);
+    c[off - 1] ^= 0x40;
+    for (int w = 1; w <= 3; w++) {
+        g_workers = w;
+        assert_int_equal(decompress(c, clen, 0, NULL, NULL, &err), EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, "zstd: Restored data doesn't match checksum");
+    }
+    g_workers = 0;
+    free(c);
+    free(buf);
+}
+
+static void
+test_mt_sink_fails(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c;
+    size_t clen;
+    struct edr_err err;
+    struct edr_stream *mem = NULL, *zd = NULL;
+    (void)state;
+
+    tu_text(buf, BIG, 6);
+    c = compress(buf, BIG, 3, 2, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    assert_int_equal(edr_stream_mem_new(5u << 20, "small", &mem, &err), EDR_OK);
+    assert_int_equal(edr_stream_zstd_decompress_mt_new(mem, 2, &zd, &err), EDR_OK);
+    assert_int_equal(tu_feed_finish(zd, c, clen, 0, 1, &err), EDR_E_INTEGRITY);
+    assert_string_equal(err.msg, "'small' is larger than 5242880 bytes");
+    edr_stream_free(zd);
+    edr_stream_free(mem);
+    free(c);
+    free(buf);
+}
+
+static void
+test_mt_abort(void **state)
+{
+    uint8_t *buf = malloc(BIG), *c;
+    size_t clen;
+    struct edr_err err;
+    (void)state;
+
+    tu_text(buf, BIG, 7);
+    c = compress(buf, BIG, 3, 2, EDR_ZSTD_SIZE_UNKNOWN, 0, &clen);
+    /* stopped at several points without finish: no hang, nothing leaks */
+    for (size_t cut = 1; cut < clen; cut += clen / 7) {
+        struct edr_stream *mem = NULL, *zd = NULL;
+        assert_int_equal(edr_stream_mem_new(SIZE_MAX, "d", &mem, &err), EDR_OK);
+        assert_int_equal(edr_stream_zstd_decompress_mt_new(mem, 3, &zd, &err), EDR_OK);
+        assert_int_equal(tu_feed(zd, c, cut, 0, cut, &err), EDR_OK);
+        edr_stream_free(zd);
+        edr_stream_free(mem);
+    }
+    assert_int_equal(edr_stream_zstd_decompress_mt_new(NULL, 0, &(struct edr_stream *){NULL}, &err),
+                     EDR_E_USAGE);
+    free(c);
+    free(buf);
+}
+
+/* the sequential tests again, with the parallel decompressor */
+static int
+setup_mt(void **state)
+{
+    (void)state;
+    g_workers = 2;
+    return 0;
+}
+
+static int
+setup_mt1(void **state)
+{
+    (void)state;
+    g_workers = 1;
+    return 0;
+}
+
+static int
+teardown_seq(void **state)
+{
+    (void)state;
+    g_workers = 0;
+    return 0;
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_bad_params),
-        cmocka_unit_test(test_pledged_mismatch), cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_concatenated),     cmocka_unit_test(test_cli_interop),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_pledged_mismatch),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_concatenated),
+        cmocka_unit_test(test_cli_interop),
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup_mt, teardown_seq),
+        cmocka_unit_test_setup_teardown(test_corrupt, setup_mt, teardown_seq),
+        cmocka_unit_test_setup_teardown(test_concatenated, setup_mt1, teardown_seq),
+        cmocka_unit_test_setup_teardown(test_cli_interop, setup_mt, teardown_seq),
+        cmocka_unit_test(test_mt_many_frames),
+        cmocka_unit_test(test_mt_big_frame),
+        cmocka_unit_test(test_mt_damaged_frame),
+        cmocka_unit_test(test_mt_sink_fails),
+        cmocka_unit_test(test_mt_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
