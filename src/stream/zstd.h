@@ -43,7 +43,7 @@ edr_rc edr_stream_zstd_decompress_new(struct edr_stream *next, struct edr_stream
  * The same on `workers` threads (1..8): whole frames are decompressed in
  * parallel and pushed into `next` in order, from the workers' threads (one
  * at a time). Memory: two queued frames plus, per worker, its frame, up to
- * 4 MiB of held output and a zstd window. Streams of one big frame (over
+ * its share of 4 MiB of held output and a zstd window. Streams of one big frame (over
  * 16 MiB compressed) are decompressed sequentially after that point.
  * Errors as above, in the order of the frames.
  */

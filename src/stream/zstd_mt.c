@@ -23,12 +23,12 @@
 #include <zstd_errors.h>
 
 #define ZMT_FRAME_MAX (16u << 20) /* compressed bytes buffered for one frame */
-#define ZMT_HOLD (8u << 20)       /* output held for frames whose turn has not come */
+#define ZMT_HOLD (4u << 20)       /* output held for frames whose turn has not come */
 #define ZMT_PIECE (256u << 10)    /* output piece */
 #define ZMT_QUEUE 2               /* whole frames waiting for a worker */
 #define ZMT_MAX_WORKERS 8
 #define ZMT_SLOTS (2 * ZMT_MAX_WORKERS)
-#define ZMT_SPARE 48 /* pieces kept for reuse: ZMT_HOLD plus what is in flight */
+#define ZMT_SPARE 24 /* pieces kept for reuse: ZMT_HOLD plus what is in flight */
 
 struct job {
     uint8_t *p;
@@ -310,20 +310,29 @@ submit(struct zmt *z, size_t len, struct edr_err *err)
     return rc;
 }
 
-/* Waits until every frame handed out has been pushed on; the sticky error. */
+/* The sticky error (copied into err), or EDR_OK. */
 static edr_rc
-drain(struct zmt *z, struct edr_err *err)
+sticky(struct zmt *z, struct edr_err *err)
 {
     edr_rc rc;
 
     pthread_mutex_lock(&z->mu);
-    while (z->turn < z->submitted && z->rc == EDR_OK)
-        pthread_cond_wait(&z->cv, &z->mu);
     rc = z->rc;
     if (rc != EDR_OK)
         *err = z->err;
     pthread_mutex_unlock(&z->mu);
     return rc;
+}
+
+/* Waits until every frame handed out has been pushed on; the sticky error. */
+static edr_rc
+drain(struct zmt *z, struct edr_err *err)
+{
+    pthread_mutex_lock(&z->mu);
+    while (z->turn < z->submitted && z->rc == EDR_OK)
+        pthread_cond_wait(&z->cv, &z->mu);
+    pthread_mutex_unlock(&z->mu);
+    return sticky(z, err);
 }
 
 /* A frame too large to buffer: the rest goes through the sequential filter,
@@ -375,12 +384,7 @@ zmt_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
             return go_sequential(z, err);
         break;
     }
-    pthread_mutex_lock(&z->mu);
-    rc = z->rc;
-    if (rc != EDR_OK)
-        *err = z->err;
-    pthread_mutex_unlock(&z->mu);
-    return rc;
+    return sticky(z, err);
 }
 
 static edr_rc

@@ -11,12 +11,7 @@ BASE_PORT=23510
 . "$(dirname "$0")/lib.sh"
 require_etcd
 . "$SRCDIR/tests/integration/s3/lib-s3.sh"
-if ! s3_require; then
-    [ -n "${CI:-}" ] && bail "$S3_WHY (CI is set)"
-    echo "1..0 # SKIP $S3_WHY"
-    exit 0
-fi
-trap 's3_stop; cleanup' EXIT
+s3_test_prepare
 
 S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 20)) S3_BUCKETS=bkt
 S3_FRONT_ARGS="--min-part-size 1048576" # parts below 1 MiB (but the last) are refused

@@ -12,12 +12,7 @@ BASE_PORT=23700
 . "$(dirname "$0")/lib.sh"
 require_etcd
 . "$SRCDIR/tests/integration/s3/lib-s3.sh"
-if ! s3_require; then
-    [ -n "${CI:-}" ] && bail "$S3_WHY (CI is set)"
-    echo "1..0 # SKIP $S3_WHY"
-    exit 0
-fi
-trap 's3_stop; cleanup' EXIT
+s3_test_prepare
 
 P="$T/pki"
 mkdir -p "$P"

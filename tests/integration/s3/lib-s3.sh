@@ -48,6 +48,17 @@ const end = Date.now() + 10000;
 })();' "$1"
 }
 
+# s3_test_prepare: for the CLI tests (after lib.sh): s3_require, else a TAP
+# skip (a bail-out when CI is set); the servers are stopped on exit.
+s3_test_prepare() {
+    if ! s3_require; then
+        [ -n "${CI:-}" ] && bail "$S3_WHY (CI is set)"
+        echo "1..0 # SKIP $S3_WHY"
+        exit 0
+    fi
+    trap 's3_stop; cleanup' EXIT
+}
+
 # s3_start: start s3rver and the front (again, after s3_stop: same directory).
 s3_start() {
     : "${S3_SPORT:=$((S3_FPORT + 1))}"
