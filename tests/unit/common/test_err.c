@@ -332,6 +332,15 @@ crc_random(crc_fn f)
             assert_int_equal(f(0, buf + off, len), ref_crc32c(0, buf + off, len));
     for (size_t off = 0; off < 9; off++)
         assert_int_equal(f(0, buf + off, n), ref_crc32c(0, buf + off, n));
+    /* around the interleaved block sizes (3 x 512, 3 x 4096) */
+    {
+        static const size_t lens[] = {1535,  1536,  1537,  3071,  3072,  4607, 12287,
+                                      12288, 12289, 13824, 13825, 24576, 36871};
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+            for (size_t off = 0; off < 3; off++)
+                assert_int_equal(f(0x9u + (uint32_t)i, buf + off, lens[i]),
+                                 ref_crc32c(0x9u + (uint32_t)i, buf + off, lens[i]));
+    }
     /* chained at odd split points, with a non-zero start value */
     for (size_t cut = 0; cut < 200; cut += 13) {
         uint32_t c = f(0x12345678u, buf, cut);
