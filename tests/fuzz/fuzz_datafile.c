@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the data file reader: open (with a fixed identity)
  * -> zstd decompress -> tar reader, hashing each entry. The first input byte
- * picks the write size, so header and chunk parsing see every split. Corpus
+ * picks the write size, so header and chunk parsing see every split, and the
+ * decompressor (sequential, or parallel with 1 or 2 workers: byte / 6 % 3). Corpus
  * files are encrypted to the identity below (secret key: 32 bytes of 0x42).
  */
 #include <stdint.h>
@@ -44,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ctx c = {NULL};
     struct edr_err err;
     size_t split;
+    int workers;
 
     if (id == NULL) {
         uint8_t sk[EDR_KEY_LEN];
@@ -54,10 +56,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     split = splits[data[0] % (sizeof(splits) / sizeof(splits[0]))];
+    /* the same byte picks the sequential or the parallel decompressor */
+    workers = (data[0] / 6) % 3; /* 0 = sequential */
     data++;
     size--;
     if (edr_tar_reader_new(begin, NULL, &c, &tar, &err) != EDR_OK ||
-        edr_stream_zstd_decompress_new(tar, &zd, &err) != EDR_OK ||
+        (workers == 0 ? edr_stream_zstd_decompress_new(tar, &zd, &err)
+                      : edr_stream_zstd_decompress_mt_new(tar, workers, &zd, &err)) != EDR_OK ||
         edr_stream_open_new(zd, id, &open, &err) != EDR_OK)
         abort();
     for (size_t off = 0; off < size; off += split) {
