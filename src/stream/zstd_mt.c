@@ -192,7 +192,7 @@ worker(void *arg)
     for (;;) {
         struct slot *sl = NULL;
         struct job j;
-        struct edr_err e;
+        struct edr_err e = {EDR_OK, "", ""};
         edr_rc rc = EDR_OK;
         unsigned i;
         int failed;
