@@ -2,7 +2,8 @@
 # Usage: bench/run-all.sh [--big] [RUNS=3]
 #
 # Runs backup.sh, restore.sh, verify.sh and s3.sh at 128 MiB; with --big also
-# backup.sh, restore.sh and verify.sh at 1024 MiB (about 10 GB free in /tmp and
+# backup.sh, restore.sh and verify.sh at 1024 MiB, and verify.sh on Kubernetes-like
+# data (BENCH_DATA=k8s, results named verify_k8s_1024_*) (about 10 GB free in /tmp and
 # a few minutes of loading each). Each script starts and kills its own etcd.
 # Prints every script's table, then all RESULT lines again prefixed with the
 # script and size (RESULT backup_128_ratio=1.02). A script that fails is
@@ -19,15 +20,16 @@ out=$(mktemp /tmp/edr-bench-all.XXXXXX)
 trap 'rm -f "$out"' EXIT
 failed=0
 
-run() { # SCRIPT SIZE
-    echo "=== $1 $2 MiB ($RUNS runs) ==="
+run() { # SCRIPT SIZE [TAG]: TAG names the results (default SCRIPT)
+    local tag=${3:-$1}
+    echo "=== $tag $2 MiB ($RUNS runs) ==="
     if "$here/$1.sh" "$2" "$RUNS" >"$out.one"; then
         cat "$out.one"
-        sed -n "s/^RESULT /RESULT $1_$2_/p" "$out.one" >>"$out"
+        sed -n "s/^RESULT /RESULT ${tag}_$2_/p" "$out.one" >>"$out"
     else
         cat "$out.one"
-        echo "=== $1 $2 MiB FAILED ==="
-        echo "RESULT $1_$2_failed=1" >>"$out"
+        echo "=== $tag $2 MiB FAILED ==="
+        echo "RESULT ${tag}_$2_failed=1" >>"$out"
         failed=1
     fi
     rm -f "$out.one"
@@ -37,6 +39,7 @@ run() { # SCRIPT SIZE
 for s in backup restore verify s3; do run "$s" 128; done
 if [ -n "$big" ]; then
     for s in backup restore verify; do run "$s" 1024; done
+    BENCH_DATA=k8s run verify 1024 verify_k8s # Kubernetes-like objects (bench/lib.sh)
 fi
 echo "=== all results ==="
 cat "$out"
