@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "cmd/source.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "repo/reader.h"
 #include "stream/basic.h"
 
@@ -29,7 +30,8 @@ static edr_rc
 export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
 {
     struct edr_source src;
-    struct edr_stream *out = NULL;
+    struct edr_stream *out = NULL, *prog = NULL;
+    struct edr_progress progress;
     struct edr_read_result res;
     const char *path = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
     char tmp[4096] = "";
@@ -39,6 +41,8 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
 
     if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP -o FILE")) != EDR_OK)
         return rc;
+    /* SIGINT/SIGTERM end the run cleanly: FILE.part is removed */
+    edr_cmd_catch_signals();
     if (path == NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE, "%s needs -o FILE (or -o - for stdout)",
                            ctx->cmd_name);
@@ -79,9 +83,18 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
                                           : tmp,
                                 &out, &ctx->err)) != EDR_OK)
         goto out;
-    rc = edr_source_read(ctx, &src, mode, out, &res);
+    /* the progress stream also stops the read once a signal came */
+    edr_progress_start(&progress, ctx->progress && !to_stdout, "export",
+                       mode != EDR_READ_RAW && src.kind == EDR_SOURCE_REPO ? src.m.db_size + 32
+                                                                           : 0);
+    if ((rc = edr_cmd_progress_stream_new(out, &progress, &prog, &ctx->err)) != EDR_OK) {
+        edr_progress_end(&progress);
+        goto out;
+    }
+    rc = edr_source_read(ctx, &src, mode, prog, &res);
     if (rc == EDR_OK && mode == EDR_READ_RAW)
-        rc = edr_stream_finish(out, &ctx->err);
+        rc = edr_stream_finish(prog, &ctx->err);
+    edr_progress_end(&progress);
     if (rc != EDR_OK)
         goto out;
     if (!to_stdout && !special) {
@@ -113,6 +126,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
                     res.trailer.db_size);
     }
 out:
+    edr_stream_free(prog);
     edr_stream_free(out);
     if (fd >= 0 && fd != STDOUT_FILENO)
         close(fd);

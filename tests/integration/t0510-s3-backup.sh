@@ -229,6 +229,29 @@ else
         test -z "$(s3_uploads bkt prod/term/)" -a -z "$(objects prod/term/.lock)"
 fi
 
+# SIGTERM while an export waits for a hung GET: exit 15, no FILE.part left.
+f0=$(s3_stat faults)
+fault 1000 stall '^GET /bkt/prod/cr/[^?]*[.]edr'
+"$EDR" export latest --repo s3://bkt/prod --cluster cr "${S3[@]}" --identity "$T/k.key" \
+    -o "$T/term-exp.db" >/dev/null 2>"$T/term-exp.err" &
+BPID=$!
+for _ in $(seq 100); do [ "$(s3_stat faults)" != "$f0" ] && break; sleep 0.1; done
+kill -TERM "$BPID"
+for _ in $(seq 30); do kill -0 "$BPID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$BPID" 2>/dev/null; then
+    not_ok "SIGTERM stops an export stuck on a hung S3 server within 3 s"
+    kill -9 "$BPID"
+    wait "$BPID"
+else
+    wait "$BPID"
+    RC=$?
+    check "SIGTERM stops an export stuck on a hung GET: exit 15 ($RC), one error line" sh -c \
+        "test $RC = 15 && test \$(grep -c '^etcd-dr: error:' '$T/term-exp.err') = 1"
+    check "and leaves neither the file nor FILE.part" \
+        test ! -e "$T/term-exp.db" -a ! -e "$T/term-exp.db.part"
+fi
+nofault
+
 # ---- 6. prune ------------------------------------------------------------------
 for i in 1 2 3 4; do
     ctl put /prune/$i x >/dev/null
