@@ -40,6 +40,22 @@ check "verify --drill boots etcd and passes, reporting the RTO" sh -c "'$EDR' ve
 check "list shows the last verification" sh -c "'$EDR' list ${R[*]} --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[0][\"last_verify\"][\"ok\"] and d[0][\"last_verify\"][\"level\"]==\"drill\" else 1)'"
 expect_fail "--drill without an etcd binary fails clearly" 14 "etcd binary" \
     "$EDR" verify $B1 "${R[@]}" "${K[@]}" --drill --etcd-bin /nonexistent/etcd
+# SIGTERM while the drill waits for its etcd (a stand-in that never answers):
+# exit 15, the stand-in stopped, the drill directory gone
+printf '#!/bin/sh\nexec sleep 317\n' >"$T/fake-etcd"
+chmod +x "$T/fake-etcd"
+mkdir -p "$T/drilltmp"
+TMPDIR="$T/drilltmp" "$EDR" verify $B1 "${R[@]}" "${K[@]}" --drill --etcd-bin "$T/fake-etcd" \
+    >/dev/null 2>"$T/drill-term.err" &
+DPID=$!
+for _ in $(seq 100); do pgrep -f 'sleep 31[7]' >/dev/null && break; sleep 0.1; done
+kill -TERM "$DPID"
+wait "$DPID"
+RC=$?
+check "SIGTERM during a drill: exit 15 ($RC) and one error line" sh -c \
+    "test $RC = 15 && test \$(grep -c '^etcd-dr: error:.*interrupted' '$T/drill-term.err') = 1"
+check "the drill's etcd was stopped" sh -c "! pgrep -f 'sleep 31[7]'"
+check "and its directory removed" test -z "$(ls -A "$T/drilltmp")"
 
 # inspect == etcdctl snapshot status, on the backup and on the exported file
 "$EDR" export $B1 "${R[@]}" "${K[@]}" -o "$T/b1.db" -q
