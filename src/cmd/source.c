@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/progress.h"
@@ -195,6 +196,23 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
     unlink(path);
     rmdir(dir);
     snprintf(sp->db, sizeof(sp->db), "/proc/self/fd/%d", sp->fd);
+    /* fail before decrypting anything when the snapshot cannot fit */
+    if (src->kind == EDR_SOURCE_REPO && src->m.db_size > 0) {
+        struct statvfs vf;
+        if (fstatvfs(sp->fd, &vf) == 0 &&
+            (uint64_t)vf.f_bavail * vf.f_frsize < src->m.db_size + (1u << 20)) {
+            rc =
+                edr_err_set(&ctx->err, EDR_E_IO,
+                            "not enough space in '%s' for the decrypted snapshot: %llu MiB "
+                            "free, %llu MiB needed",
+                            parent, (unsigned long long)((uint64_t)vf.f_bavail * vf.f_frsize >> 20),
+                            (unsigned long long)((src->m.db_size >> 20) + 1));
+            edr_err_hint(&ctx->err, "verify, inspect, ls and get work in $TMPDIR (default /tmp), "
+                                    "restore next to the data dir: point them at a larger file "
+                                    "system");
+            goto out;
+        }
+    }
     if ((rc = edr_stream_fd_new(sp->fd, path, &fds, &ctx->err)) != EDR_OK)
         goto out;
     edr_progress_start(&progress, ctx->progress, "read  ",
