@@ -5,8 +5,10 @@
 # loopback address itself, so no DNS or /etc/hosts change is needed.
 # Backup, list, verify, get and multipart work path-style and virtual-hosted
 # with --s3-cacert and AWS_SESSION_TOKEN (or a profile's aws_session_token);
-# a missing or wrong token, no CA and an untrusted CA are one-line errors with
-# the documented exit code and leave nothing listed.
+# settings also come from the config file's [repo] section (secret from a file)
+# and from AWS_ENDPOINT_URL_S3/AWS_DEFAULT_REGION; a missing or wrong token,
+# no CA and an untrusted CA are one-line errors with the documented exit code
+# and leave nothing listed.
 # Ports 23700-23729: etcd 23701/23702, front 23720, s3rver 23721.
 BASE_PORT=23700
 . "$(dirname "$0")/lib.sh"
@@ -118,7 +120,34 @@ check "credentials and token from AWS_PROFILE's shared file" env -u AWS_ACCESS_K
     --recipient "$T/k.pub" "${VH[@]}"
 check "listed" test "$(n prof)" = 1
 
-# ---- 5. failures: token, TLS ---------------------------------------------------------
+# ---- 5. settings from a config file and from AWS_* variables ---------------------------
+printf 'sekret\n' >"$T/s3.secret"
+chmod 600 "$T/s3.secret"
+cat >"$T/edr.conf" <<EOF
+[repo]
+path = s3://bkt/prod
+cluster = conf
+s3-endpoint = $VHOST
+s3-region = us-east-1
+s3-cacert = $P/ca.pem
+s3-secret-file = $T/s3.secret
+recipient = $T/k.pub
+identity = $T/k.key
+EOF
+check "backup with every S3 setting from the config file's [repo] (secret from a file)" \
+    env -u AWS_SECRET_ACCESS_KEY "$EDR" backup --config "$T/edr.conf" --endpoints "$EP"
+check "list --config finds it" test "$(env -u AWS_SECRET_ACCESS_KEY "$EDR" list --config "$T/edr.conf" \
+    --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
+check "endpoint and region from AWS_ENDPOINT_URL_S3 and AWS_DEFAULT_REGION" test "$(env \
+    AWS_ENDPOINT_URL_S3="$S3_EP" AWS_DEFAULT_REGION=us-east-1 "$EDR" list --repo s3://bkt/prod \
+    --cluster conf --s3-path-style --s3-cacert "$P/ca.pem" --json |
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1
+expect_fail "AWS_DEFAULT_REGION is used: another region than the server's is refused" 7 \
+    "eu-west-1|region|Authorization" env AWS_ENDPOINT_URL_S3="$S3_EP" \
+    AWS_DEFAULT_REGION=eu-west-1 "$EDR" list --repo s3://bkt/prod --cluster conf --s3-path-style \
+    --s3-cacert "$P/ca.pem"
+
+# ---- 6. failures: token, TLS ---------------------------------------------------------
 expect_fail "no session token: exit 7 naming the token" 7 "[Tt]oken" \
     env -u AWS_SESSION_TOKEN "$EDR" backup --endpoints "$EP" --repo s3://bkt/prod --cluster bad \
     --recipient "$T/k.pub" "${VH[@]}"
@@ -135,6 +164,6 @@ expect_fail "list over HTTPS without the CA: exit 6" 6 "tls|TLS|certificate" \
     "$EDR" list --repo s3://bkt/prod --cluster tls --s3-endpoint "$S3_EP" --s3-path-style \
     --s3-region us-east-1
 check "nothing of the failed runs is listed" test "$(n bad)" = 0
-check "the good backups are all still there" test "$(n tls)$(n vh)$(n mp)$(n prof)" = 1111
+check "the good backups are all still there" test "$(n tls)$(n vh)$(n mp)$(n prof)$(n conf)" = 11111
 
 done_testing
