@@ -26,6 +26,12 @@ diag() { echo "# $*"; }
 done_testing() { echo "1..$_tap_n"; return 0; }
 bail() { echo "Bail out! $*"; exit 1; }
 
+# mkca NAME: a self-signed CA, $P/NAME.pem with its key $P/NAME.key (P: a directory)
+mkca() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.pem" -days 2 \
+        -subj "/CN=$1" >/dev/null 2>&1
+}
+
 # check "description" command...: ok when the command succeeds.
 check() {
     local d=$1

@@ -8,10 +8,6 @@ require_etcd
 
 P="$T/pki"
 mkdir -p "$P"
-mkca() { # mkca NAME
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.pem" -days 2 \
-        -subj "/CN=$1" >/dev/null 2>&1
-}
 mkcert() { # mkcert CA NAME EXT
     openssl req -newkey rsa:2048 -nodes -keyout "$P/$2-key.pem" -out "$P/$2.csr" -subj "/CN=$2" >/dev/null 2>&1
     printf '%s\n' "$3" >"$P/$2.ext"

@@ -203,6 +203,18 @@ check "no lock is left" test -z "$(objects prod/cr/.lock)"
 check "list shows the new backup only, and it exports" sh -c "test $(nids cr) = 1 &&
     '$EDR' export latest --repo s3://bkt/prod --cluster cr $(printf "'%s' " "${S3[@]}") --identity '$T/k.key' -o '$T/cr.db'"
 
+# term_when_stalled PID FAULTS_BEFORE: once the front has held a request, SIGTERM
+# to PID; success when PID is gone within 3 s (then `wait` gives its status),
+# else it is killed (-9) and reaped.
+term_when_stalled() {
+    for _ in $(seq 100); do [ "$(s3_stat faults)" != "$2" ] && break; sleep 0.1; done
+    kill -TERM "$1"
+    for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$1"
+    wait "$1"
+    return 1
+}
+
 # SIGTERM while the server hangs: the backup stops at once and undoes its upload
 # and lock (the CLI hands its signal flag to edr_s3_set_interrupt_check).
 f0=$(s3_stat faults)
@@ -210,13 +222,8 @@ fault 1000 stall 'partNumber=2&'
 "$EDR" backup --endpoints "$EP" --repo s3://bkt/prod --cluster term "${S3[@]}" \
     --recipient "$T/k.pub" "${SMALL[@]}" >/dev/null 2>"$T/term.err" &
 BPID=$!
-for _ in $(seq 100); do [ "$(s3_stat faults)" != "$f0" ] && break; sleep 0.1; done
-kill -TERM "$BPID"
-for _ in $(seq 30); do kill -0 "$BPID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$BPID" 2>/dev/null; then
+if ! term_when_stalled "$BPID" "$f0"; then
     not_ok "SIGTERM stops a backup stuck on a hung S3 server within 3 s"
-    kill -9 "$BPID"
-    wait "$BPID"
     nofault
     bk term >/dev/null 2>&1 # takes over the lock, removes the upload
 else
@@ -235,13 +242,8 @@ fault 1000 stall '^GET /bkt/prod/cr/[^?]*[.]edr'
 "$EDR" export latest --repo s3://bkt/prod --cluster cr "${S3[@]}" --identity "$T/k.key" \
     -o "$T/term-exp.db" >/dev/null 2>"$T/term-exp.err" &
 BPID=$!
-for _ in $(seq 100); do [ "$(s3_stat faults)" != "$f0" ] && break; sleep 0.1; done
-kill -TERM "$BPID"
-for _ in $(seq 30); do kill -0 "$BPID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$BPID" 2>/dev/null; then
+if ! term_when_stalled "$BPID" "$f0"; then
     not_ok "SIGTERM stops an export stuck on a hung S3 server within 3 s"
-    kill -9 "$BPID"
-    wait "$BPID"
 else
     wait "$BPID"
     RC=$?

@@ -18,10 +18,6 @@ s3_test_prepare
 
 P="$T/pki"
 mkdir -p "$P"
-mkca() { # mkca NAME
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.pem" -days 2 \
-        -subj "/CN=$1" >/dev/null 2>&1
-}
 mkca ca
 mkca otherca
 openssl req -newkey rsa:2048 -nodes -keyout "$P/s3-key.pem" -out "$P/s3.csr" -subj "/CN=s3" \
