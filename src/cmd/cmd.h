@@ -88,5 +88,8 @@ edr_rc edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress 
 /* SIGINT/SIGTERM set a flag long work polls (cmd/report.c). */
 void edr_cmd_catch_signals(void);
 int edr_cmd_interrupted(void);
+/* EDR_OK, or EDR_E_INTERRUPTED ("interrupted by a signal") set in err once a
+ * signal came. */
+edr_rc edr_cmd_check_interrupted(struct edr_err *err);
 
 #endif

@@ -242,9 +242,10 @@ static edr_rc
 prog_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
 {
     struct prog_stream *p = (struct prog_stream *)s;
+    edr_rc rc;
 
-    if (edr_cmd_interrupted())
-        return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
+    if ((rc = edr_cmd_check_interrupted(err)) != EDR_OK)
+        return rc;
     p->done += len;
     if (p->p != NULL)
         edr_progress_update(p->p, p->done);

@@ -112,10 +112,8 @@ edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids, 
         return rc;
     for (;;) {
         size_t ok = 0, n = edr_etcd_endpoint_count(c);
-        if (edr_cmd_interrupted()) {
-            rc = edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
+        if ((rc = edr_cmd_check_interrupted(err)) != EDR_OK)
             goto out;
-        }
         for (size_t i = 0; i < npids; i++) {
             int status;
             if (waitpid(pids[i], &status, WNOHANG) == pids[i]) {

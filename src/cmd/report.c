@@ -48,6 +48,14 @@ edr_cmd_interrupted(void)
     return got_signal != 0 || edr_sched_stop_requested();
 }
 
+edr_rc
+edr_cmd_check_interrupted(struct edr_err *err)
+{
+    if (!edr_cmd_interrupted())
+        return EDR_OK;
+    return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
+}
+
 static void
 write_metrics(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc)
 {

@@ -199,14 +199,14 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
     /* fail before decrypting anything when the snapshot cannot fit */
     if (src->kind == EDR_SOURCE_REPO && src->m.db_size > 0) {
         struct statvfs vf;
-        if (fstatvfs(sp->fd, &vf) == 0 &&
-            (uint64_t)vf.f_bavail * vf.f_frsize < src->m.db_size + (1u << 20)) {
-            rc =
-                edr_err_set(&ctx->err, EDR_E_IO,
-                            "not enough space in '%s' for the decrypted snapshot: %llu MiB "
-                            "free, %llu MiB needed",
-                            parent, (unsigned long long)((uint64_t)vf.f_bavail * vf.f_frsize >> 20),
-                            (unsigned long long)((src->m.db_size >> 20) + 1));
+        uint64_t avail =
+            fstatvfs(sp->fd, &vf) == 0 ? (uint64_t)vf.f_bavail * vf.f_frsize : UINT64_MAX;
+        if (avail < src->m.db_size + (1u << 20)) {
+            rc = edr_err_set(&ctx->err, EDR_E_IO,
+                             "not enough space in '%s' for the decrypted snapshot: %llu MiB "
+                             "free, %llu MiB needed",
+                             parent, (unsigned long long)(avail >> 20),
+                             (unsigned long long)((src->m.db_size >> 20) + 1));
             edr_err_hint(&ctx->err, "verify, inspect, ls and get work in $TMPDIR (default /tmp), "
                                     "restore next to the data dir: point them at a larger file "
                                     "system");

@@ -116,16 +116,6 @@ free_port(void)
 }
 
 /* Boot the db as a one-member cluster and compare what etcd serves. */
-/* EDR_E_INTERRUPTED once SIGINT/SIGTERM came (the drill then stops etcd and
- * removes its directory on the way out). */
-static edr_rc
-stop_if_interrupted(struct edr_ctx *ctx)
-{
-    if (!edr_cmd_interrupted())
-        return EDR_OK;
-    return edr_err_set(&ctx->err, EDR_E_INTERRUPTED, "interrupted by a signal");
-}
-
 static edr_rc
 drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct edr_mvcc_status *st,
       struct result *r)
@@ -188,7 +178,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     unlink(prepared);
     t1 = edr_now();
     r->restore_s = t1 - t0;
-    if ((rc = stop_if_interrupted(ctx)) != EDR_OK)
+    if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
         goto out;
     rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, &pid, &ctx->err);
     if (rc == EDR_OK)
@@ -216,7 +206,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     if ((rc = edr_mvcc_foreach_live(bolt, NULL, 0, 0, sample_cb, &smp, &ctx->err)) != EDR_OK)
         goto out;
     for (size_t i = 0; i < smp.n; i++) {
-        if ((rc = stop_if_interrupted(ctx)) != EDR_OK)
+        if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
             goto out;
         rc = edr_etcd_range(c, 0, smp.kv[i].key, smp.kv[i].klen, NULL, 0, 0, 0, &rg, &ctx->err);
         if (rc != EDR_OK)
