@@ -35,6 +35,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     struct edr_read_result res;
     const char *path = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
     char tmp[4096] = "";
+    const char *oname = "stdout";
     int fd = -1, to_stdout, special = 0;
     struct stat sb;
     edr_rc rc;
@@ -61,6 +62,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     if (to_stdout) {
         fd = STDOUT_FILENO;
     } else if (special) {
+        oname = path;
         fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
             int e = errno;
@@ -69,6 +71,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
         }
     } else {
         snprintf(tmp, sizeof(tmp), "%s.part", path);
+        oname = tmp;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) {
             int e = errno;
@@ -77,11 +80,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
             goto out;
         }
     }
-    if ((rc = edr_stream_fd_new(fd,
-                                to_stdout ? "stdout"
-                                : special ? path
-                                          : tmp,
-                                &out, &ctx->err)) != EDR_OK)
+    if ((rc = edr_stream_fd_new(fd, oname, &out, &ctx->err)) != EDR_OK)
         goto out;
     /* the progress stream also stops the read once a signal came */
     edr_progress_start(&progress, ctx->progress && !to_stdout, "export",
