@@ -19,6 +19,7 @@
 #include "common/err.h"
 
 struct edr_bolt;
+struct edr_stream;
 
 struct edr_bolt_info {
     uint32_t page_size;
@@ -73,6 +74,37 @@ edr_rc edr_bolt_open_fd(int fd, const char *name, struct edr_bolt **out, struct 
  * Callback returns as for the foreach functions; 1 stops the whole walk. */
 edr_rc edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb,
                      edr_bolt_kv_cb kv_cb, void *ud, uint64_t *pages_in_use, struct edr_err *err);
+
+/*
+ * Checking an image without a file: a capture is a stream observer (bytes
+ * pass on to next, which may be NULL) that keeps, while an etcd snapshot
+ * streams past, every branch, freelist and meta page and every leaf page run
+ * byte for byte, except the leaf runs that `leaf` sums up: leaf(ud, run, len,
+ * &id) returns 1 when it took the run (the walk will hand `id` to the
+ * summary callback instead of the run's pairs), 0 to have it kept, -1 when
+ * out of memory. The last `trailer` bytes are not part of the image. At most
+ * raw_cap bytes are kept; pages beyond that, or not seen as a run's first
+ * page, cannot be walked.
+ * Opening the capture gives a reader like edr_bolt_open's, whose walks
+ * (edr_bolt_walk_sum) give exactly the results and errors a walk of the file
+ * would, except when they reach a page the capture did not keep: then they
+ * fail and edr_bolt_incomplete() says so; the caller checks the file instead.
+ * The capture must outlive the reader.
+ */
+typedef int (*edr_bolt_leaf_fn)(void *ud, const uint8_t *run, size_t len, uint32_t *id);
+typedef int (*edr_bolt_sum_cb)(void *ud, uint32_t id, uint32_t count);
+
+struct edr_stream *edr_bolt_capture_new(struct edr_stream *next, size_t trailer, size_t raw_cap,
+                                        edr_bolt_leaf_fn leaf, void *ud);
+/* On failure *incomplete says whether the capture was the problem. */
+edr_rc edr_bolt_open_capture(const struct edr_stream *cap, const char *name, struct edr_bolt **out,
+                             int *incomplete, struct edr_err *err);
+int edr_bolt_incomplete(const struct edr_bolt *b);
+/* edr_bolt_walk; on a captured image, summed-up leaves of bucket trees go to
+ * sum_cb (with their pair count) instead of kv_cb. */
+edr_rc edr_bolt_walk_sum(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb,
+                         edr_bolt_kv_cb kv_cb, edr_bolt_sum_cb sum_cb, void *ud,
+                         uint64_t *pages_in_use, struct edr_err *err);
 
 /* Memory: a reader keeps one buffer per tree level (page plus its overflow
  * pages) for the bucket tree being walked and for the root bucket tree; a

@@ -1,6 +1,7 @@
 # sources and unit tests of src/bolt (see Makefile.am)
 libedr_a_SOURCES += src/bolt/bolt.h src/bolt/reader.c src/bolt/writer.c \
-	src/bolt/scan.c src/bolt/scan.h
+	src/bolt/scan.c src/bolt/scan.h \
+	src/bolt/capture.c src/bolt/capture.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/bolt/test_bolt
@@ -12,7 +13,8 @@ endif
 # corpus replay of the bbolt reader's fuzz target (tests/fuzz/build-libfuzzer.sh builds the
 # real libFuzzer binary)
 check_PROGRAMS += tests/fuzz/replay_bolt
-tests_fuzz_replay_bolt_SOURCES = tests/fuzz/fuzz_bolt.c tests/fuzz/replay.c
+tests_fuzz_replay_bolt_SOURCES = tests/fuzz/fuzz_bolt.c tests/fuzz/replay.c \
+	tests/fuzz/scan_diff.c tests/fuzz/scan_diff.h
 tests_fuzz_replay_bolt_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/fuzz/replay_bolt.sh
 EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz/corpus/bolt

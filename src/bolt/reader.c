@@ -8,6 +8,7 @@
  */
 #include "common/bytes.h"
 #include "bolt/bolt.h"
+#include "bolt/capture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@ struct run {
     uint8_t *buf;
     size_t cap;
     size_t len;
+    struct cap_page cp; /* from a capture */
 };
 
 #define WINDOW (32u << 10)
@@ -54,6 +56,11 @@ struct edr_bolt {
     uint64_t win_off;
     size_t win_len;
     int seq; /* a walk is running: use the window */
+    /* an image captured from a stream instead of a file */
+    const struct edr_stream *cap;
+    uint32_t cap_ps; /* the page size the capture cut the stream at */
+    int allow_sum;   /* the running walk takes summed-up leaves */
+    int incomplete;  /* a walk needed a page the capture did not keep */
 };
 
 /* A page as seen by the walker: a real page run, or an inline bucket page. */
@@ -64,6 +71,7 @@ struct page {
     size_t len;
     uint16_t flags;
     uint16_t count;
+    const struct cap_page *sum; /* a summed-up leaf (p is NULL) */
 };
 
 static uint64_t
@@ -143,6 +151,32 @@ pread_full(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Bytes of the image: from the file, or from a capture's pages. */
+static int
+src_read(struct edr_bolt *b, void *buf, size_t len, uint64_t off)
+{
+    struct cap_page cp;
+    uint64_t ps = b->cap_ps;
+
+    if (b->cap == NULL)
+        return pread_full(b->fd, buf, len, off);
+    if (off % ps == 0 && edr_bolt_capture_page(b->cap, off / ps, &cp) == 0 && cp.kind == CAP_RAW &&
+        len <= cp.len) {
+        memcpy(buf, cp.p, len);
+        return 0;
+    }
+    b->incomplete = 1;
+    errno = EIO;
+    return -1;
+}
+
+static edr_rc
+not_captured(struct edr_bolt *b, uint64_t pgid, struct edr_err *err)
+{
+    b->incomplete = 1;
+    return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": not kept by the capture", pgid);
+}
+
 static int
 valid_page_size(uint64_t ps)
 {
@@ -160,7 +194,7 @@ load_meta(struct edr_bolt *b, uint64_t off, uint8_t *buf, size_t *avail, struct 
     }
     if (b->info.file_size - off < n)
         n = (size_t)(b->info.file_size - off);
-    if (pread_full(b->fd, buf, n, off) != 0)
+    if (src_read(b, buf, n, off) != 0)
         return edr_err_errno(err, EDR_E_IO, errno, "unable to read '%s'", b->name);
     *avail = n;
     return EDR_OK;
@@ -298,6 +332,48 @@ edr_bolt_open_fd(int fd, const char *name, struct edr_bolt **out, struct edr_err
     return open_common(fd, 0, name, out, err);
 }
 
+edr_rc
+edr_bolt_open_capture(const struct edr_stream *cap, const char *name, struct edr_bolt **out,
+                      int *incomplete, struct edr_err *err)
+{
+    struct edr_bolt *b;
+    uint64_t size;
+    int complete;
+    edr_rc rc;
+
+    *out = NULL;
+    *incomplete = 0;
+    if ((b = calloc(1, sizeof(*b))) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    b->fd = -1;
+    b->cap = cap;
+    snprintf(b->name, sizeof(b->name), "%s", name);
+    edr_bolt_capture_geometry(cap, &b->cap_ps, &size, &complete);
+    b->info.file_size = size;
+    b->info.freelist = NO_FREELIST;
+    for (int t = 0; t < NTREES; t++)
+        for (int d = 0; d < MAX_DEPTH; d++)
+            b->lv[t][d].pgid = UINT64_MAX;
+    rc = complete ? open_metas(b, err) : not_captured(b, 0, err);
+    /* the capture cut the stream at meta 0's page size: a file whose metas
+     * say otherwise is for the file reader to sort out */
+    if (rc == EDR_OK && b->info.page_size != b->cap_ps)
+        rc = not_captured(b, 0, err);
+    if (rc != EDR_OK) {
+        *incomplete = b->incomplete;
+        edr_bolt_close(b);
+        return rc;
+    }
+    *out = b;
+    return EDR_OK;
+}
+
+int
+edr_bolt_incomplete(const struct edr_bolt *b)
+{
+    return b != NULL && b->incomplete;
+}
+
 void
 edr_bolt_close(struct edr_bolt *b)
 {
@@ -306,7 +382,7 @@ edr_bolt_close(struct edr_bolt *b)
     for (int t = 0; t < NTREES; t++)
         for (int d = 0; d < MAX_DEPTH; d++)
             free(b->lv[t][d].buf);
-    if (b->own_fd)
+    if (b->own_fd && b->fd >= 0)
         close(b->fd);
     free(b->win);
     free(b);
@@ -345,6 +421,36 @@ read_at(struct edr_bolt *b, uint8_t *dst, size_t len, uint64_t off)
     return 0;
 }
 
+/* load_run of a captured image: the run's bytes stay where the capture keeps
+ * them; a summed-up leaf comes with its summary instead. */
+static edr_rc
+load_captured(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg,
+              struct edr_err *err)
+{
+    uint64_t ps = b->info.page_size;
+    struct cap_page *cp = &r->cp;
+
+    if (edr_bolt_capture_page(b->cap, pgid, cp) != 0 || cp->kind == CAP_NONE)
+        return not_captured(b, pgid, err);
+    if (cp->overflow >= b->info.pgid - pgid)
+        return edr_err_set(err, EDR_E_INTEGRITY,
+                           "page %" PRIu64 ": out of bounds (overflow %" PRIu32 ")", pgid,
+                           cp->overflow);
+    /* the walk reports other page types itself, from the header alone */
+    if ((cp->kind == CAP_HDR &&
+         (cp->flags == F_BRANCH || cp->flags == F_LEAF || cp->flags == F_FREELIST)) ||
+        (cp->kind == CAP_SUM && !b->allow_sum))
+        return not_captured(b, pgid, err);
+    pg->id = pgid;
+    pg->inl = 0;
+    pg->p = cp->p;
+    pg->len = ((size_t)cp->overflow + 1) * ps;
+    pg->flags = cp->flags;
+    pg->count = cp->count;
+    pg->sum = cp->kind == CAP_SUM ? cp : NULL;
+    return EDR_OK;
+}
+
 /* Reads page pgid and its overflow pages into r (unless r already holds it). */
 static edr_rc
 load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, struct edr_err *err)
@@ -354,6 +460,9 @@ load_run(struct edr_bolt *b, struct run *r, uint64_t pgid, struct page *pg, stru
 
     if (pgid >= b->info.pgid)
         return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": out of bounds", pgid);
+    if (b->cap != NULL)
+        return load_captured(b, r, pgid, pg, err);
+    pg->sum = NULL;
     if (r->pgid != pgid) {
         r->pgid = UINT64_MAX;
         if (r->cap < ps) {
@@ -450,6 +559,7 @@ struct walk {
     uint64_t loads; /* pages loaded: more than pgid means a cycle */
     edr_bolt_bucket_cb bucket_cb;
     edr_bolt_kv_cb kv_cb;
+    edr_bolt_sum_cb sum_cb;
     void *ud;
     int stopped;
     /* the bucket being walked, for messages */
@@ -535,6 +645,7 @@ walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t n
                            pname(pg, pn, sizeof(pn)), quote(name, nl, q, sizeof(q)));
     in.id = pg->id;
     in.inl = 1;
+    in.sum = NULL;
     in.p = v + 16;
     in.len = vl - 16;
     in.flags = edr_le16(in.p + 8);
@@ -543,6 +654,36 @@ walk_bucket(struct walk *w, const struct page *pg, const uint8_t *name, size_t n
         return edr_err_set(err, EDR_E_INTEGRITY, "%s: bucket '%s': invalid type 0x%x",
                            pname(pg, pn, sizeof(pn)), quote(name, nl, q, sizeof(q)), in.flags);
     return walk_page(w, TREE_BUCKET, 0, &in, NULL, 0, NULL, 0, err);
+}
+
+/* A summed-up leaf: the leaf function saw its elements in bounds, in order
+ * and not buckets; what remains of walk_page's checks needs only its first
+ * and last keys, and the errors are those walk_page would give first. */
+static edr_rc
+walk_sum(struct walk *w, int tree, const struct page *pg, const uint8_t *lo, size_t lol,
+         const uint8_t *hi, size_t hil, struct edr_err *err)
+{
+    const struct cap_page *cp = pg->sum;
+    char pn[64], q[80];
+    int r;
+
+    if ((lo != NULL && edr_keycmp(lo, lol, cp->first_key, cp->first_len) > 0) ||
+        (hi != NULL && edr_keycmp(cp->first_key, cp->first_len, hi, hil) >= 0))
+        return edr_err_set(err, EDR_E_INTEGRITY, "%s: keys out of order",
+                           pname(pg, pn, sizeof(pn)));
+    if (tree == TREE_ROOT)
+        return edr_err_set(err, EDR_E_INTEGRITY, "%s: root bucket entry '%s' is not a bucket",
+                           pname(pg, pn, sizeof(pn)),
+                           quote(cp->first_key, cp->first_len, q, sizeof(q)));
+    if (hi != NULL && edr_keycmp(cp->last_key, cp->last_len, hi, hil) >= 0)
+        return edr_err_set(err, EDR_E_INTEGRITY, "%s: keys out of order",
+                           pname(pg, pn, sizeof(pn)));
+    if (w->sum_cb != NULL && (r = w->sum_cb(w->ud, cp->sum_id, pg->count)) != 0) {
+        if (r < 0)
+            return cb_abort(err);
+        w->stopped = 1;
+    }
+    return EDR_OK;
 }
 
 static edr_rc
@@ -556,6 +697,8 @@ walk_page(struct walk *w, int tree, int depth, const struct page *pg, const uint
     char pn[64], q[80];
     edr_rc rc;
 
+    if (pg->sum != NULL)
+        return walk_sum(w, tree, pg, lo, lol, hi, hil, err);
     if ((rc = check_count(pg, err)) != EDR_OK)
         return rc;
     if (pg->flags == F_BRANCH && pg->count == 0)
@@ -628,6 +771,8 @@ load_freelist(struct walk *w, struct edr_err *err)
         return EDR_OK;
     if ((rc = load_run(b, &b->lv[TREE_BUCKET][0], fl, &pg, err)) != EDR_OK)
         return rc;
+    if (pg.p == NULL && pg.flags == F_FREELIST)
+        return not_captured(b, fl, err);
     for (uint64_t i = 0; i < pg.len / b->info.page_size; i++) {
         if (bit_get(w->reach, fl + i))
             return edr_err_set(err, EDR_E_INTEGRITY, "page %" PRIu64 ": multiple references",
@@ -667,7 +812,7 @@ check_meta_page(struct edr_bolt *b, uint64_t id, struct edr_err *err)
     uint8_t h[HDR];
     uint16_t flags;
 
-    if (pread_full(b->fd, h, sizeof(h), id * b->info.page_size) != 0)
+    if (src_read(b, h, sizeof(h), id * b->info.page_size) != 0)
         return edr_err_errno(err, EDR_E_IO, errno, "page %" PRIu64 ": unable to read", id);
     if (edr_le64(h) != id)
         return edr_err_set(err, EDR_E_INTEGRITY,
@@ -683,6 +828,13 @@ edr_rc
 edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb, edr_bolt_kv_cb kv_cb,
               void *ud, uint64_t *pages_in_use, struct edr_err *err)
 {
+    return edr_bolt_walk_sum(b, check, bucket_cb, kv_cb, NULL, ud, pages_in_use, err);
+}
+
+edr_rc
+edr_bolt_walk_sum(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb, edr_bolt_kv_cb kv_cb,
+                  edr_bolt_sum_cb sum_cb, void *ud, uint64_t *pages_in_use, struct edr_err *err)
+{
     struct walk w;
     uint64_t pgid = b->info.pgid, used = 0;
     edr_rc rc = EDR_OK;
@@ -692,7 +844,9 @@ edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb, edr_b
     w.check = check;
     w.bucket_cb = bucket_cb;
     w.kv_cb = kv_cb;
+    w.sum_cb = sum_cb;
     w.ud = ud;
+    b->allow_sum = sum_cb != NULL;
     if (check) {
         w.reach = calloc(1, (size_t)(pgid / 8 + 1));
         w.freed = calloc(1, (size_t)(pgid / 8 + 1));
@@ -726,6 +880,7 @@ edr_bolt_walk(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucket_cb, edr_b
             *pages_in_use = used;
     }
 out:
+    b->allow_sum = 0;
     free(w.reach);
     free(w.freed);
     return rc;
@@ -843,6 +998,7 @@ find_bucket(struct edr_bolt *b, const void *name, size_t nl, uint64_t *root, str
                            quote(name, nl, q, sizeof(q)));
     inl->id = b->lv[TREE_ROOT][0].pgid; /* best effort for messages */
     inl->inl = 1;
+    inl->sum = NULL;
     inl->p = v + 16;
     inl->len = vl - 16;
     inl->flags = edr_le16(inl->p + 8);

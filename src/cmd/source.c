@@ -167,12 +167,41 @@ out:
     return rc;
 }
 
+/* The snapshot (db and trailer) into sink, with a progress bar. */
+static edr_rc
+source_stream(struct edr_ctx *ctx, struct edr_source *src, int skip_hash, struct edr_stream *sink,
+              struct edr_read_result *res)
+{
+    struct edr_stream *prog = NULL;
+    struct edr_progress progress;
+    edr_rc rc;
+
+    edr_progress_start(&progress, ctx->progress, "read  ",
+                       src->kind == EDR_SOURCE_REPO ? src->m.db_size + 32 : 0);
+    if ((rc = edr_cmd_progress_stream_new(sink, &progress, &prog, &ctx->err)) == EDR_OK) {
+        if (src->kind == EDR_SOURCE_DB && skip_hash)
+            rc = copy_plain(ctx, src->path, prog);
+        else
+            rc = edr_source_read(ctx, src, EDR_READ_SNAPSHOT, prog, res);
+    }
+    edr_progress_end(&progress);
+    edr_stream_free(prog);
+    return rc;
+}
+
+edr_rc
+edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *sink,
+                struct edr_read_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    return source_stream(ctx, src, 0, sink, res);
+}
+
 edr_rc
 edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent, int skip_hash,
                  struct edr_spool *sp)
 {
-    struct edr_stream *fds = NULL, *prog = NULL;
-    struct edr_progress progress;
+    struct edr_stream *fds = NULL;
     char dir[4096], path[4200];
     struct stat sb;
     edr_rc rc;
@@ -213,18 +242,8 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
             goto out;
         }
     }
-    if ((rc = edr_stream_fd_new(sp->fd, path, &fds, &ctx->err)) != EDR_OK)
-        goto out;
-    edr_progress_start(&progress, ctx->progress, "read  ",
-                       src->kind == EDR_SOURCE_REPO ? src->m.db_size + 32 : 0);
-    if ((rc = edr_cmd_progress_stream_new(fds, &progress, &prog, &ctx->err)) != EDR_OK)
-        goto out;
-    if (src->kind == EDR_SOURCE_DB && skip_hash)
-        rc = copy_plain(ctx, src->path, prog);
-    else
-        rc = edr_source_read(ctx, src, EDR_READ_SNAPSHOT, prog, &sp->res);
-    edr_progress_end(&progress);
-    if (rc != EDR_OK)
+    if ((rc = edr_stream_fd_new(sp->fd, path, &fds, &ctx->err)) != EDR_OK ||
+        (rc = source_stream(ctx, src, skip_hash, fds, &sp->res)) != EDR_OK)
         goto out;
     if (fstat(sp->fd, &sb) != 0) {
         int e = errno;
@@ -238,7 +257,6 @@ edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent
         rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to truncate '%s'", path);
     }
 out:
-    edr_stream_free(prog);
     edr_stream_free(fds);
     if (rc != EDR_OK)
         edr_spool_release(sp);

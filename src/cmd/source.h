@@ -25,6 +25,10 @@ edr_rc edr_source_open(struct edr_ctx *ctx, const char *ref, struct edr_source *
  * skip_hash). */
 edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_read_mode mode,
                        struct edr_stream *sink, struct edr_read_result *res);
+/* The snapshot (db and its trailer, every check of edr_source_read) into
+ * sink, with a progress bar on a terminal: no copy of it anywhere. */
+edr_rc edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *sink,
+                       struct edr_read_result *res);
 void edr_source_close(struct edr_source *src);
 
 #endif

@@ -234,6 +234,24 @@ out:
     return rc;
 }
 
+/* Content level without a spool: the checks run on the stream. *redo when
+ * they need the snapshot as a file after all (see edr_mvcc_scan_status). */
+static edr_rc
+verify_stream(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st, int *redo)
+{
+    struct edr_mvcc_scan *scan = NULL;
+    struct edr_read_result res;
+    edr_rc rc;
+
+    *redo = 0;
+    if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) == EDR_OK &&
+        (rc = edr_source_scan(ctx, src, edr_mvcc_scan_stream(scan), &res)) == EDR_OK &&
+        (rc = edr_mvcc_scan_status(scan, st, redo, &ctx->err)) != EDR_OK && !*redo)
+        edr_err_prefix(&ctx->err, "%s", src->what);
+    edr_mvcc_scan_free(scan);
+    return rc;
+}
+
 static edr_rc
 verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct result *r)
 {
@@ -241,6 +259,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     struct edr_bolt *bolt = NULL;
     struct edr_mvcc_status st;
     const char *tmp = getenv("TMPDIR");
+    int redo = 0;
     edr_rc rc;
 
     memset(&sp, 0, sizeof(sp));
@@ -256,12 +275,24 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
         r->db_size = src->m.db_size;
         return rc;
     }
-    if ((rc = edr_source_spool(ctx, src, tmp && *tmp ? tmp : "/tmp", 0, &sp)) != EDR_OK)
-        goto out;
-    if ((rc = edr_bolt_open(sp.db, &bolt, &ctx->err)) != EDR_OK ||
-        (rc = edr_mvcc_status_checked(bolt, &st, &ctx->err)) != EDR_OK) {
-        edr_err_prefix(&ctx->err, "%s", src->what);
-        goto out;
+    if (level == LEVEL_CONTENT) {
+        rc = verify_stream(ctx, src, &st, &redo);
+        if (!redo && rc != EDR_OK)
+            goto out;
+        if (redo) {
+            edr_info("%s: checking a spooled copy (%s)", src->what, ctx->err.msg);
+            edr_mvcc_status_release(&st);
+            edr_err_clear(&ctx->err);
+        }
+    }
+    if (level != LEVEL_CONTENT || redo) {
+        if ((rc = edr_source_spool(ctx, src, tmp && *tmp ? tmp : "/tmp", 0, &sp)) != EDR_OK)
+            goto out;
+        if ((rc = edr_bolt_open(sp.db, &bolt, &ctx->err)) != EDR_OK ||
+            (rc = edr_mvcc_status_checked(bolt, &st, &ctx->err)) != EDR_OK) {
+            edr_err_prefix(&ctx->err, "%s", src->what);
+            goto out;
+        }
     }
     r->revision = st.revision;
     r->hash = st.hash;

@@ -193,6 +193,35 @@ edr_crc32c(uint32_t crc, const void *buf, size_t len)
     return ~c;
 }
 
+/* a * b modulo the CRC polynomial, both reflected (bit 31 is x^0). */
+static uint32_t
+crc_mulmod(uint32_t a, uint32_t b)
+{
+    uint32_t p = 0;
+
+    for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
+        if (a & m)
+            p ^= b;
+        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return p;
+}
+
+uint32_t
+edr_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+    /* crc(A|B) = crc1 * x^(8 * len2) ^ crc2: the initial value and final
+     * xor cancel out; x^(8n) by squaring, sq = x^(8 * 2^i) */
+    uint32_t x = 1u << 31, sq = 1u << 23; /* x^0, x^8 */
+
+    for (; len2 != 0; len2 >>= 1) {
+        if (len2 & 1)
+            x = crc_mulmod(x, sq);
+        sq = crc_mulmod(sq, sq);
+    }
+    return crc_mulmod(x, crc1) ^ crc2;
+}
+
 void
 edr_hex(const uint8_t *buf, size_t len, char *out)
 {

@@ -29,6 +29,9 @@ void edr_sha1_buf(const void *buf, size_t len, uint8_t out[20]);
  * the result so far (0 to start), like Go's crc32.Update. */
 uint32_t edr_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* CRC-32C of A|B from crc1 = CRC of A and crc2 = CRC of B (len2 bytes). */
+uint32_t edr_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void edr_hex(const uint8_t *buf, size_t len, char *out);
 /* Parse 2*len hex chars; returns 0 or -1. */

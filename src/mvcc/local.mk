@@ -10,6 +10,9 @@ endif
 
 # helper of tests/integration/t0400-inspect-vs-etcdctl.sh (status and writer vs etcdctl)
 check_PROGRAMS += tests/unit/mvcc/mvcc_status
+tests_unit_mvcc_mvcc_status_SOURCES = tests/unit/mvcc/mvcc_status.c tests/fuzz/scan_diff.c \
+	tests/fuzz/scan_diff.h
+tests_unit_mvcc_mvcc_status_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
 tests_unit_mvcc_mvcc_status_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/integration/t0400-inspect-vs-etcdctl.sh
 EXTRA_DIST += tests/integration/t0400-inspect-vs-etcdctl.sh

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "stream/stream.h"
 
 #define REV_LEN 17
 
@@ -206,9 +207,10 @@ struct sctx {
     struct edr_err *err;
     int strict; /* also run edr_mvcc_check's checks, in the same pass */
     int saw_key, saw_cindex;
+    struct edr_mvcc_scan *scan; /* status of a captured stream */
 };
 
-static int check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+static int check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct edr_kv *kv,
                         struct edr_err *err);
 
 static int
@@ -304,7 +306,7 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         struct edr_kv kv;
         if (kl >= 8)
             st->revision = (int64_t)edr_be64(k);
-        if (c->strict && check_rev_kv(k, kl, v, vl, c->err) != 0)
+        if (c->strict && check_rev_kv(k, kl, v, vl, &kv, c->err) != 0)
             return -1;
         if (parse_rev(k, kl, &main, &sub, &tomb) != 0 || vl == 0 ||
             edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK)
@@ -360,8 +362,13 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return 0;
 }
 
+static int on_status_sum(void *ud, uint32_t id, uint32_t count);
+static void scan_take_map(struct edr_mvcc_scan *s, struct livemap *lm);
+
+/* scan: the walk is over a capture, whose live-key map it continues */
 static edr_rc
-status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_err *err)
+status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_mvcc_scan *scan,
+       struct edr_err *err)
 {
     struct edr_bolt_info info;
     struct sctx c;
@@ -373,12 +380,16 @@ status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_er
     c.st = st;
     c.err = err;
     c.strict = strict;
+    c.scan = scan;
+    if (scan != NULL)
+        scan_take_map(scan, &c.lm);
     if (mj_append(&c, "[", 1) != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
     edr_err_clear(err);
-    if ((rc = edr_bolt_walk(b, 1, on_status_bucket, on_status_kv, &c, &used, err)) != EDR_OK)
+    if ((rc = edr_bolt_walk_sum(b, 1, on_status_bucket, on_status_kv,
+                                scan != NULL ? on_status_sum : NULL, &c, &used, err)) != EDR_OK)
         goto out;
     if (strict && !c.saw_key) {
         rc = edr_err_set(err, EDR_E_INTEGRITY, "bucket 'key' not found");
@@ -409,13 +420,13 @@ out:
 edr_rc
 edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err)
 {
-    return status(b, st, 0, err);
+    return status(b, st, 0, NULL, err);
 }
 
 edr_rc
 edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err)
 {
-    return status(b, st, 1, err);
+    return status(b, st, 1, NULL, err);
 }
 
 void
@@ -425,6 +436,193 @@ edr_mvcc_status_release(struct edr_mvcc_status *st)
         return;
     free(st->members_json);
     st->members_json = NULL;
+}
+
+/* ---- status of a snapshot streaming past ---- */
+
+/* Most of a snapshot is leaves of the `key` bucket: the capture hands each
+ * such run here while it streams past, and keeps only what the final walk
+ * needs of it: its share of the hash (CRC-32C, combined in tree order), its
+ * last revision, and per pair the live-key map entry and whether it is a
+ * tombstone, applied in tree order (= revision order) by the walk. A run
+ * with anything the walk would report is left to the capture, which keeps
+ * it whole, so the walk finds and reports it exactly as from a file. */
+struct leafsum {
+    uint32_t crc;
+    uint64_t bytes; /* hashed */
+    int64_t last_rev;
+    size_t ent_off, ent_n;
+};
+
+struct edr_mvcc_scan {
+    struct edr_stream *cap;
+    struct livemap lm;
+    uint32_t *ents; /* map index, bit 31: tombstone */
+    size_t nents, capents;
+    struct leafsum *sums;
+    size_t nsums, capsums;
+    int members_summed; /* a summed-up leaf turned out to be in `members` */
+};
+
+#define SCAN_RAW_CAP (256u << 20)
+#define ENT_TOMB 0x80000000u
+
+static int
+scan_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t nc = *cap ? *cap : 1024;
+    void *np;
+
+    if (need <= *cap)
+        return 0;
+    while (nc < need)
+        nc *= 2;
+    if ((np = realloc(*p, nc * elem)) == NULL)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static int
+scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
+{
+    struct edr_mvcc_scan *s = ud;
+    unsigned n = edr_le16(run + 10);
+    struct leafsum sum = {0, 0, 0, s->nents, 0};
+    const uint8_t *pk = NULL, *k = NULL;
+    size_t pkl = 0, kl = 0;
+    struct edr_err scratch;
+
+    if (n == 0 || 16 + (size_t)n * 16 > len || s->nsums >= UINT32_MAX ||
+        scan_grow((void **)&s->sums, &s->capsums, s->nsums + 1, sizeof(*s->sums)) != 0)
+        return 0;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *e = run + 16 + (size_t)i * 16, *v;
+        uint64_t start = 16 + (uint64_t)i * 16 + edr_le32(e + 4), ks = edr_le32(e + 8),
+                 vs = edr_le32(e + 12);
+        struct edr_kv kv;
+        int64_t main, sub;
+        int tomb, oom;
+        struct lent *le;
+        if ((edr_le32(e) & 1) || start > len || ks > len - start || vs > len - start - ks)
+            goto leave;
+        k = run + start;
+        kl = (size_t)ks;
+        v = k + ks;
+        if ((pk != NULL && edr_keycmp(pk, pkl, k, kl) >= 0) ||
+            check_rev_kv(k, kl, v, (size_t)vs, &kv, &scratch) != 0)
+            goto leave;
+        pk = k;
+        pkl = kl;
+        sum.crc = edr_crc32c(sum.crc, k, kl);
+        sum.crc = edr_crc32c(sum.crc, v, (size_t)vs);
+        sum.bytes += ks + vs;
+        if (vs == 0)
+            continue; /* a bump-revision marker: no key */
+        parse_rev(k, kl, &main, &sub, &tomb);
+        le = lm_get(&s->lm, kv.key, kv.key_len, 1, &oom);
+        if (le == NULL || le - s->lm.ents >= (ptrdiff_t)ENT_TOMB ||
+            scan_grow((void **)&s->ents, &s->capents, s->nents + 1, sizeof(*s->ents)) != 0) {
+            s->nents = sum.ent_off;
+            return -1;
+        }
+        s->ents[s->nents++] = (uint32_t)(le - s->lm.ents) | (tomb ? ENT_TOMB : 0);
+    }
+    sum.last_rev = (int64_t)edr_be64(k);
+    sum.ent_n = s->nents - sum.ent_off;
+    s->sums[s->nsums] = sum;
+    *id = (uint32_t)s->nsums++;
+    return 1;
+leave:
+    s->nents = sum.ent_off;
+    return 0;
+}
+
+static void
+scan_take_map(struct edr_mvcc_scan *s, struct livemap *lm)
+{
+    *lm = s->lm;
+    memset(&s->lm, 0, sizeof(s->lm));
+}
+
+static int
+on_status_sum(void *ud, uint32_t id, uint32_t count)
+{
+    struct sctx *c = ud;
+    const struct leafsum *sum = &c->scan->sums[id];
+
+    c->crc = edr_crc32c_combine(c->crc, sum->crc, sum->bytes);
+    c->st->total_keys += count;
+    switch (c->cur) {
+    case BK_KEYS:
+        c->st->revision = sum->last_rev;
+        for (size_t i = sum->ent_off; i < sum->ent_off + sum->ent_n; i++)
+            c->lm.ents[c->scan->ents[i] & ~ENT_TOMB].dead = (c->scan->ents[i] & ENT_TOMB) != 0;
+        break;
+    case BK_LEASE:
+        c->st->leases += count;
+        break;
+    case BK_ALARM:
+        c->st->alarms += count;
+        break;
+    case BK_MEMBERS: /* its values are needed: read the file instead */
+        c->scan->members_summed = 1;
+        edr_err_set(c->err, EDR_E_INTEGRITY, "members: summed up by the capture");
+        return -1;
+    default: /* meta, auth and cluster keys never look like revisions */
+        break;
+    }
+    return 0;
+}
+
+edr_rc
+edr_mvcc_scan_new(struct edr_mvcc_scan **out, struct edr_err *err)
+{
+    struct edr_mvcc_scan *s = calloc(1, sizeof(*s));
+
+    *out = NULL;
+    if (s == NULL ||
+        (s->cap = edr_bolt_capture_new(NULL, 32, SCAN_RAW_CAP, scan_leaf, s)) == NULL) {
+        free(s);
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    *out = s;
+    return EDR_OK;
+}
+
+struct edr_stream *
+edr_mvcc_scan_stream(struct edr_mvcc_scan *s)
+{
+    return s->cap;
+}
+
+edr_rc
+edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
+                     struct edr_err *err)
+{
+    struct edr_bolt *b = NULL;
+    edr_rc rc;
+
+    memset(st, 0, sizeof(*st));
+    if ((rc = edr_bolt_open_capture(s->cap, "snapshot.db", &b, redo, err)) != EDR_OK)
+        return rc;
+    rc = status(b, st, 1, s, err);
+    *redo = rc != EDR_OK && (edr_bolt_incomplete(b) || s->members_summed);
+    edr_bolt_close(b);
+    return rc;
+}
+
+void
+edr_mvcc_scan_free(struct edr_mvcc_scan *s)
+{
+    if (s == NULL)
+        return;
+    edr_stream_free(s->cap);
+    lm_release(&s->lm);
+    free(s->ents);
+    free(s->sums);
+    free(s);
 }
 
 /* ---- check ---- */
@@ -438,13 +636,16 @@ on_check_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
     struct cctx *c = ud;
 
-    return check_rev_kv(k, kl, v, vl, c->err);
+    struct edr_kv kv;
+
+    return check_rev_kv(k, kl, v, vl, &kv, c->err);
 }
 
 /* One entry of the key bucket: a valid revision key, and a KeyValue with a
  * key (or the empty value of a bump-revision marker). */
 static int
-check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct edr_err *err)
+check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct edr_kv *kvp,
+             struct edr_err *err)
 {
     struct edr_kv kv;
     int64_t main, sub;
@@ -473,6 +674,7 @@ check_rev_kv(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct ed
                     rev_str(k, kl, rs, sizeof(rs)));
         return -1;
     }
+    *kvp = kv;
     return 0;
 }
 

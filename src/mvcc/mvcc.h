@@ -50,6 +50,26 @@ edr_rc edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st, s
 void edr_mvcc_status_release(struct edr_mvcc_status *st);
 
 /*
+ * The same status and checks without a file: the snapshot (db followed by
+ * its 32-byte trailer, as the backup reader delivers it) is written to
+ * edr_mvcc_scan_stream(), which keeps what a walk needs (src/bolt capture:
+ * every branch page and small bucket whole, each `key`-bucket leaf summed
+ * up), then edr_mvcc_scan_status() walks it. Same numbers and, for a
+ * damaged image, the same first error as edr_mvcc_status_checked on the
+ * file, except when *redo is set: the capture could not keep what the walk
+ * needed (more than 256 MiB of pages kept whole, an unusual image), and the
+ * file must be checked instead. Memory: about 16 bytes per page, plus the
+ * live-key map, plus 4 bytes per `key`-bucket pair.
+ */
+struct edr_mvcc_scan;
+struct edr_stream;
+edr_rc edr_mvcc_scan_new(struct edr_mvcc_scan **out, struct edr_err *err);
+struct edr_stream *edr_mvcc_scan_stream(struct edr_mvcc_scan *s);
+edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
+                            struct edr_err *err);
+void edr_mvcc_scan_free(struct edr_mvcc_scan *s);
+
+/*
  * MVCC-level check: every `key`-bucket key is 17 bytes (or 18 ending 't')
  * with '_' at byte 8 and main/sub >= 0; every value decodes as
  * mvccpb.KeyValue with a non-empty key (an empty value is allowed only for a

@@ -23,12 +23,12 @@
 #include <zstd_errors.h>
 
 #define ZMT_FRAME_MAX (16u << 20) /* compressed bytes buffered for one frame */
-#define ZMT_HOLD (4u << 20)       /* output held for frames whose turn has not come */
+#define ZMT_HOLD (16u << 20)      /* output held for frames whose turn has not come */
 #define ZMT_PIECE (256u << 10)    /* output piece */
 #define ZMT_QUEUE 2               /* whole frames waiting for a worker */
 #define ZMT_MAX_WORKERS 8
 #define ZMT_SLOTS (2 * ZMT_MAX_WORKERS)
-#define ZMT_SPARE 24 /* pieces kept for reuse: ZMT_HOLD plus what is in flight */
+#define ZMT_SPARE 72 /* pieces kept for reuse: ZMT_HOLD plus what is in flight */
 
 struct job {
     uint8_t *p;

@@ -1,17 +1,21 @@
 /*
  * libFuzzer target for the bbolt reader: open, full check, a walk over every
- * bucket and pair, and lookups, on arbitrary bytes. Any crash, leak or
- * sanitizer report is a bug; errors are the expected outcome.
+ * bucket and pair, and lookups, on arbitrary bytes; then the same status
+ * from a capture of the bytes streaming past (what verify uses), which must
+ * agree with the file's. Any crash, leak, sanitizer report or disagreement
+ * is a bug; errors are the expected outcome.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create */
 #endif
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "bolt/bolt.h"
+#include "scan_diff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,5 +72,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
     edr_bolt_close(b);
     close(fd);
+    /* the status of a captured stream must be the file's: same numbers,
+     * same first error (or the capture asks for the file) */
+    {
+        char why[512];
+        size_t step = size > 0 ? 1 + data[size / 2] * 37u : 0;
+        if (scan_diff(data, size, step, NULL, why, sizeof(why)) != 0) {
+            fprintf(stderr, "fuzz_bolt: capture and file disagree: %s\n", why);
+            abort();
+        }
+    }
     return (int)(acc & 0);
 }

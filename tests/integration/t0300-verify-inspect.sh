@@ -56,15 +56,19 @@ check "SIGTERM during a drill: exit 15 ($RC) and one error line" sh -c \
     "test $RC = 15 && test \$(grep -c '^etcd-dr: error:.*interrupted' '$T/drill-term.err') = 1"
 check "the drill's etcd was stopped" sh -c "! pgrep -f 'sleep 31[7]'"
 check "and its directory removed" test -z "$(ls -A "$T/drilltmp")"
-# a TMPDIR too small for the decrypted snapshot: said before any work, exit 12
+# a TMPDIR too small for the decrypted snapshot: said before any work, exit
+# 12; verify --level content runs its checks on the stream and needs no room
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=256k tmpfs "$T/small" 2>/dev/null; then
-    TMPDIR="$T/small" expect_fail "verify with a too small TMPDIR: exit 12, says how much is needed" \
-        12 "not enough space in '$T/small' .* MiB needed" "$EDR" verify $B1 "${R[@]}" "${K[@]}"
+    TMPDIR="$T/small" expect_fail "inspect with a too small TMPDIR: exit 12, says how much is needed" \
+        12 "not enough space in '$T/small' .* MiB needed" "$EDR" inspect $B1 "${R[@]}" "${K[@]}"
+    TMPDIR="$T/small" check "verify --level content needs no room in TMPDIR (no plaintext copy)" \
+        "$EDR" verify $B1 "${R[@]}" "${K[@]}"
     check "nothing is left there" test -z "$(ls -A "$T/small")"
     umount "$T/small"
 else
-    ok "verify with a too small TMPDIR # SKIP cannot mount a tmpfs here (needs root)"
+    ok "inspect with a too small TMPDIR # SKIP cannot mount a tmpfs here (needs root)"
+    ok "verify --level content needs no room in TMPDIR # SKIP cannot mount a tmpfs here"
 fi
 
 # inspect == etcdctl snapshot status, on the backup and on the exported file

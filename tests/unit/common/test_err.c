@@ -32,6 +32,7 @@ void sw_sha256_release(struct edr_sha256 *h);
 void sw_sha256_buf(const void *buf, size_t len, uint8_t out[EDR_SHA256_LEN]);
 void sw_sha1_buf(const void *buf, size_t len, uint8_t out[20]);
 uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t sw_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 void sw_hex(const uint8_t *buf, size_t len, char *out);
 int sw_unhex(const char *hex, uint8_t *out, size_t len);
 
@@ -42,6 +43,7 @@ int sw_unhex(const char *hex, uint8_t *out, size_t len);
 #define edr_sha256_buf sw_sha256_buf
 #define edr_sha1_buf sw_sha1_buf
 #define edr_crc32c sw_crc32c
+#define edr_crc32c_combine sw_crc32c_combine
 #define edr_hex sw_hex
 #define edr_unhex sw_unhex
 #define __builtin_cpu_supports(feature) 0
@@ -54,6 +56,7 @@ int sw_unhex(const char *hex, uint8_t *out, size_t len);
 #undef edr_sha256_buf
 #undef edr_sha1_buf
 #undef edr_crc32c
+#undef edr_crc32c_combine
 #undef edr_hex
 #undef edr_unhex
 
@@ -365,6 +368,35 @@ test_crc32c_library(void **state)
     crc_random(edr_crc32c);
 }
 
+/* CRC of A|B from the CRCs of A and B, for splits of every size near the
+ * powers of two the combination works by, and of 0 and 1 byte. */
+static void
+test_crc32c_combine(void **state)
+{
+    static uint8_t buf[70000];
+    uint32_t seed = 7;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    for (size_t a = 0; a < 300; a += 37) {
+        for (size_t b = 0; b + a <= sizeof(buf); b = b < 4 ? b + 1 : b * 2 + 3) {
+            uint32_t ca = ref_crc32c(0, buf, a), cb = ref_crc32c(0, buf + a, b);
+            assert_int_equal(edr_crc32c_combine(ca, cb, b), ref_crc32c(0, buf, a + b));
+        }
+    }
+    /* chained, as the walk does it: one piece after the other */
+    {
+        uint32_t c = 0;
+        size_t off = 0;
+        for (size_t n = 1; off + n <= sizeof(buf); off += n, n = n * 3 + 1)
+            c = edr_crc32c_combine(c, ref_crc32c(0, buf + off, n), n);
+        assert_int_equal(c, ref_crc32c(0, buf, off));
+    }
+}
+
 static void
 test_crc32c_table(void **state)
 {
@@ -418,15 +450,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_clear),
-        cmocka_unit_test(test_errno),
-        cmocka_unit_test(test_prefix),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_sha),
-        cmocka_unit_test(test_crc32c_library),
-        cmocka_unit_test(test_crc32c_table),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_set_clear),      cmocka_unit_test(test_errno),
+        cmocka_unit_test(test_prefix),         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_codes),          cmocka_unit_test(test_sha),
+        cmocka_unit_test(test_crc32c_library), cmocka_unit_test(test_crc32c_table),
+        cmocka_unit_test(test_crc32c_combine), cmocka_unit_test(test_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,11 @@
  * Test helper for tests/integration/t0400-inspect-vs-etcdctl.sh:
  *   mvcc_status status DB      prints etcdctl 3.4's `snapshot status -w json` line
  *   mvcc_status copy DB OUT PS rewrites DB with the bolt writer (page size PS)
- * Exit status is the edr_rc; the message goes to stderr.
+ *   mvcc_status diff DB        the status with every check from the file and
+ *                              from a capture of DB streaming past, in
+ *                              several write sizes, must agree and the
+ *                              capture must not need the file; prints "same"
+ * Exit status is the edr_rc (diff: 0 or 1); the message goes to stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,53 @@
 
 #include "bolt/bolt.h"
 #include "mvcc/mvcc.h"
+#include "scan_diff.h"
+
+/* the diff mode: whole image, pages, odd sizes */
+static int
+diff(const char *path)
+{
+    static const size_t steps[] = {0, 4096, 1000, 65537, 300000};
+    FILE *f = fopen(path, "rb");
+    uint8_t *img = NULL;
+    size_t len = 0, cap = 0, n;
+    int bad = 0;
+
+    if (f == NULL) {
+        perror(path);
+        return 2;
+    }
+    do {
+        if (len + 65536 > cap) {
+            uint8_t *ni = realloc(img, cap = cap * 2 + 65536);
+            if (ni == NULL) {
+                fclose(f);
+                free(img);
+                return 2;
+            }
+            img = ni;
+        }
+        n = fread(img + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !bad; i++) {
+        char why[512];
+        int redo;
+        if (scan_diff(img, len, steps[i], &redo, why, sizeof(why)) != 0) {
+            fprintf(stderr, "mvcc_status: %s, writes of %zu: %s\n", path, steps[i], why);
+            bad = 1;
+        } else if (redo) {
+            fprintf(stderr, "mvcc_status: %s, writes of %zu: the capture needed the file\n", path,
+                    steps[i]);
+            bad = 1;
+        }
+    }
+    free(img);
+    if (!bad)
+        printf("same\n");
+    return bad;
+}
 
 struct cp {
     struct edr_bolt_writer *w;
@@ -38,9 +89,11 @@ main(int argc, char **argv)
     edr_rc rc;
 
     if (argc < 3 || (strcmp(argv[1], "copy") == 0 && argc < 5)) {
-        fprintf(stderr, "usage: mvcc_status status DB | copy DB OUT PAGESIZE\n");
+        fprintf(stderr, "usage: mvcc_status status DB | copy DB OUT PAGESIZE | diff DB\n");
         return 2;
     }
+    if (strcmp(argv[1], "diff") == 0)
+        return diff(argv[2]);
     if ((rc = edr_bolt_open(argv[2], &b, &err)) != EDR_OK)
         goto out;
     if (strcmp(argv[1], "status") == 0) {
