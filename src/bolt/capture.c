@@ -24,12 +24,33 @@
 #define ARENA_CHUNK (1u << 20)
 #define MAX_SUM_KEY 255
 
+/* 12 bytes per page of the image */
 struct rec {
-    uint8_t kind;
     uint16_t flags, count;
     uint32_t overflow;
-    uint32_t ref; /* CAP_RAW: index in raws; CAP_SUM: index in sums */
+    uint32_t kind_ref; /* kind << 30 | CAP_RAW: index in raws, CAP_SUM: in sums */
 };
+
+#define REF_MAX ((1u << 30) - 1)
+#define PGID_HINT_MAX (1u << 24) /* pages preallocated from the meta's count */
+
+static enum cap_kind
+rec_kind(const struct rec *r)
+{
+    return (enum cap_kind)(r->kind_ref >> 30);
+}
+
+static uint32_t
+rec_ref(const struct rec *r)
+{
+    return r->kind_ref & REF_MAX;
+}
+
+static void
+rec_set(struct rec *r, enum cap_kind kind, uint32_t ref)
+{
+    r->kind_ref = (uint32_t)kind << 30 | ref;
+}
 
 struct sum {
     uint32_t id;
@@ -48,6 +69,7 @@ struct capture {
     size_t trailer;
     size_t raw_cap, raw_used;
     uint32_t ps;
+    uint64_t pgid_hint; /* meta 0's page count: the size of recs to start with */
     int incomplete;
     uint64_t total;
     /* the window: stream bytes from page wpg on */
@@ -90,7 +112,7 @@ static struct rec *
 rec_at(struct capture *c, uint64_t pgid)
 {
     if (pgid >= c->nrecs) {
-        uint64_t nc = c->nrecs ? c->nrecs : 4096;
+        uint64_t nc = c->nrecs ? c->nrecs : c->pgid_hint > 4096 ? c->pgid_hint : 4096;
         struct rec *nr;
         while (nc <= pgid)
             nc *= 2;
@@ -164,7 +186,8 @@ try_sum(struct capture *c, struct rec *r, const uint8_t *p, size_t len)
     if (r->count == 0 || 16 + (size_t)r->count * 16 > len || leaf_key(p, len, 0, &fk, &fl) != 0 ||
         leaf_key(p, len, r->count - 1u, &lk, &ll) != 0)
         return 0;
-    if (grow((void **)&c->sums, &c->capsums, c->nsums + 1, sizeof(*c->sums)) != 0 ||
+    if (c->nsums >= REF_MAX ||
+        grow((void **)&c->sums, &c->capsums, c->nsums + 1, sizeof(*c->sums)) != 0 ||
         grow((void **)&c->keys, &c->kcap, c->klen + fl + ll, 1) != 0 || c->klen > UINT32_MAX / 2)
         return -1;
     if ((rv = c->leaf(c->ud, p, len, &id)) != 1)
@@ -179,8 +202,7 @@ try_sum(struct capture *c, struct rec *r, const uint8_t *p, size_t len)
     s->last_len = (uint8_t)ll;
     memcpy(c->keys + c->klen, lk, ll);
     c->klen += ll;
-    r->kind = CAP_SUM;
-    r->ref = (uint32_t)c->nsums++;
+    rec_set(r, CAP_SUM, (uint32_t)c->nsums++);
     return 1;
 }
 
@@ -197,7 +219,7 @@ take_run(struct capture *c, uint64_t pgid, const uint8_t *p, size_t len)
         if (rv != 0)
             return;
     }
-    if (c->raw_used + len > c->raw_cap || c->nraws >= UINT32_MAX)
+    if (c->raw_used + len > c->raw_cap || c->nraws >= REF_MAX)
         return; /* stays CAP_HDR: a walk that needs it finds the capture incomplete */
     if (grow((void **)&c->raws, &c->capraws, c->nraws + 1, sizeof(*c->raws)) != 0 ||
         (kept = keep_raw(c, p, len)) == NULL) {
@@ -206,8 +228,7 @@ take_run(struct capture *c, uint64_t pgid, const uint8_t *p, size_t len)
     }
     c->raw_used += len;
     c->raws[c->nraws] = kept;
-    r->kind = CAP_RAW;
-    r->ref = (uint32_t)c->nraws++;
+    rec_set(r, CAP_RAW, (uint32_t)c->nraws++);
 }
 
 /* Records the header of page next_pg (at pg) if it carries its own id.
@@ -225,7 +246,7 @@ header(struct capture *c, const uint8_t *pg)
         c->incomplete = 1;
         return 0;
     }
-    r->kind = CAP_HDR;
+    rec_set(r, CAP_HDR, 0);
     r->flags = flags;
     r->count = edr_le16(pg + 10);
     r->overflow = edr_le32(pg + 12);
@@ -339,7 +360,7 @@ cap_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
         len -= n;
         if (c->ps == 0) {
             uint32_t ps;
-            if (c->wlen < 28)
+            if (c->wlen < 72)
                 continue;
             /* meta 0 gives the page size; anything odd is left to the
              * reader proper, working on a file */
@@ -350,6 +371,8 @@ cap_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
                 break;
             }
             c->ps = ps;
+            c->pgid_hint =
+                edr_le64(c->win + 56) < PGID_HINT_MAX ? edr_le64(c->win + 56) : PGID_HINT_MAX;
         }
         advance(c);
     }
@@ -415,15 +438,15 @@ edr_bolt_capture_page(const struct edr_stream *s, uint64_t pgid, struct cap_page
     if (pgid >= c->nrecs)
         return -1;
     r = &c->recs[pgid];
-    out->kind = (enum cap_kind)r->kind;
+    out->kind = rec_kind(r);
     out->flags = r->flags;
     out->count = r->count;
     out->overflow = r->overflow;
-    if (r->kind == CAP_RAW) {
-        out->p = c->raws[r->ref];
+    if (out->kind == CAP_RAW) {
+        out->p = c->raws[rec_ref(r)];
         out->len = ((size_t)r->overflow + 1) * c->ps;
-    } else if (r->kind == CAP_SUM) {
-        const struct sum *sm = &c->sums[r->ref];
+    } else if (out->kind == CAP_SUM) {
+        const struct sum *sm = &c->sums[rec_ref(r)];
         out->sum_id = sm->id;
         out->first_key = c->keys + sm->first_off;
         out->first_len = sm->first_len;

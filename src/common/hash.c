@@ -207,18 +207,29 @@ crc_mulmod(uint32_t a, uint32_t b)
     return p;
 }
 
+/* crc_pow8[i] = x^(8 * 2^i) modulo the polynomial */
+static uint32_t crc_pow8[64];
+static pthread_once_t crc_pow_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_init_pow8(void)
+{
+    crc_pow8[0] = 1u << 23; /* x^8 */
+    for (int i = 1; i < 64; i++)
+        crc_pow8[i] = crc_mulmod(crc_pow8[i - 1], crc_pow8[i - 1]);
+}
+
 uint32_t
 edr_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
 {
     /* crc(A|B) = crc1 * x^(8 * len2) ^ crc2: the initial value and final
-     * xor cancel out; x^(8n) by squaring, sq = x^(8 * 2^i) */
-    uint32_t x = 1u << 31, sq = 1u << 23; /* x^0, x^8 */
+     * xor cancel out */
+    uint32_t x = 1u << 31; /* x^0 */
 
-    for (; len2 != 0; len2 >>= 1) {
+    pthread_once(&crc_pow_once, crc_init_pow8);
+    for (int i = 0; len2 != 0; i++, len2 >>= 1)
         if (len2 & 1)
-            x = crc_mulmod(x, sq);
-        sq = crc_mulmod(sq, sq);
-    }
+            x = crc_mulmod(x, crc_pow8[i]);
     return crc_mulmod(x, crc1) ^ crc2;
 }
 

@@ -22,10 +22,12 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#define ZMT_FRAME_MAX (16u << 20) /* compressed bytes buffered for one frame */
-#define ZMT_HOLD (16u << 20)      /* output held for frames whose turn has not come */
-#define ZMT_PIECE (256u << 10)    /* output piece */
-#define ZMT_QUEUE 2               /* whole frames waiting for a worker */
+#define ZMT_FRAME_MAX (16u << 20)    /* compressed bytes buffered for one frame */
+#define ZMT_HOLD (8u << 20)          /* output held for frames whose turn has not come */
+#define ZMT_PIECE (256u << 10)       /* output piece */
+#define ZMT_FLAT EDR_ZSTD_FRAME_SIZE /* a whole frame's output, decompressed in one call */
+#define ZMT_FLAT_SPARE 8
+#define ZMT_QUEUE 2 /* whole frames waiting for a worker */
 #define ZMT_MAX_WORKERS 8
 #define ZMT_SLOTS (2 * ZMT_MAX_WORKERS)
 #define ZMT_SPARE 72 /* pieces kept for reuse: ZMT_HOLD plus what is in flight */
@@ -38,7 +40,7 @@ struct job {
 
 struct piece {
     struct piece *next;
-    size_t len;
+    size_t len, cap;
     uint8_t data[];
 };
 
@@ -70,6 +72,8 @@ struct zmt {
     size_t held;         /* bytes in pieces */
     struct piece *spare; /* pieces to reuse (no page faults for each new one) */
     unsigned nspare;
+    struct piece *flat_spare; /* the same for whole-frame pieces */
+    unsigned nflat_spare;
     uint64_t submitted; /* frames handed out so far (the next frame's seq) */
     uint64_t turn;      /* the frame whose output goes into `next` now */
     int stop;
@@ -120,32 +124,70 @@ emit(struct zmt *z, struct slot *sl, struct piece *p)
     return stop ? -1 : 0;
 }
 
+/* A piece of ZMT_PIECE bytes, or with `flat` of ZMT_FLAT. */
 static struct piece *
-get_piece(struct zmt *z)
+get_piece(struct zmt *z, int flat)
 {
-    struct piece *p;
+    struct piece **list = flat ? &z->flat_spare : &z->spare, *p;
+    size_t cap = flat ? ZMT_FLAT : ZMT_PIECE;
 
     pthread_mutex_lock(&z->mu);
-    p = z->spare;
+    p = *list;
     if (p != NULL) {
-        z->spare = p->next;
-        z->nspare--;
+        *list = p->next;
+        if (flat)
+            z->nflat_spare--;
+        else
+            z->nspare--;
     }
     pthread_mutex_unlock(&z->mu);
-    return p != NULL ? p : malloc(sizeof(*p) + ZMT_PIECE);
+    if (p == NULL && (p = malloc(sizeof(*p) + cap)) != NULL)
+        p->cap = cap;
+    return p;
 }
 
 /* Keeps p for reuse, or frees it; under mu. */
 static void
 put_piece_locked(struct zmt *z, struct piece *p)
 {
-    if (z->nspare < ZMT_SPARE) {
+    if (p->cap == ZMT_PIECE && z->nspare < ZMT_SPARE) {
         p->next = z->spare;
         z->spare = p;
         z->nspare++;
+    } else if (p->cap == ZMT_FLAT && z->nflat_spare < ZMT_FLAT_SPARE) {
+        p->next = z->flat_spare;
+        z->flat_spare = p;
+        z->nflat_spare++;
     } else {
         free(p);
     }
+}
+
+/* The frame in one call into one piece: no copy through zstd's window. 1
+ * when done, 0 when the frame is to go through the streaming path (its
+ * output is larger than ZMT_FLAT, or it is damaged: that path says how). */
+static int
+run_flat(struct zmt *z, ZSTD_DCtx *d, const struct job *j, struct slot *sl, edr_rc *rc)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(j->p, j->len);
+    struct piece *p;
+    size_t r;
+
+    if (size != ZSTD_CONTENTSIZE_UNKNOWN && size > ZMT_FLAT)
+        return 0;
+    *rc = EDR_OK;
+    if ((p = get_piece(z, 1)) == NULL)
+        return 0;
+    r = ZSTD_decompressDCtx(d, p->data, p->cap, j->p, j->len);
+    if (ZSTD_isError(r) || r == 0) {
+        pthread_mutex_lock(&z->mu);
+        put_piece_locked(z, p);
+        pthread_mutex_unlock(&z->mu);
+        return ZSTD_isError(r) ? 0 : 1;
+    }
+    p->len = r;
+    *rc = emit(z, sl, p) != 0 ? EDR_E_INTERRUPTED : EDR_OK;
+    return 1;
 }
 
 /* Decompresses one whole frame into pieces of its slot. */
@@ -153,16 +195,19 @@ static edr_rc
 run_job(struct zmt *z, ZSTD_DCtx *d, const struct job *j, struct slot *sl, struct edr_err *e)
 {
     ZSTD_inBuffer in = {j->p, j->len, 0};
+    edr_rc rc = EDR_OK;
 
+    if (run_flat(z, d, j, sl, &rc))
+        return rc;
     ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
     for (;;) {
-        struct piece *p = get_piece(z);
+        struct piece *p = get_piece(z, 0);
         ZSTD_outBuffer o;
         size_t r;
 
         if (p == NULL)
             return edr_err_set(e, EDR_E_INTERNAL, "out of memory");
-        o = (ZSTD_outBuffer){p->data, ZMT_PIECE, 0};
+        o = (ZSTD_outBuffer){p->data, p->cap, 0};
         r = ZSTD_decompressStream(d, &o, &in);
         if (ZSTD_isError(r)) {
             free(p); /* no lock taken on error paths */
@@ -429,6 +474,11 @@ zmt_free(struct edr_stream *s)
     while (z->spare != NULL) {
         struct piece *p = z->spare;
         z->spare = p->next;
+        free(p);
+    }
+    while (z->flat_spare != NULL) {
+        struct piece *p = z->flat_spare;
+        z->flat_spare = p->next;
         free(p);
     }
     edr_stream_free(z->seq);
