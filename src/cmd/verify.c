@@ -301,7 +301,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     r->live_keys = st.live_keys;
     r->db_size = st.total_size;
     if (src->kind == EDR_SOURCE_REPO) {
-        if (st.revision != src->m.revision) {
+        if (src->m.revision != 0 && st.revision != src->m.revision) {
             rc =
                 edr_err_set(&ctx->err, EDR_E_INTEGRITY,
                             "%s: revision %" PRId64 " in the snapshot, %" PRId64 " in the manifest",
