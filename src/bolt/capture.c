@@ -9,6 +9,7 @@
 #include "common/bytes.h"
 #include "bolt/bolt.h"
 #include "bolt/capture.h"
+#include "common/grow.h"
 #include "stream/stream.h"
 
 #include <stdlib.h>
@@ -91,23 +92,6 @@ struct capture {
     size_t klen, kcap;
 };
 
-static int
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t nc = *cap ? *cap : 64;
-    void *np;
-
-    if (need <= *cap)
-        return 0;
-    while (nc < need)
-        nc *= 2;
-    if ((np = realloc(*p, nc * elem)) == NULL)
-        return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 static struct rec *
 rec_at(struct capture *c, uint64_t pgid)
 {
@@ -132,7 +116,7 @@ keep_raw(struct capture *c, const uint8_t *p, size_t len)
     uint8_t *dst;
 
     if (c->nchunks == c->capchunks &&
-        grow((void **)&c->chunks, &c->capchunks, c->nchunks + 1, sizeof(*c->chunks)) != 0)
+        edr_grow(&c->chunks, &c->capchunks, c->nchunks + 1, sizeof(*c->chunks)) != 0)
         return NULL;
     if (len >= ARENA_CHUNK / 4) {
         /* big runs get a block of their own, slotted in before the current chunk */
@@ -187,8 +171,8 @@ try_sum(struct capture *c, struct rec *r, const uint8_t *p, size_t len)
         leaf_key(p, len, r->count - 1u, &lk, &ll) != 0)
         return 0;
     if (c->nsums >= REF_MAX ||
-        grow((void **)&c->sums, &c->capsums, c->nsums + 1, sizeof(*c->sums)) != 0 ||
-        grow((void **)&c->keys, &c->kcap, c->klen + fl + ll, 1) != 0 || c->klen > UINT32_MAX / 2)
+        edr_grow(&c->sums, &c->capsums, c->nsums + 1, sizeof(*c->sums)) != 0 ||
+        edr_grow(&c->keys, &c->kcap, c->klen + fl + ll, 1) != 0 || c->klen > UINT32_MAX / 2)
         return -1;
     if ((rv = c->leaf(c->ud, p, len, &id)) != 1)
         return rv;
@@ -221,7 +205,7 @@ take_run(struct capture *c, uint64_t pgid, const uint8_t *p, size_t len)
     }
     if (c->raw_used + len > c->raw_cap || c->nraws >= REF_MAX)
         return; /* stays CAP_HDR: a walk that needs it finds the capture incomplete */
-    if (grow((void **)&c->raws, &c->capraws, c->nraws + 1, sizeof(*c->raws)) != 0 ||
+    if (edr_grow(&c->raws, &c->capraws, c->nraws + 1, sizeof(*c->raws)) != 0 ||
         (kept = keep_raw(c, p, len)) == NULL) {
         c->incomplete = 1;
         return;
@@ -301,7 +285,7 @@ advance(struct capture *c)
         uint64_t n = header(c, c->win + (size_t)(c->next_pg - c->wpg) * c->ps);
         if (n == 0)
             continue;
-        if (grow((void **)&c->pend, &c->cappend, c->npend + 1, sizeof(*c->pend)) != 0) {
+        if (edr_grow(&c->pend, &c->cappend, c->npend + 1, sizeof(*c->pend)) != 0) {
             c->incomplete = 1;
             continue;
         }
@@ -350,7 +334,7 @@ cap_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
         /* only what completes the window's runs: the rest may go direct */
         if (c->ps != 0 && window_need(c) < n)
             n = window_need(c);
-        if (grow((void **)&c->win, &c->wcap, c->wlen + n, 1) != 0) {
+        if (edr_grow(&c->win, &c->wcap, c->wlen + n, 1) != 0) {
             c->incomplete = 1;
             break;
         }

@@ -10,6 +10,7 @@
  */
 #include "common/bytes.h"
 #include "bolt/bolt.h"
+#include "common/grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,25 +76,6 @@ struct edr_bolt_writer {
     int done;
 };
 
-static int
-grow(void *pp, size_t *cap, size_t need, size_t elsize)
-{
-    void **p = pp;
-    size_t n = *cap ? *cap : 16;
-    void *np;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need)
-        n *= 2;
-    np = realloc(*p, n * elsize);
-    if (np == NULL)
-        return -1;
-    *p = np;
-    *cap = n;
-    return 0;
-}
-
 static size_t
 node_size(const struct node *n)
 {
@@ -133,7 +115,7 @@ assemble(struct edr_bolt_writer *w, const struct node *n, int branch, uint64_t i
         np = 1;
     if (np - 1 > UINT32_MAX)
         return edr_err_set(err, EDR_E_INTERNAL, "bolt writer: page too large");
-    if (grow(&w->pbuf, &w->pbuf_cap, total, 1) != 0)
+    if (edr_grow(&w->pbuf, &w->pbuf_cap, total, 1) != 0)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     p = w->pbuf;
     memset(p, 0, total);
@@ -212,8 +194,8 @@ node_add(struct edr_bolt_writer *w, struct tree *t, int level, uint32_t flags, c
         if ((rc = flush(w, t, level, 0, NULL, err)) != EDR_OK)
             return rc;
     }
-    if (grow(&n->ents, &n->ents_cap, n->count + 1, sizeof(*n->ents)) != 0 ||
-        grow(&n->data, &n->data_cap, n->data_len + kl + vl, 1) != 0)
+    if (edr_grow(&n->ents, &n->ents_cap, n->count + 1, sizeof(*n->ents)) != 0 ||
+        edr_grow(&n->data, &n->data_cap, n->data_len + kl + vl, 1) != 0)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     e = &n->ents[n->count++];
     e->flags = flags;
@@ -395,7 +377,7 @@ edr_bolt_writer_put(struct edr_bolt_writer *w, const void *key, size_t key_len, 
                                    val_len));
     if (w->have_last && edr_keycmp(w->last, w->last_len, key, key_len) >= 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "bolt writer: keys out of order"));
-    if (grow(&w->last, &w->last_cap, key_len, 1) != 0)
+    if (edr_grow(&w->last, &w->last_cap, key_len, 1) != 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "out of memory"));
     memcpy(w->last, key, key_len);
     w->last_len = key_len;
@@ -438,7 +420,7 @@ edr_bolt_writer_finish(struct edr_bolt_writer *w, struct edr_err *err)
         return fail(w, rc);
     if ((rc = tree_finish(w, &w->root, &root, err)) != EDR_OK)
         return fail(w, rc);
-    if (grow(&w->pbuf, &w->pbuf_cap, w->ps, 1) != 0)
+    if (edr_grow(&w->pbuf, &w->pbuf_cap, w->ps, 1) != 0)
         return fail(w, edr_err_set(err, EDR_E_INTERNAL, "out of memory"));
     p = w->pbuf;
     memset(p, 0, w->ps);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/hash.h"
 #include "stream/stream.h"
 
@@ -468,23 +469,6 @@ struct edr_mvcc_scan {
 #define ENT_TOMB 0x80000000u
 
 static int
-scan_grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t nc = *cap ? *cap : 1024;
-    void *np;
-
-    if (need <= *cap)
-        return 0;
-    while (nc < need)
-        nc *= 2;
-    if ((np = realloc(*p, nc * elem)) == NULL)
-        return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
-static int
 scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
 {
     struct edr_mvcc_scan *s = ud;
@@ -495,7 +479,7 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
     struct edr_err scratch;
 
     if (n == 0 || 16 + (size_t)n * 16 > len || s->nsums >= UINT32_MAX ||
-        scan_grow((void **)&s->sums, &s->capsums, s->nsums + 1, sizeof(*s->sums)) != 0)
+        edr_grow(&s->sums, &s->capsums, s->nsums + 1, sizeof(*s->sums)) != 0)
         return 0;
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = run + 16 + (size_t)i * 16, *v;
@@ -523,7 +507,7 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
         parse_rev(k, kl, &main, &sub, &tomb);
         le = lm_get(&s->lm, kv.key, kv.key_len, 1, &oom);
         if (le == NULL || le - s->lm.ents >= (ptrdiff_t)ENT_TOMB ||
-            scan_grow((void **)&s->ents, &s->capents, s->nents + 1, sizeof(*s->ents)) != 0) {
+            edr_grow(&s->ents, &s->capents, s->nents + 1, sizeof(*s->ents)) != 0) {
             s->nents = sum.ent_off;
             return -1;
         }
