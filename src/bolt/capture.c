@@ -73,6 +73,7 @@ struct capture {
     uint64_t pgid_hint; /* meta 0's page count: the size of recs to start with */
     int incomplete;
     uint64_t total;
+    uint64_t work; /* bytes of the runs taken */
     /* the window: stream bytes from page wpg on */
     uint8_t *win;
     size_t wlen, wcap;
@@ -196,6 +197,14 @@ take_run(struct capture *c, uint64_t pgid, const uint8_t *p, size_t len)
     struct rec *r = &c->recs[pgid];
     const uint8_t *kept;
 
+    /* Overlapping runs are read once each: a crafted image could make that
+     * quadratic. Past twice the bytes seen, the file reader, linear in the
+     * pages it reaches, does the work instead. */
+    c->work += len;
+    if (c->work > 2 * c->total + MAX_RUN) {
+        c->incomplete = 1;
+        return;
+    }
     if (r->flags == F_LEAF && c->leaf != NULL) {
         int rv = try_sum(c, r, p, len);
         if (rv < 0)
@@ -249,7 +258,7 @@ direct(struct capture *c, const uint8_t *p, size_t len)
 {
     uint64_t npages = len / c->ps, i;
 
-    for (i = 0; i < npages; i++, c->next_pg++) {
+    for (i = 0; i < npages && !c->incomplete; i++, c->next_pg++) {
         const uint8_t *pg = p + (size_t)i * c->ps;
         uint64_t n = header(c, pg);
         if (n == 0)

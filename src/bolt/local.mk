@@ -22,7 +22,9 @@ EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/bolt/test_scan
 tests_unit_bolt_test_scan_SOURCES = tests/unit/bolt/test_scan.c \
-	tests/unit/stream/util.c tests/unit/stream/util.h
+	tests/unit/stream/util.c tests/unit/stream/util.h \
+	tests/fuzz/scan_diff.c tests/fuzz/scan_diff.h
+tests_unit_bolt_test_scan_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
 tests_unit_bolt_test_scan_CFLAGS = $(UNITCFLAGS)
 tests_unit_bolt_test_scan_LDADD = $(UNITLIBS)
 TESTS += tests/unit/bolt/test_scan
