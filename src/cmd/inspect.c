@@ -1,8 +1,10 @@
 /*
  * inspect, ls, get: look inside a backup (or a plain .db) without
- * restoring it. The db is decrypted into an unlinked private file (see
- * edr_source_spool) and read with the bbolt reader; a plain .db is read in
- * place.
+ * restoring it. inspect computes its numbers on the stream (see
+ * edr_source_scan_status); ls and get, which look keys up, decrypt the db
+ * into an unlinked private file (see edr_source_spool) and read it with the
+ * bbolt reader, as inspect does when the stream cannot answer. A plain .db
+ * is read in place.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -14,6 +16,7 @@
 #include "bolt/bolt.h"
 #include "cmd/cmd.h"
 #include "cmd/source.h"
+#include "common/log.h"
 #include "mvcc/mvcc.h"
 
 const enum edr_opt_id edr_cmd_inspect_opts[] = {
@@ -37,19 +40,23 @@ opened_close(struct opened *o)
     edr_source_close(&o->src);
 }
 
-/* Open the first argument as a bbolt file, checking what can be checked. */
 static edr_rc
-open_db(struct edr_ctx *ctx, struct opened *o)
+open_source(struct edr_ctx *ctx, struct opened *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->sp.fd = -1;
+    edr_cmd_catch_signals();
+    return edr_source_open(ctx, ctx->opts.args[0], &o->src);
+}
+
+/* The opened source as a bbolt file, checking what can be checked. */
+static edr_rc
+open_bolt(struct edr_ctx *ctx, struct opened *o)
 {
     int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK);
     const char *tmp = getenv("TMPDIR");
     edr_rc rc;
 
-    memset(o, 0, sizeof(*o));
-    o->sp.fd = -1;
-    edr_cmd_catch_signals();
-    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &o->src)) != EDR_OK)
-        return rc;
     if (o->src.kind == EDR_SOURCE_DB) {
         /* a plain snapshot: check its trailer unless told not to, read in place */
         if (!skip) {
@@ -69,6 +76,15 @@ open_db(struct edr_ctx *ctx, struct opened *o)
     if (rc != EDR_OK)
         edr_err_prefix(&ctx->err, "%s", o->src.what);
     return rc;
+}
+
+/* Open the first argument as a bbolt file. */
+static edr_rc
+open_db(struct edr_ctx *ctx, struct opened *o)
+{
+    edr_rc rc = open_source(ctx, o);
+
+    return rc == EDR_OK ? open_bolt(ctx, o) : rc;
 }
 
 static json_t *
@@ -131,19 +147,39 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     struct edr_mvcc_status st;
     struct edr_k8s_stats *k8s = NULL;
     int64_t top;
+    int redo = 0;
     edr_rc rc;
 
     memset(&st, 0, sizeof(st));
+    memset(&o, 0, sizeof(o));
+    o.sp.fd = -1;
     if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db")) != EDR_OK)
         return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_TOP, 1, 100000, &top, &ctx->err)) != EDR_OK)
         return rc;
-    if ((rc = open_db(ctx, &o)) != EDR_OK)
+    if ((rc = open_source(ctx, &o)) != EDR_OK)
         goto out;
-    if ((rc = edr_mvcc_status(o.bolt, &st, &ctx->err)) != EDR_OK ||
-        (rc = edr_mvcc_k8s_stats(o.bolt, &k8s, &ctx->err)) != EDR_OK) {
-        edr_err_prefix(&ctx->err, "%s", o.src.what);
-        goto out;
+    if (o.src.kind != EDR_SOURCE_DB) {
+        /* on the stream: nothing decrypted written anywhere */
+        rc = edr_source_scan_status(ctx, &o.src, &st, &k8s, &redo);
+        if (!redo && rc != EDR_OK)
+            goto out;
+        if (redo) {
+            edr_info("%s: reading a spooled copy (%s)", o.src.what, ctx->err.msg);
+            edr_mvcc_status_release(&st);
+            edr_mvcc_k8s_stats_free(k8s);
+            k8s = NULL;
+            edr_err_clear(&ctx->err);
+        }
+    }
+    if (o.src.kind == EDR_SOURCE_DB || redo) {
+        if ((rc = open_bolt(ctx, &o)) != EDR_OK)
+            goto out;
+        if ((rc = edr_mvcc_status(o.bolt, &st, &ctx->err)) != EDR_OK ||
+            (rc = edr_mvcc_k8s_stats(o.bolt, &k8s, &ctx->err)) != EDR_OK) {
+            edr_err_prefix(&ctx->err, "%s", o.src.what);
+            goto out;
+        }
     }
     qsort(k8s->namespaces, k8s->n_namespaces, sizeof(*k8s->namespaces), by_count);
     if (ctx->json) {

@@ -198,6 +198,27 @@ edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *
 }
 
 edr_rc
+edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
+                       struct edr_k8s_stats **k8s, int *redo)
+{
+    struct edr_mvcc_scan *scan = NULL;
+    struct edr_read_result res;
+    edr_rc rc;
+
+    *redo = 0;
+    if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) != EDR_OK ||
+        (rc = edr_source_scan(ctx, src, edr_mvcc_scan_stream(scan), &res)) != EDR_OK)
+        goto out;
+    rc = k8s != NULL ? edr_mvcc_scan_inspect(scan, st, k8s, redo, &ctx->err)
+                     : edr_mvcc_scan_status(scan, st, redo, &ctx->err);
+    if (rc != EDR_OK && !*redo)
+        edr_err_prefix(&ctx->err, "%s", src->what);
+out:
+    edr_mvcc_scan_free(scan);
+    return rc;
+}
+
+edr_rc
 edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent, int skip_hash,
                  struct edr_spool *sp)
 {

@@ -6,6 +6,7 @@
 #define EDR_CMD_SOURCE_H
 
 #include "cmd/cmd.h"
+#include "mvcc/mvcc.h"
 #include "repo/reader.h"
 
 enum edr_source_kind { EDR_SOURCE_REPO, EDR_SOURCE_EDR_FILE, EDR_SOURCE_DB };
@@ -29,6 +30,12 @@ edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_rea
  * sink, with a progress bar on a terminal: no copy of it anywhere. */
 edr_rc edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *sink,
                        struct edr_read_result *res);
+/* The status with every check (k8s NULL: verify's, edr_mvcc_scan_status) or
+ * inspect's (lenient status and Kubernetes view, edr_mvcc_scan_inspect),
+ * computed on the stream. *redo: the capture could not do it, read the
+ * snapshot from a spool instead (ctx->err says why). */
+edr_rc edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src,
+                              struct edr_mvcc_status *st, struct edr_k8s_stats **k8s, int *redo);
 void edr_source_close(struct edr_source *src);
 
 #endif

@@ -234,24 +234,6 @@ out:
     return rc;
 }
 
-/* Content level without a spool: the checks run on the stream. *redo when
- * they need the snapshot as a file after all (see edr_mvcc_scan_status). */
-static edr_rc
-verify_stream(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st, int *redo)
-{
-    struct edr_mvcc_scan *scan = NULL;
-    struct edr_read_result res;
-    edr_rc rc;
-
-    *redo = 0;
-    if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) == EDR_OK &&
-        (rc = edr_source_scan(ctx, src, edr_mvcc_scan_stream(scan), &res)) == EDR_OK &&
-        (rc = edr_mvcc_scan_status(scan, st, redo, &ctx->err)) != EDR_OK && !*redo)
-        edr_err_prefix(&ctx->err, "%s", src->what);
-    edr_mvcc_scan_free(scan);
-    return rc;
-}
-
 static edr_rc
 verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct result *r)
 {
@@ -276,7 +258,8 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
         return rc;
     }
     if (level == LEVEL_CONTENT) {
-        rc = verify_stream(ctx, src, &st, &redo);
+        /* the checks on the stream, no spool */
+        rc = edr_source_scan_status(ctx, src, &st, NULL, &redo);
         if (!redo && rc != EDR_OK)
             goto out;
         if (redo) {

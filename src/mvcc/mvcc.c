@@ -196,6 +196,30 @@ lm_apply(struct livemap *lm, const struct edr_kv *kv, int64_t main, int64_t sub,
 
 /* ---- status ---- */
 
+/* the state of edr_mvcc_scan (see "status of a snapshot streaming past") */
+struct leafsum {
+    uint32_t crc;
+    uint64_t bytes; /* hashed */
+    int64_t last_rev;
+    size_t ent_off, ent_n;
+};
+
+struct sument {
+    uint32_t ref;  /* live-key map index, bit 31: tombstone */
+    uint32_t vlen; /* the KeyValue's value length (a put) */
+};
+
+struct edr_mvcc_scan {
+    struct edr_stream *cap;
+    struct livemap lm;
+    struct sument *ents;
+    size_t nents, capents;
+    struct leafsum *sums;
+    size_t nsums, capsums;
+    int members_summed; /* a summed-up leaf turned out to be in `members` */
+    int keys_lenient;   /* the walk skipped `key` pairs edr_mvcc_k8s_stats refuses */
+};
+
 enum bk { BK_OTHER, BK_KEYS, BK_METAS, BK_LEASE, BK_ALARM, BK_AUTH, BK_CLUSTER, BK_MEMBERS };
 
 struct sctx {
@@ -310,8 +334,13 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         if (c->strict && check_rev_kv(k, kl, v, vl, &kv, c->err) != 0)
             return -1;
         if (parse_rev(k, kl, &main, &sub, &tomb) != 0 || vl == 0 ||
-            edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK)
-            break; /* status is lenient like etcdctl; edr_mvcc_check reports these */
+            edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK) {
+            /* status is lenient like etcdctl; edr_mvcc_check reports these,
+             * and edr_mvcc_k8s_stats refuses all but the empty values */
+            if (c->scan != NULL && (vl > 0 || parse_rev(k, kl, &main, &sub, &tomb) != 0))
+                c->scan->keys_lenient = 1;
+            break;
+        }
         if (lm_apply(&c->lm, &kv, main, sub, tomb) != 0) {
             edr_err_set(c->err, EDR_E_INTERNAL, "out of memory");
             return -1;
@@ -414,6 +443,8 @@ status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_mv
     c.mj = NULL;
 out:
     free(c.mj);
+    if (scan != NULL)
+        scan_take_map(scan, &c.lm); /* back: edr_mvcc_scan_inspect reads it */
     lm_release(&c.lm);
     return rc;
 }
@@ -448,23 +479,6 @@ edr_mvcc_status_release(struct edr_mvcc_status *st)
  * tombstone, applied in tree order (= revision order) by the walk. A run
  * with anything the walk would report is left to the capture, which keeps
  * it whole, so the walk finds and reports it exactly as from a file. */
-struct leafsum {
-    uint32_t crc;
-    uint64_t bytes; /* hashed */
-    int64_t last_rev;
-    size_t ent_off, ent_n;
-};
-
-struct edr_mvcc_scan {
-    struct edr_stream *cap;
-    struct livemap lm;
-    uint32_t *ents; /* map index, bit 31: tombstone */
-    size_t nents, capents;
-    struct leafsum *sums;
-    size_t nsums, capsums;
-    int members_summed; /* a summed-up leaf turned out to be in `members` */
-};
-
 #define SCAN_RAW_CAP (256u << 20)
 #define ENT_TOMB 0x80000000u
 
@@ -511,7 +525,8 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
             s->nents = sum.ent_off;
             return -1;
         }
-        s->ents[s->nents++] = (uint32_t)(le - s->lm.ents) | (tomb ? ENT_TOMB : 0);
+        s->ents[s->nents].ref = (uint32_t)(le - s->lm.ents) | (tomb ? ENT_TOMB : 0);
+        s->ents[s->nents++].vlen = kv.value_len < UINT32_MAX ? (uint32_t)kv.value_len : UINT32_MAX;
     }
     sum.last_rev = (int64_t)edr_be64(k);
     sum.ent_n = s->nents - sum.ent_off;
@@ -523,11 +538,14 @@ leave:
     return 0;
 }
 
+/* Swaps the scan's live-key map with *lm (the walk borrows it). */
 static void
 scan_take_map(struct edr_mvcc_scan *s, struct livemap *lm)
 {
-    *lm = s->lm;
-    memset(&s->lm, 0, sizeof(s->lm));
+    struct livemap t = s->lm;
+
+    s->lm = *lm;
+    *lm = t;
 }
 
 static int
@@ -541,8 +559,13 @@ on_status_sum(void *ud, uint32_t id, uint32_t count)
     switch (c->cur) {
     case BK_KEYS:
         c->st->revision = sum->last_rev;
-        for (size_t i = sum->ent_off; i < sum->ent_off + sum->ent_n; i++)
-            c->lm.ents[c->scan->ents[i] & ~ENT_TOMB].dead = (c->scan->ents[i] & ENT_TOMB) != 0;
+        for (size_t i = sum->ent_off; i < sum->ent_off + sum->ent_n; i++) {
+            const struct sument *se = &c->scan->ents[i];
+            struct lent *e = &c->lm.ents[se->ref & ~ENT_TOMB];
+            e->dead = (se->ref & ENT_TOMB) != 0;
+            if (!e->dead)
+                e->vlen = se->vlen;
+        }
         break;
     case BK_LEASE:
         c->st->leases += count;
@@ -961,35 +984,33 @@ k8s_split(const uint8_t *k, size_t kl, struct kitem *res, struct kitem *ns)
     }
 }
 
-edr_rc
-edr_mvcc_k8s_stats(struct edr_bolt *b, struct edr_k8s_stats **out, struct edr_err *err)
+static const char K8S_PREFIX[] = "/registry/";
+#define K8S_PLEN (sizeof(K8S_PREFIX) - 1)
+
+/* The Kubernetes view of the live keys of lm that are under /registry/. */
+static edr_rc
+k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, struct edr_err *err)
 {
-    static const char pfx[] = "/registry/";
     struct edr_k8s_stats *s = NULL;
-    struct lctx c;
     struct kitem *res = NULL, *nss = NULL;
     size_t nres = 0, nns = 0;
-    edr_rc rc;
+    edr_rc rc = EDR_OK;
 
     *out = NULL;
-    memset(&c, 0, sizeof(c));
-    c.prefix = (const uint8_t *)pfx;
-    c.plen = sizeof(pfx) - 1;
-    if ((rc = scan_live(b, &c, err)) != EDR_OK)
-        goto out;
     s = calloc(1, sizeof(*s));
-    res = malloc((c.lm.n ? c.lm.n : 1) * sizeof(*res));
-    nss = malloc((c.lm.n ? c.lm.n : 1) * sizeof(*nss));
+    res = malloc((lm->n ? lm->n : 1) * sizeof(*res));
+    nss = malloc((lm->n ? lm->n : 1) * sizeof(*nss));
     if (s == NULL || res == NULL || nss == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < c.lm.n; i++) {
-        const struct lent *e = &c.lm.ents[i];
+    for (size_t i = 0; i < lm->n; i++) {
+        const struct lent *e = &lm->ents[i];
+        const uint8_t *k = lm->arena + e->koff;
         struct kitem r, n;
-        if (e->dead)
+        if (e->dead || e->klen < K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
             continue;
-        k8s_split(c.lm.arena + e->koff + c.plen, e->klen - c.plen, &r, &n);
+        k8s_split(k + K8S_PLEN, e->klen - K8S_PLEN, &r, &n);
         r.bytes = e->vlen;
         res[nres++] = r;
         if (n.s != NULL) {
@@ -1009,7 +1030,44 @@ out:
     edr_mvcc_k8s_stats_free(s);
     free(res);
     free(nss);
+    return rc;
+}
+
+edr_rc
+edr_mvcc_k8s_stats(struct edr_bolt *b, struct edr_k8s_stats **out, struct edr_err *err)
+{
+    struct lctx c;
+    edr_rc rc;
+
+    *out = NULL;
+    memset(&c, 0, sizeof(c));
+    c.prefix = (const uint8_t *)K8S_PREFIX;
+    c.plen = K8S_PLEN;
+    if ((rc = scan_live(b, &c, err)) == EDR_OK)
+        rc = k8s_from_map(&c.lm, out, err);
     lm_release(&c.lm);
+    return rc;
+}
+
+edr_rc
+edr_mvcc_scan_inspect(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
+                      struct edr_k8s_stats **k8s, int *redo, struct edr_err *err)
+{
+    struct edr_bolt *b = NULL;
+    edr_rc rc;
+
+    memset(st, 0, sizeof(*st));
+    *k8s = NULL;
+    if ((rc = edr_bolt_open_capture(s->cap, "snapshot.db", &b, redo, err)) != EDR_OK)
+        return rc;
+    rc = status(b, st, 0, s, err);
+    *redo = (rc != EDR_OK && (edr_bolt_incomplete(b) || s->members_summed)) ||
+            (rc == EDR_OK && s->keys_lenient);
+    edr_bolt_close(b);
+    if (rc == EDR_OK && !*redo)
+        rc = k8s_from_map(&s->lm, k8s, err);
+    if (*redo)
+        edr_err_set(err, EDR_E_INTEGRITY, "the capture cannot answer as the file would");
     return rc;
 }
 

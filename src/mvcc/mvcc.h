@@ -63,10 +63,17 @@ void edr_mvcc_status_release(struct edr_mvcc_status *st);
  */
 struct edr_mvcc_scan;
 struct edr_stream;
+struct edr_k8s_stats;
 edr_rc edr_mvcc_scan_new(struct edr_mvcc_scan **out, struct edr_err *err);
 struct edr_stream *edr_mvcc_scan_stream(struct edr_mvcc_scan *s);
 edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
                             struct edr_err *err);
+/* What `inspect` shows, from the same capture: edr_mvcc_status (lenient,
+ * like etcdctl) and edr_mvcc_k8s_stats, equal to theirs on the file; *redo
+ * as above, and also when the `key` bucket holds pairs the file's
+ * edr_mvcc_k8s_stats would refuse (so that the file reports them). */
+edr_rc edr_mvcc_scan_inspect(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
+                             struct edr_k8s_stats **k8s, int *redo, struct edr_err *err);
 void edr_mvcc_scan_free(struct edr_mvcc_scan *s);
 
 /*

@@ -1,7 +1,9 @@
 /*
- * Differential check of the two ways to get a snapshot's status with every
- * check: edr_mvcc_status_checked on a file, and the capture of the image
- * streaming past (edr_mvcc_scan_*, what `verify` uses). Used by the bbolt
+ * Differential check of the two ways to get a snapshot's status: from a
+ * file, and from the capture of the image streaming past (edr_mvcc_scan_*).
+ * Both what `verify` computes (edr_mvcc_status_checked vs
+ * edr_mvcc_scan_status) and what `inspect` shows (edr_mvcc_status and
+ * edr_mvcc_k8s_stats vs edr_mvcc_scan_inspect) are compared. Used by the bbolt
  * fuzz target and by tests/unit/mvcc/mvcc_status (t0400, real snapshots).
  */
 #ifndef EDR_TESTS_SCAN_DIFF_H

@@ -57,18 +57,20 @@ check "SIGTERM during a drill: exit 15 ($RC) and one error line" sh -c \
 check "the drill's etcd was stopped" sh -c "! pgrep -f 'sleep 31[7]'"
 check "and its directory removed" test -z "$(ls -A "$T/drilltmp")"
 # a TMPDIR too small for the decrypted snapshot: said before any work, exit
-# 12; verify --level content runs its checks on the stream and needs no room
+# 12; verify --level content and inspect work on the stream and need no room
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=256k tmpfs "$T/small" 2>/dev/null; then
-    TMPDIR="$T/small" expect_fail "inspect with a too small TMPDIR: exit 12, says how much is needed" \
-        12 "not enough space in '$T/small' .* MiB needed" "$EDR" inspect $B1 "${R[@]}" "${K[@]}"
+    TMPDIR="$T/small" expect_fail "ls with a too small TMPDIR: exit 12, says how much is needed" \
+        12 "not enough space in '$T/small' .* MiB needed" "$EDR" ls $B1 /plain/ "${R[@]}" "${K[@]}"
     TMPDIR="$T/small" check "verify --level content needs no room in TMPDIR (no plaintext copy)" \
         "$EDR" verify $B1 "${R[@]}" "${K[@]}"
+    TMPDIR="$T/small" check "inspect needs none either" "$EDR" inspect $B1 "${R[@]}" "${K[@]}"
     check "nothing is left there" test -z "$(ls -A "$T/small")"
     umount "$T/small"
 else
-    ok "inspect with a too small TMPDIR # SKIP cannot mount a tmpfs here (needs root)"
+    ok "ls with a too small TMPDIR # SKIP cannot mount a tmpfs here (needs root)"
     ok "verify --level content needs no room in TMPDIR # SKIP cannot mount a tmpfs here"
+    ok "inspect needs none either # SKIP cannot mount a tmpfs here"
 fi
 
 # inspect == etcdctl snapshot status, on the backup and on the exported file
@@ -87,6 +89,15 @@ PY
 }
 check "inspect on the backup: hash, revision, total keys, total size equal etcdctl's" same4 "$T/ins.json"
 check "inspect on the exported .db: the same four numbers" same4 "$T/insf.json"
+# the backup is inspected on the stream, the .db file by reading it: the
+# same report in every field, Kubernetes view included
+check "inspect on the stream = inspect of the file, field for field" python3 -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+a.pop("source"); b.pop("source")
+assert a["kubernetes"]["objects"] > 0, a
+assert a == b, (a, b)
+' "$T/ins.json" "$T/insf.json"
 k8s() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["kubernetes"]; r={x["name"]:x["count"] for x in d["resources"]}; n={x["name"]:x["count"] for x in d["namespaces"]}; print(r.get(sys.argv[2]), n.get(sys.argv[3]))' "$T/ins.json" "$1" "$2"; }
 check "Kubernetes view: 9000 configmaps, 4000 pods, 20 CRDs, namespaces counted" test "$(k8s configmaps default) $(k8s pods kube-system) $(k8s apiextensions.k8s.io/customresourcedefinitions x)" = "9000 10000 4000 3000 20 None"
 check "inspect's revision is the source's ($REV)" sh -c "grep -q '\"revision\": $REV' '$T/ins.json'"
