@@ -33,7 +33,7 @@ struct rec {
 };
 
 #define REF_MAX ((1u << 30) - 1)
-#define PGID_HINT_MAX (1u << 24) /* pages preallocated from the meta's count */
+#define PGID_HINT_MAX (1u << 20) /* pages preallocated from the meta's count (a 4 GiB db) */
 
 static enum cap_kind
 rec_kind(const struct rec *r)
@@ -101,9 +101,14 @@ rec_at(struct capture *c, uint64_t pgid)
         struct rec *nr;
         while (nc <= pgid)
             nc *= 2;
-        if (nc > SIZE_MAX / sizeof(*nr) || (nr = realloc(c->recs, nc * sizeof(*nr))) == NULL)
+        if (nc > SIZE_MAX / sizeof(*nr))
             return NULL;
-        memset(nr + c->nrecs, 0, (size_t)(nc - c->nrecs) * sizeof(*nr));
+        if (c->recs == NULL) /* calloc: pages never written cost nothing */
+            nr = calloc((size_t)nc, sizeof(*nr));
+        else if ((nr = realloc(c->recs, nc * sizeof(*nr))) != NULL)
+            memset(nr + c->nrecs, 0, (size_t)(nc - c->nrecs) * sizeof(*nr));
+        if (nr == NULL)
+            return NULL;
         c->recs = nr;
         c->nrecs = nc;
     }
