@@ -604,9 +604,10 @@ edr_mvcc_scan_stream(struct edr_mvcc_scan *s)
     return s->cap;
 }
 
-edr_rc
-edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
-                     struct edr_err *err)
+/* The status walk over the capture; *redo when it needs the file. */
+static edr_rc
+scan_walk(struct edr_mvcc_scan *s, int strict, struct edr_mvcc_status *st, int *redo,
+          struct edr_err *err)
 {
     struct edr_bolt *b = NULL;
     edr_rc rc;
@@ -614,10 +615,17 @@ edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *r
     memset(st, 0, sizeof(*st));
     if ((rc = edr_bolt_open_capture(s->cap, "snapshot.db", &b, redo, err)) != EDR_OK)
         return rc;
-    rc = status(b, st, 1, s, err);
+    rc = status(b, st, strict, s, err);
     *redo = rc != EDR_OK && (edr_bolt_incomplete(b) || s->members_summed);
     edr_bolt_close(b);
     return rc;
+}
+
+edr_rc
+edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
+                     struct edr_err *err)
+{
+    return scan_walk(s, 1, st, redo, err);
 }
 
 void
@@ -1053,22 +1061,16 @@ edr_rc
 edr_mvcc_scan_inspect(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
                       struct edr_k8s_stats **k8s, int *redo, struct edr_err *err)
 {
-    struct edr_bolt *b = NULL;
     edr_rc rc;
 
-    memset(st, 0, sizeof(*st));
     *k8s = NULL;
-    if ((rc = edr_bolt_open_capture(s->cap, "snapshot.db", &b, redo, err)) != EDR_OK)
+    if ((rc = scan_walk(s, 0, st, redo, err)) != EDR_OK)
         return rc;
-    rc = status(b, st, 0, s, err);
-    *redo = (rc != EDR_OK && (edr_bolt_incomplete(b) || s->members_summed)) ||
-            (rc == EDR_OK && s->keys_lenient);
-    edr_bolt_close(b);
-    if (rc == EDR_OK && !*redo)
-        rc = k8s_from_map(&s->lm, k8s, err);
-    if (*redo)
-        edr_err_set(err, EDR_E_INTEGRITY, "the capture cannot answer as the file would");
-    return rc;
+    if (s->keys_lenient) {
+        *redo = 1;
+        return edr_err_set(err, EDR_E_INTEGRITY, "'key' pairs the Kubernetes view would refuse");
+    }
+    return k8s_from_map(&s->lm, k8s, err);
 }
 
 void
