@@ -190,14 +190,6 @@ source_stream(struct edr_ctx *ctx, struct edr_source *src, int skip_hash, struct
 }
 
 edr_rc
-edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *sink,
-                struct edr_read_result *res)
-{
-    memset(res, 0, sizeof(*res));
-    return source_stream(ctx, src, 0, sink, res);
-}
-
-edr_rc
 edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
                        struct edr_k8s_stats **k8s, int *redo)
 {
@@ -206,8 +198,10 @@ edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_m
     edr_rc rc;
 
     *redo = 0;
+    memset(&res, 0, sizeof(res));
+    /* the snapshot into the capture: no copy of it anywhere */
     if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) != EDR_OK ||
-        (rc = edr_source_scan(ctx, src, edr_mvcc_scan_stream(scan), &res)) != EDR_OK)
+        (rc = source_stream(ctx, src, 0, edr_mvcc_scan_stream(scan), &res)) != EDR_OK)
         goto out;
     rc = k8s != NULL ? edr_mvcc_scan_inspect(scan, st, k8s, redo, &ctx->err)
                      : edr_mvcc_scan_status(scan, st, redo, &ctx->err);

@@ -26,10 +26,6 @@ edr_rc edr_source_open(struct edr_ctx *ctx, const char *ref, struct edr_source *
  * skip_hash). */
 edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_read_mode mode,
                        struct edr_stream *sink, struct edr_read_result *res);
-/* The snapshot (db and its trailer, every check of edr_source_read) into
- * sink, with a progress bar on a terminal: no copy of it anywhere. */
-edr_rc edr_source_scan(struct edr_ctx *ctx, struct edr_source *src, struct edr_stream *sink,
-                       struct edr_read_result *res);
 /* The status with every check (k8s NULL: verify's, edr_mvcc_scan_status) or
  * inspect's (lenient status and Kubernetes view, edr_mvcc_scan_inspect),
  * computed on the stream. *redo: the capture could not do it, read the
