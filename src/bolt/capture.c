@@ -331,8 +331,8 @@ cap_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
 {
     struct capture *c = (struct capture *)s;
     const uint8_t *p = buf;
+    size_t total = len;
 
-    (void)err;
     c->total += len;
     while (len > 0 && !c->incomplete) {
         size_t n;
@@ -379,7 +379,7 @@ cap_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
         c->win = NULL;
         c->wlen = c->wcap = 0;
     }
-    return EDR_OK;
+    return edr_stream_write(s->next, buf, total, err);
 }
 
 static edr_rc
