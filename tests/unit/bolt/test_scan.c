@@ -587,6 +587,7 @@ test_capture_passes_on(void **state)
         edr_sha256_update(&h, img, len);
         edr_sha256_update(&h, trailer, sizeof(trailer));
         edr_sha256_final(&h, want);
+        edr_sha256_release(&h);
     }
     assert_memory_equal(edr_stream_sha256_digest(sha), want, EDR_SHA256_LEN);
     assert_int_equal(edr_bolt_open_capture(cap, "snapshot.db", &b, &incomplete, &err), EDR_OK);
