@@ -30,8 +30,8 @@ check "list table names the backup" sh -c "'$EDR' list --repo '$T/repo' --cluste
 
 check "export to a plain snapshot" "$EDR" export latest --repo "$T/repo" --cluster c1 --identity "$T/k.key" -o "$T/exp.db"
 ctl snapshot save "$T/ref.db" >/dev/null 2>&1
-etcdctl snapshot status "$T/exp.db" -w json >"$T/exp.status" 2>/dev/null
-etcdctl snapshot status "$T/ref.db" -w json >"$T/ref.status" 2>/dev/null
+snapctl snapshot status "$T/exp.db" -w json >"$T/exp.status" 2>/dev/null
+snapctl snapshot status "$T/ref.db" -w json >"$T/ref.status" 2>/dev/null
 same_status() {
     python3 - "$T/exp.status" "$T/ref.status" <<'PY'
 import json, sys
@@ -44,7 +44,7 @@ check "exported file ends with a valid sha256 trailer (size % 512 == 32)" \
     test $(( $(stat -c %s "$T/exp.db") % 512 )) -eq 32
 
 dump "$EP" "$T/src.dump"
-etcdctl snapshot restore "$T/exp.db" --data-dir "$T/r1" --name r1 \
+snapctl snapshot restore "$T/exp.db" --data-dir "$T/r1" --name r1 \
     --initial-cluster r1=http://127.0.0.1:$((BASE_PORT + 12)) \
     --initial-advertise-peer-urls http://127.0.0.1:$((BASE_PORT + 12)) >/dev/null 2>&1
 check "etcdctl snapshot restore accepts the export" test -d "$T/r1/member/wal"

@@ -35,8 +35,8 @@ check "--endpoint-policy leader snapshots the leader ($M2)" test "$M2" = "$LEADE
 
 "$EDR" export latest --repo "$T/repo" --cluster three --identity "$T/k.key" -o "$T/exp.db"
 etcdctl --endpoints "$E2" snapshot save "$T/ref.db" >/dev/null 2>&1
-REVA=$(etcdctl snapshot status "$T/exp.db" -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["totalKey"])')
-REVB=$(etcdctl snapshot status "$T/ref.db" -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["totalKey"])')
+REVA=$(snapctl snapshot status "$T/exp.db" -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["totalKey"])')
+REVB=$(snapctl snapshot status "$T/ref.db" -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["totalKey"])')
 check "same revision and total keys as etcdctl's snapshot ($REVA vs $REVB)" test "$REVA" = "$REVB"
 
 DEAD=http://127.0.0.1:$((BASE_PORT + 50))

@@ -86,7 +86,7 @@ for m in a b c; do etcd_stop $m; done
 "$EDR" export latest "${RR[@]}" -o "$T/snap.db" >/dev/null 2>&1
 for m in a b c; do
     n=$(( $(printf '%d' "'$m") - 96 ))
-    etcdctl snapshot restore "$T/snap.db" --name $m --initial-cluster "$IC" --initial-cluster-token t3 \
+    snapctl snapshot restore "$T/snap.db" --name $m --initial-cluster "$IC" --initial-cluster-token t3 \
         --initial-advertise-peer-urls http://127.0.0.1:$((BASE_PORT + 20 + n)) --data-dir "$T/ref/$m" >/dev/null 2>&1
 done
 for m in a b c; do

@@ -62,7 +62,7 @@ objects() {
 count_log() { grep -cE -- "$1" "$LOG"; }
 implemented() { "$EDR" help "$1" 2>/dev/null | grep -q '^  --'; }
 status_of() { # status_of FILE.db: "revision totalKey" of etcdctl snapshot status
-    etcdctl snapshot status "$1" -w json 2>/dev/null |
+    snapctl snapshot status "$1" -w json 2>/dev/null |
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"], d["totalKey"])'
 }
 

@@ -85,7 +85,7 @@ check "get (virtual-hosted) returns the live value" test "$("$EDR" get latest --
     --cluster vh "${VH[@]}" --identity "$T/k.key" /app/config -o value)" = "hello over tls"
 check "export (virtual-hosted) gives a snapshot etcdctl reads" "$EDR" export latest \
     --repo s3://bkt/prod --cluster vh "${VH[@]}" --identity "$T/k.key" -o "$T/vh.db"
-check "with etcd's revision" test "$(etcdctl snapshot status "$T/vh.db" -w json |
+check "with etcd's revision" test "$(snapctl snapshot status "$T/vh.db" -w json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')" = \
     "$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')"
 
