@@ -145,6 +145,8 @@ edr_cmd_inspect(struct edr_ctx *ctx)
 {
     struct opened o;
     struct edr_mvcc_status st;
+    uint64_t total_keys;
+    int minor;
     struct edr_k8s_stats *k8s = NULL;
     int64_t top;
     int redo = 0;
@@ -182,19 +184,27 @@ edr_cmd_inspect(struct edr_ctx *ctx)
         }
     }
     qsort(k8s->namespaces, k8s->n_namespaces, sizeof(*k8s->namespaces), by_count);
+    /* totalKey as the status tool of the etcd the snapshot came from counts it */
+    minor = edr_mvcc_status_minor(&st, o.src.kind == EDR_SOURCE_DB ? NULL : o.src.m.etcd_version);
+    total_keys = edr_mvcc_status_total_keys(&st, minor);
     if (ctx->json) {
         json_t *members = members_json(st.members_json);
         json_t *j = json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:o}}",
+            "{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:s, "
+            "s:s, s:o}}",
             "source", o.src.what, "hash", (json_int_t)st.hash, "revision", (json_int_t)st.revision,
-            "totalKey", (json_int_t)st.total_keys, "totalSize", (json_int_t)st.total_size,
-            "details", "live_keys", (json_int_t)st.live_keys, "compact_revision",
-            (json_int_t)st.compact_revision, "scheduled_compact_revision",
+            "totalKey", (json_int_t)total_keys, "totalSize", (json_int_t)st.total_size,
+            "details", "live_keys", (json_int_t)st.live_keys, "pairs", (json_int_t)st.total_keys,
+            "compact_revision", (json_int_t)st.compact_revision, "scheduled_compact_revision",
             (json_int_t)st.scheduled_compact_revision, "consistent_index",
             (json_int_t)st.consistent_index, "term", (json_int_t)st.term, "leases",
             (json_int_t)st.leases, "alarms", (json_int_t)st.alarms, "db_size_in_use",
             (json_int_t)st.db_size_in_use, "auth_enabled", st.auth_enabled, "cluster_version",
-            st.cluster_version, "members", members);
+            st.cluster_version, "storage_version", st.storage_version, "etcd_version",
+            o.src.kind == EDR_SOURCE_DB ? "" : o.src.m.etcd_version, "members", members);
+        /* etcdutl 3.6+ prints the storage version as "version" */
+        if (minor >= 6)
+            json_object_set_new(j, "version", json_string(st.storage_version));
         json_object_set_new(
             j, "kubernetes",
             json_pack("{s:I, s:I, s:o, s:o}", "objects", (json_int_t)k8s->objects, "bytes",
@@ -211,7 +221,8 @@ edr_cmd_inspect(struct edr_ctx *ctx)
         printf("%s\n", o.src.what);
         printf("  %-22s %x\n", "hash", st.hash);
         printf("  %-22s %" PRId64 "\n", "revision", st.revision);
-        printf("  %-22s %" PRIu64 "\n", "total keys", st.total_keys);
+        printf("  %-22s %" PRIu64 "%s\n", "total keys", total_keys,
+               minor >= 6 ? " (live keys, as etcdutl 3.6+ counts)" : "");
         printf("  %-22s %s (%" PRIu64 " bytes)\n", "total size", size, st.total_size);
         printf("  %-22s %" PRIu64 "\n", "live keys", st.live_keys);
         printf("  %-22s %" PRId64 "\n", "compact revision", st.compact_revision);
@@ -221,6 +232,9 @@ edr_cmd_inspect(struct edr_ctx *ctx)
         printf("  %-22s %" PRIu64 "%s\n", "alarms", st.alarms, st.alarms ? " (!)" : "");
         printf("  %-22s %s\n", "auth enabled", st.auth_enabled ? "yes" : "no");
         printf("  %-22s %s\n", "cluster version", st.cluster_version[0] ? st.cluster_version : "-");
+        printf("  %-22s %s\n", "storage version", st.storage_version[0] ? st.storage_version : "-");
+        if (o.src.kind != EDR_SOURCE_DB && o.src.m.etcd_version[0] != '\0')
+            printf("  %-22s %s\n", "from etcd", o.src.m.etcd_version);
         printf("  %-22s %s\n", "members", st.members_json ? st.members_json : "[]");
     }
     if (k8s->objects > 0) {

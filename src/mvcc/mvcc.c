@@ -202,6 +202,7 @@ struct leafsum {
     uint64_t bytes; /* hashed */
     int64_t last_rev;
     size_t ent_off, ent_n;
+    uint32_t markers; /* bump-revision markers (empty values) */
 };
 
 struct sument {
@@ -315,6 +316,16 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
     return r;
 }
 
+/* a stored text (a version) into a NUL-terminated buffer, cut to fit */
+static void
+copy_text(char *dst, size_t cap, const uint8_t *v, size_t vl)
+{
+    size_t n = vl < cap - 1 ? vl : cap - 1;
+
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
 static int
 on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
@@ -333,6 +344,8 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
             st->revision = (int64_t)edr_be64(k);
         if (c->strict && check_rev_kv(k, kl, v, vl, &kv, c->err) != 0)
             return -1;
+        if (vl == 0 && kl == 17)
+            st->bump_markers++;
         if (parse_rev(k, kl, &main, &sub, &tomb) != 0 || vl == 0 ||
             edr_mvcc_kv_decode(v, vl, &kv, NULL) != EDR_OK) {
             /* status is lenient like etcdctl; edr_mvcc_check reports these,
@@ -362,6 +375,8 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
             st->compact_revision = (int64_t)edr_be64(v);
         else if (name_is(k, kl, "scheduledCompactRev") && vl >= 8)
             st->scheduled_compact_revision = (int64_t)edr_be64(v);
+        else if (name_is(k, kl, "storageVersion"))
+            copy_text(st->storage_version, sizeof(st->storage_version), v, vl);
         break;
     case BK_LEASE:
         st->leases++;
@@ -374,11 +389,8 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
             st->auth_enabled = vl == 1 && v[0] == 1;
         break;
     case BK_CLUSTER:
-        if (name_is(k, kl, "clusterVersion")) {
-            size_t n = vl < sizeof(st->cluster_version) - 1 ? vl : sizeof(st->cluster_version) - 1;
-            memcpy(st->cluster_version, v, n);
-            st->cluster_version[n] = '\0';
-        }
+        if (name_is(k, kl, "clusterVersion"))
+            copy_text(st->cluster_version, sizeof(st->cluster_version), v, vl);
         break;
     case BK_MEMBERS:
         if (mj_member(c, v, vl) != 0) {
@@ -470,6 +482,24 @@ edr_mvcc_status_release(struct edr_mvcc_status *st)
     st->members_json = NULL;
 }
 
+uint64_t
+edr_mvcc_status_total_keys(const struct edr_mvcc_status *st, int minor)
+{
+    if (minor < 6)
+        return st->total_keys;
+    return st->live_keys + (st->bump_markers > 0);
+}
+
+int
+edr_mvcc_status_minor(const struct edr_mvcc_status *st, const char *etcd_version)
+{
+    unsigned major, minor;
+
+    if (etcd_version != NULL && sscanf(etcd_version, "%u.%u", &major, &minor) == 2 && major == 3)
+        return (int)minor;
+    return st->storage_version[0] != '\0' ? 6 : 4;
+}
+
 /* ---- status of a snapshot streaming past ---- */
 
 /* Most of a snapshot is leaves of the `key` bucket: the capture hands each
@@ -487,7 +517,7 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
 {
     struct edr_mvcc_scan *s = ud;
     unsigned n = edr_le16(run + 10);
-    struct leafsum sum = {0, 0, 0, s->nents, 0};
+    struct leafsum sum = {0, 0, 0, s->nents, 0, 0};
     const uint8_t *pk = NULL, *k = NULL;
     size_t pkl = 0, kl = 0;
     struct edr_err scratch;
@@ -516,8 +546,10 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
         sum.crc = edr_crc32c(sum.crc, k, kl);
         sum.crc = edr_crc32c(sum.crc, v, (size_t)vs);
         sum.bytes += ks + vs;
-        if (vs == 0)
-            continue; /* a bump-revision marker: no key */
+        if (vs == 0) {
+            sum.markers++; /* a bump-revision marker: no key */
+            continue;
+        }
         parse_rev(k, kl, &main, &sub, &tomb);
         le = lm_get(&s->lm, kv.key, kv.key_len, 1, &oom);
         if (le == NULL || le - s->lm.ents >= (ptrdiff_t)ENT_TOMB ||
@@ -559,6 +591,7 @@ on_status_sum(void *ud, uint32_t id, uint32_t count)
     switch (c->cur) {
     case BK_KEYS:
         c->st->revision = sum->last_rev;
+        c->st->bump_markers += sum->markers;
         for (size_t i = sum->ent_off; i < sum->ent_off + sum->ent_n; i++) {
             const struct sument *se = &c->scan->ents[i];
             struct lent *e = &c->lm.ents[se->ref & ~ENT_TOMB];

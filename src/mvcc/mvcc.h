@@ -15,13 +15,15 @@
 #include "common/err.h"
 
 struct edr_mvcc_status {
-    /* exactly etcdctl 3.4 `snapshot status` */
+    /* exactly etcdctl 3.4's and etcdutl 3.5's `snapshot status` */
     uint32_t hash;       /* CRC-32C over every bucket name, then its keys and values */
     int64_t revision;    /* highest main revision in the `key` bucket */
-    uint64_t total_keys; /* pairs in all buckets */
-    uint64_t total_size; /* meta pgid * page size */
+    uint64_t total_keys; /* pairs in all buckets (etcdutl 3.6+ counts otherwise: */
+    uint64_t total_size; /* meta pgid * page size        edr_mvcc_status_total_keys) */
     /* more */
     uint64_t live_keys;                 /* distinct user keys not deleted at the latest revision */
+    uint64_t bump_markers;              /* `key` pairs with an empty value (--bump-revision) */
+    char storage_version[32];           /* meta/storageVersion (etcd >= 3.6), "" if absent */
     int64_t compact_revision;           /* meta/finishedCompactRev, 0 if none */
     int64_t scheduled_compact_revision; /* meta/scheduledCompactRev, 0 if none */
     uint64_t consistent_index;
@@ -48,6 +50,21 @@ edr_rc edr_mvcc_status(struct edr_bolt *b, struct edr_mvcc_status *st, struct ed
  * file (what verify uses): the first problem is the error. */
 edr_rc edr_mvcc_status_checked(struct edr_bolt *b, struct edr_mvcc_status *st, struct edr_err *err);
 void edr_mvcc_status_release(struct edr_mvcc_status *st);
+
+/*
+ * `snapshot status`'s "totalKey" as the tool of etcd minor version `minor`
+ * (4, 5, 6, 7, ...) prints it: up to 3.5 every pair in every bucket
+ * (total_keys); from 3.6 on (etcdutl) the keys live at the latest revision,
+ * where a bump-revision marker counts as one live key "" (its empty value
+ * decodes as a KeyValue with an empty key).
+ */
+uint64_t edr_mvcc_status_total_keys(const struct edr_mvcc_status *st, int minor);
+
+/* The etcd minor version (5 for "3.5.x") a snapshot came from, for the
+ * numbers above: etcd_version when given (a backup's manifest, "3.6.16"),
+ * else 6 when the snapshot has a storage version (only 3.6+ write it), else
+ * 4 (3.4 and 3.5 count alike). */
+int edr_mvcc_status_minor(const struct edr_mvcc_status *st, const char *etcd_version);
 
 /*
  * The same status and checks without a file: the snapshot (db followed by

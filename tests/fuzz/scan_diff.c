@@ -143,6 +143,7 @@ compare(const uint8_t *img, size_t len, size_t step, int inspect, int *redo, cha
         SAME(total_keys, PRIu64);
         SAME(total_size, PRIu64);
         SAME(live_keys, PRIu64);
+        SAME(bump_markers, PRIu64);
         SAME(compact_revision, PRId64);
         SAME(scheduled_compact_revision, PRId64);
         SAME(consistent_index, PRIu64);
@@ -152,6 +153,9 @@ compare(const uint8_t *img, size_t len, size_t step, int inspect, int *redo, cha
         SAME(alarms, PRIu64);
         SAME(auth_enabled, "d");
         SAME(db_size_in_use, PRIu64);
+        if (n == 0 && strcmp(a.storage_version, b.storage_version) != 0)
+            n = snprintf(why, cap, "storage_version: %s vs %s", a.storage_version,
+                         b.storage_version);
         if (n == 0 && strcmp(a.cluster_version, b.cluster_version) != 0)
             n = snprintf(why, cap, "cluster_version: %s vs %s", a.cluster_version,
                          b.cluster_version);

@@ -1,6 +1,9 @@
 /*
  * Test helper for tests/integration/t0400-inspect-vs-etcdctl.sh:
- *   mvcc_status status DB      prints etcdctl 3.4's `snapshot status -w json` line
+ *   mvcc_status status DB [MINOR]
+ *                              prints `snapshot status -w json` as etcd 3.MINOR's
+ *                              tool does (default 4: etcdctl 3.4; 6+: etcdutl's
+ *                              live-key count and storage "version")
  *   mvcc_status copy DB OUT PS rewrites DB with the bolt writer (page size PS)
  *   mvcc_status diff DB        the status with every check from the file and
  *                              from a capture of DB streaming past, in
@@ -89,7 +92,7 @@ main(int argc, char **argv)
     edr_rc rc;
 
     if (argc < 3 || (strcmp(argv[1], "copy") == 0 && argc < 5)) {
-        fprintf(stderr, "usage: mvcc_status status DB | copy DB OUT PAGESIZE | diff DB\n");
+        fprintf(stderr, "usage: mvcc_status status DB [MINOR] | copy DB OUT PAGESIZE | diff DB\n");
         return 2;
     }
     if (strcmp(argv[1], "diff") == 0)
@@ -98,10 +101,16 @@ main(int argc, char **argv)
         goto out;
     if (strcmp(argv[1], "status") == 0) {
         struct edr_mvcc_status st;
-        if ((rc = edr_mvcc_status(b, &st, &err)) == EDR_OK)
-            printf("{\"hash\":%u,\"revision\":%lld,\"totalKey\":%llu,\"totalSize\":%llu}\n",
-                   st.hash, (long long)st.revision, (unsigned long long)st.total_keys,
+        int minor = argc > 3 ? atoi(argv[3]) : 4;
+        if ((rc = edr_mvcc_status(b, &st, &err)) == EDR_OK) {
+            printf("{\"hash\":%u,\"revision\":%lld,\"totalKey\":%llu,\"totalSize\":%llu", st.hash,
+                   (long long)st.revision,
+                   (unsigned long long)edr_mvcc_status_total_keys(&st, minor),
                    (unsigned long long)st.total_size);
+            if (minor >= 6)
+                printf(",\"version\":\"%s\"", st.storage_version);
+            printf("}\n");
+        }
         edr_mvcc_status_release(&st);
         if (rc == EDR_OK)
             rc = edr_mvcc_check(b, &err);
