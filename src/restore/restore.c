@@ -11,6 +11,7 @@
 #include "restore/restore.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,41 @@ members_kvs(const struct edr_restore_cluster *cl, struct kv **out, char ***strs,
     return EDR_OK;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* raftpb.ConfState as etcd stores it in meta/confState (Go's encoding/json of
+ * the message: empty lists omitted, ids as unsigned decimals): the new
+ * members, all voters, in ascending id order. *out is malloc'ed. */
+static edr_rc
+conf_state_json(const struct edr_restore_cluster *cl, char **out, struct edr_err *err)
+{
+    size_t cap = 40 + cl->n_members * 21, len;
+    uint64_t *ids = calloc(cl->n_members ? cl->n_members : 1, sizeof(*ids));
+    char *s = malloc(cap);
+
+    if (ids == NULL || s == NULL) {
+        free(ids);
+        free(s);
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < cl->n_members; i++)
+        ids[i] = cl->members[i].id;
+    qsort(ids, cl->n_members, sizeof(*ids), cmp_u64);
+    len = (size_t)snprintf(s, cap, "{\"voters\":[");
+    for (size_t i = 0; i < cl->n_members; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%" PRIu64, i ? "," : "", ids[i]);
+    snprintf(s + len, cap - len, "],\"auto_leave\":false}");
+    free(ids);
+    *out = s;
+    return EDR_OK;
+}
+
 static void
 rev_bytes(uint8_t out[REV_KEY_LEN], int64_t main, int64_t sub)
 {
@@ -276,8 +312,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, i
     struct edr_bolt_info info;
     struct bucket_names bn = {0};
     struct latest_rev lr = {0};
-    struct kv *mem_kvs = NULL, meta_ov[3], key_ov[1];
-    char **mem_strs = NULL;
+    struct kv *mem_kvs = NULL, meta_ov[4], key_ov[1];
+    char **mem_strs = NULL, *conf = NULL;
     uint8_t cindex[8], term[8], newrev[REV_KEY_LEN];
     size_t n_meta = 0, i;
     int do_bump = bump > 0 && mark_compacted;
@@ -297,6 +333,12 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, i
     edr_put_be64(term, 1);
     meta_ov[n_meta++] = (struct kv){(const uint8_t *)"consistent_index", 16, cindex, 8};
     meta_ov[n_meta++] = (struct kv){(const uint8_t *)"term", 4, term, 8};
+    /* the new cluster's own raft conf state (etcd 3.5+ keep it in meta,
+     * 3.6.0-3.6.4 read it at startup): not the source cluster's voters */
+    if ((rc = conf_state_json(cl, &conf, err)) != EDR_OK)
+        goto out;
+    meta_ov[n_meta++] = (struct kv){(const uint8_t *)"confState", 9, (const uint8_t *)conf,
+                                    strlen(conf)};
     if (do_bump) {
         rc = edr_bolt_foreach(b, "key", 3, latest_cb, &lr, err);
         if (rc == EDR_E_NOTFOUND) {
@@ -374,6 +416,7 @@ out:
             free(mem_strs[i]);
     free(mem_strs);
     free(mem_kvs);
+    free(conf);
     return rc;
 }
 

@@ -43,7 +43,8 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  * byte for byte except:
  *   members         = members/<hex id> -> member JSON, for each new member
  *   members_removed = empty
- *   meta            consistent_index = N (8-byte BE), term = 1 (8-byte BE)
+ *   meta            consistent_index = N (8-byte BE), term = 1 (8-byte BE),
+ *                   confState = {"voters":[new ids ascending],"auto_leave":false}
  *   with bump > 0 && mark_compacted: key gets an empty-value entry at
  *   revision (highest main + bump, 0) and meta/scheduledCompactRev = that
  *   revision (etcd-formats.md §5.5).

@@ -140,6 +140,10 @@ write_db(const char *path, const struct item *it, size_t n)
     edr_bolt_writer_free(w);
 }
 
+/* meta/confState written for the new members: their ids ascending */
+#define CONF3 "{\"voters\":[4298424989112289331,5846913516511329951,8511616437378386749],\"auto_leave\":false}"
+#define CONF1 "{\"voters\":[10276657743932975437],\"auto_leave\":false}"
+
 /* expected text; an item with k == NULL names an empty bucket */
 static char *
 items_text(const struct item *it, size_t n)
@@ -256,7 +260,8 @@ test_write_db(void **state)
             {"members", S("32021084443468a"), S(old1)},
             {NULL, S("eafde92c9249e7d8"), S("{}")},
             {"members_removed", S("f682f848f989e5f4"), S("removed")},
-            {"meta", S("consistent_index"), ci16, 8},
+            {"meta", S("confState"), S("{\"voters\":[1,2],\"auto_leave\":false}")},
+            {NULL, S("consistent_index"), ci16, 8},
             {NULL, S("finishedCompactRev"), fin, 17},
             {NULL, S("zzz"), S("kept")},
         };
@@ -273,7 +278,8 @@ test_write_db(void **state)
             {NULL, S("512468dd70167e9f"), S(new1)},
             {NULL, S("761f560da6508b3d"), S(new3)},
             {"members_removed", NULL, 0, NULL, 0},
-            {"meta", S("consistent_index"), ci3, 8},
+            {"meta", S("confState"), S(CONF3)},
+            {NULL, S("consistent_index"), ci3, 8},
             {NULL, S("finishedCompactRev"), fin, 17},
             {NULL, S("term"), one, 8},
             {NULL, S("zzz"), S("kept")},
@@ -289,7 +295,8 @@ test_write_db(void **state)
             {NULL, S("512468dd70167e9f"), S(new1)},
             {NULL, S("761f560da6508b3d"), S(new3)},
             {"members_removed", NULL, 0, NULL, 0},
-            {"meta", S("consistent_index"), ci3, 8},
+            {"meta", S("confState"), S(CONF3)},
+            {NULL, S("consistent_index"), ci3, 8},
             {NULL, S("finishedCompactRev"), fin, 17},
             {NULL, S("scheduledCompactRev"), r1005, 17},
             {NULL, S("term"), one, 8},
@@ -341,7 +348,8 @@ test_write_db_missing_buckets(void **state)
             {"key", r7, 17, S("v")},
             {"members", S("8e9e05c52164694d"), S(json)},
             {"members_removed", NULL, 0, NULL, 0},
-            {"meta", S("consistent_index"), ci, 8},
+            {"meta", S("confState"), S(CONF1)},
+            {NULL, S("consistent_index"), ci, 8},
             {NULL, S("term"), one, 8},
         };
 
@@ -361,7 +369,8 @@ test_write_db_missing_buckets(void **state)
             {"key", r5, 17, "", 0},
             {"members", S("8e9e05c52164694d"), S(json)},
             {"members_removed", NULL, 0, NULL, 0},
-            {"meta", S("consistent_index"), ci, 8},
+            {"meta", S("confState"), S(CONF1)},
+            {NULL, S("consistent_index"), ci, 8},
             {NULL, S("scheduledCompactRev"), r5, 17},
             {NULL, S("term"), one, 8},
             {"zzz", NULL, 0, NULL, 0},
