@@ -10,7 +10,34 @@ INTEGRATION_TESTS = \
 	tests/integration/t0600-schedule.sh \
 	tests/integration/t0610-prune.sh \
 	tests/integration/t0620-config.sh \
+	tests/integration/t0700-restore-etcd-checks.sh \
 	tests/integration/t0900-docs.sh \
 	tests/integration/t0910-examples.sh
 TESTS += $(INTEGRATION_TESTS)
+# The version matrix: the main integration tests again against each etcd of
+# tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).
+VERSION_TESTS = \
+	tests/integration/etcd-3.5/t0100-backup-single.sh \
+	tests/integration/etcd-3.5/t0110-backup-tls-auth.sh \
+	tests/integration/etcd-3.5/t0120-backup-cluster.sh \
+	tests/integration/etcd-3.5/t0200-restore.sh \
+	tests/integration/etcd-3.5/t0300-verify-inspect.sh \
+	tests/integration/etcd-3.5/t0400-inspect-vs-etcdctl.sh \
+	tests/integration/etcd-3.5/t0700-restore-etcd-checks.sh \
+	tests/integration/etcd-3.6/t0100-backup-single.sh \
+	tests/integration/etcd-3.6/t0110-backup-tls-auth.sh \
+	tests/integration/etcd-3.6/t0120-backup-cluster.sh \
+	tests/integration/etcd-3.6/t0200-restore.sh \
+	tests/integration/etcd-3.6/t0300-verify-inspect.sh \
+	tests/integration/etcd-3.6/t0400-inspect-vs-etcdctl.sh \
+	tests/integration/etcd-3.6/t0700-restore-etcd-checks.sh \
+	tests/integration/etcd-3.7/t0100-backup-single.sh \
+	tests/integration/etcd-3.7/t0110-backup-tls-auth.sh \
+	tests/integration/etcd-3.7/t0120-backup-cluster.sh \
+	tests/integration/etcd-3.7/t0200-restore.sh \
+	tests/integration/etcd-3.7/t0300-verify-inspect.sh \
+	tests/integration/etcd-3.7/t0400-inspect-vs-etcdctl.sh \
+	tests/integration/etcd-3.7/t0700-restore-etcd-checks.sh
+TESTS += $(VERSION_TESTS)
+EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py
