@@ -359,6 +359,10 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     for (int64_t attempt = 0;; attempt++) {
         struct edr_etcd_snapshot_sink sink = {begin, &r};
         chosen = order[attempt % (int64_t)norder];
+        if (attempt == 0 && statuses[chosen].alarms_and_errors[0] != '\0')
+            edr_warn("etcd '%s' reports %s: the snapshot is taken; the cluster accepts no writes "
+                     "until the alarm is disarmed",
+                     edr_etcd_endpoint(client, chosen), statuses[chosen].alarms_and_errors);
         if (attempt == 0) {
             char tag[32];
             snprintf(tag, sizeof(tag), "r%" PRId64, statuses[chosen].revision);

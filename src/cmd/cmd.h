@@ -74,6 +74,11 @@ edr_rc edr_cmd_open_repo(struct edr_ctx *ctx, int create, struct edr_repo **out)
 /* required: EDR_E_KEY with a hint when --identity is missing. */
 edr_rc edr_cmd_load_identity(struct edr_ctx *ctx, int required, struct edr_identity **out);
 edr_rc edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out);
+/* The etcd user of --user / ETCDCTL_USER into user[n] ("" when none) and its
+ * password into ctx->password (from NAME:PASSWORD in the environment, the
+ * password file, ETCD_DR_PASSWORD or ETCDCTL_PASSWORD). EDR_E_USAGE when a
+ * user has no password or --user carries one. */
+edr_rc edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n);
 /* Require exactly `min`..`max` positional arguments. */
 edr_rc edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */

@@ -130,12 +130,55 @@ copy_secret(const char *s, char **out, struct edr_err *err)
 }
 
 edr_rc
+edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n)
+{
+    const char *u = edr_opt_str(&ctx->opts, EDR_O_USER);
+    const char *pwfile = edr_opt_str(&ctx->opts, EDR_O_PASSWORD_FILE);
+    const char *colon;
+    edr_rc rc;
+
+    user[0] = '\0';
+    if (u == NULL)
+        return EDR_OK;
+    colon = strchr(u, ':');
+    /* etcdctl accepts ETCDCTL_USER=name:password */
+    if (colon != NULL) {
+        if (ctx->opts.src[EDR_O_USER] == EDR_SRC_FLAG) {
+            edr_err_set(&ctx->err, EDR_E_USAGE,
+                        "option '--user' must not carry a password on the command line");
+            edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
+            return EDR_E_USAGE;
+        }
+        snprintf(user, n, "%.*s", (int)(colon - u), u);
+        if (ctx->password == NULL && (rc = copy_secret(colon + 1, &ctx->password, &ctx->err)) != EDR_OK)
+            return rc;
+    } else {
+        snprintf(user, n, "%s", u);
+    }
+    if (ctx->password == NULL && pwfile != NULL) {
+        if ((rc = read_secret_file(pwfile, &ctx->password, &ctx->err)) != EDR_OK)
+            return rc;
+    }
+    if (ctx->password == NULL) {
+        const char *env = getenv("ETCD_DR_PASSWORD");
+        if (env == NULL)
+            env = getenv("ETCDCTL_PASSWORD");
+        if (env == NULL) {
+            edr_err_set(&ctx->err, EDR_E_USAGE, "no password for etcd user '%s'", user);
+            edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
+            return EDR_E_USAGE;
+        }
+        if ((rc = copy_secret(env, &ctx->password, &ctx->err)) != EDR_OK)
+            return rc;
+    }
+    return EDR_OK;
+}
+
+edr_rc
 edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
 {
     struct edr_etcd_opts eo;
-    char user[256] = "";
-    const char *u = edr_opt_str(&ctx->opts, EDR_O_USER);
-    const char *pwfile = edr_opt_str(&ctx->opts, EDR_O_PASSWORD_FILE);
+    char user[256];
     int64_t ct, st;
     edr_rc rc;
 
@@ -154,38 +197,9 @@ edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
     if (eo.insecure_skip_tls_verify)
         edr_warn("--insecure-skip-tls-verify: etcd's certificate is NOT verified; anyone on the "
                  "path can read and alter this backup");
-    if (u != NULL) {
-        const char *colon = strchr(u, ':');
-        /* etcdctl accepts ETCDCTL_USER=name:password */
-        if (colon != NULL) {
-            if (ctx->opts.src[EDR_O_USER] == EDR_SRC_FLAG) {
-                edr_err_set(&ctx->err, EDR_E_USAGE,
-                            "option '--user' must not carry a password on the command line");
-                edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
-                return EDR_E_USAGE;
-            }
-            snprintf(user, sizeof(user), "%.*s", (int)(colon - u), u);
-            if ((rc = copy_secret(colon + 1, &ctx->password, &ctx->err)) != EDR_OK)
-                return rc;
-        } else {
-            snprintf(user, sizeof(user), "%s", u);
-        }
-        if (ctx->password == NULL && pwfile != NULL) {
-            if ((rc = read_secret_file(pwfile, &ctx->password, &ctx->err)) != EDR_OK)
-                return rc;
-        }
-        if (ctx->password == NULL) {
-            const char *env = getenv("ETCD_DR_PASSWORD");
-            if (env == NULL)
-                env = getenv("ETCDCTL_PASSWORD");
-            if (env == NULL) {
-                edr_err_set(&ctx->err, EDR_E_USAGE, "no password for etcd user '%s'", user);
-                edr_err_hint(&ctx->err, "use --password-file FILE or ETCD_DR_PASSWORD");
-                return EDR_E_USAGE;
-            }
-            if ((rc = copy_secret(env, &ctx->password, &ctx->err)) != EDR_OK)
-                return rc;
-        }
+    if ((rc = edr_cmd_etcd_credentials(ctx, user, sizeof(user))) != EDR_OK)
+        return rc;
+    if (user[0] != '\0') {
         eo.user = user;
         eo.password = ctx->password;
     }

@@ -95,8 +95,8 @@ edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char 
 }
 
 edr_rc
-edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids, int timeout_s,
-                        struct edr_err *err)
+edr_launch_wait_healthy(const char *endpoints, const char *user, const char *password,
+                        const pid_t *pids, size_t npids, int timeout_s, struct edr_err *err)
 {
     struct edr_etcd_opts eo;
     struct edr_etcd_client *c = NULL;
@@ -106,6 +106,8 @@ edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids, 
 
     memset(&eo, 0, sizeof(eo));
     eo.endpoints = endpoints;
+    eo.user = user;
+    eo.password = password;
     eo.connect_timeout_s = 2;
     eo.request_timeout_s = 3;
     if ((rc = edr_etcd_client_new(&eo, &c, err)) != EDR_OK)
@@ -167,4 +169,48 @@ edr_launch_stop(pid_t pid)
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+}
+
+void
+edr_launch_etcd_version(const char *bin, char *out, size_t n)
+{
+    char buf[4096], v[64], *p;
+    size_t len = 0;
+    int fds[2], status;
+    pid_t pid;
+
+    out[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 2);
+        }
+        dup2(fds[1], 1);
+        execlp(bin, bin, "--version", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return;
+    }
+    for (ssize_t r; len < sizeof(buf) - 1; len += (size_t)r) {
+        r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (r < 0 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r <= 0)
+            break;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if ((p = strstr(buf, "etcd Version: ")) != NULL && sscanf(p + 14, "%63[0-9A-Za-z.+-]", v) == 1)
+        snprintf(out, n, "%s", v);
 }

@@ -19,9 +19,15 @@ edr_rc edr_launch_etcd(const char *bin, const struct edr_restore_member *m, cons
 
 /* Wait until every endpoint (comma-separated) answers Status with a leader,
  * or timeout_s passes (EDR_E_DRILL naming the endpoint and the last error).
- * pids (may be NULL) are checked for early exits. */
-edr_rc edr_launch_wait_healthy(const char *endpoints, const pid_t *pids, size_t npids,
-                               int timeout_s, struct edr_err *err);
+ * pids (may be NULL) are checked for early exits. user/password (NULL: none)
+ * authenticate the probes: once auth is on, etcd 3.5+ want a token even for
+ * Status. */
+edr_rc edr_launch_wait_healthy(const char *endpoints, const char *user, const char *password,
+                               const pid_t *pids, size_t npids, int timeout_s, struct edr_err *err);
+
+/* The version `bin --version` reports ("etcd Version: 3.6.16" gives
+ * "3.6.16") into out; "" when bin cannot be run or names no version. */
+void edr_launch_etcd_version(const char *bin, char *out, size_t n);
 
 /* SIGTERM, then SIGKILL after 10 s. */
 void edr_launch_stop(pid_t pid);

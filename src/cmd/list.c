@@ -59,15 +59,16 @@ edr_cmd_list(struct edr_ctx *ctx)
             printf("no backups for cluster '%s' in '%s'\n", repo->cluster, repo->st->url);
         goto out;
     }
-    printf("%-28s %-20s %10s %10s %10s %-9s %s\n", "ID", "FINISHED", "REVISION", "DB", "STORED",
-           "ENCRYPTED", "VERIFIED");
+    printf("%-28s %-20s %10s %-8s %10s %10s %-9s %s\n", "ID", "FINISHED", "REVISION", "ETCD", "DB",
+           "STORED", "ENCRYPTED", "VERIFIED");
     for (size_t i = 0; i < n; i++) {
         char t[32], db[32], st[32];
         const struct edr_manifest *m = &list[i];
         edr_time_iso(m->finished, t);
         edr_fmt_bytes(m->db_size, db, sizeof(db));
         edr_fmt_bytes(m->stored_size, st, sizeof(st));
-        printf("%-28s %-20s %10" PRId64 " %10s %10s %-9s %s%s%s\n", m->id, t, m->revision, db, st,
+        printf("%-28s %-20s %10" PRId64 " %-8s %10s %10s %-9s %s%s%s\n", m->id, t, m->revision,
+               m->etcd_version[0] ? m->etcd_version : "-", db, st,
                m->encrypted ? "yes" : "NO",
                m->verified == 0  ? "-"
                : m->verified > 0 ? "ok"

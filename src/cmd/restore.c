@@ -25,6 +25,7 @@
 #include "cmd/source.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "restore/compat.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 
@@ -46,6 +47,9 @@ const enum edr_opt_id edr_cmd_restore_opts[] = {
     EDR_O_START,
     EDR_O_LISTEN_CLIENT_URLS,
     EDR_O_ETCD_BIN,
+    EDR_O_TARGET_VERSION,
+    EDR_O_USER,
+    EDR_O_PASSWORD_FILE,
     EDR_O_JSON,
     EDR_O__COUNT,
 };
@@ -225,6 +229,53 @@ suggest_bump(struct edr_ctx *ctx, struct edr_source *src, int64_t bump)
             newest, src->m.revision, (newest - src->m.revision) * 2 + 1000);
 }
 
+/*
+ * Before anything is written: can the etcd that will start this snapshot
+ * (--target-version, or the --etcd-bin that --start runs) start it at all,
+ * what state does the new cluster inherit (alarms, a downgrade), and can
+ * --start check members whose backup has auth on (it needs a user then).
+ */
+static edr_rc
+preflight(struct edr_ctx *ctx, struct edr_bolt *bolt, const struct edr_source *src, int start,
+          char *user, size_t n)
+{
+    struct edr_restore_facts f;
+    const char *target = edr_opt_str(&ctx->opts, EDR_O_TARGET_VERSION);
+    char binv[64] = "", lines[4][256];
+    size_t nl;
+    edr_rc rc;
+
+    if ((rc = edr_restore_facts_read(bolt, &f, &ctx->err)) != EDR_OK) {
+        edr_err_prefix(&ctx->err, "%s", src->what);
+        return rc;
+    }
+    if (target == NULL && start) {
+        edr_launch_etcd_version(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), binv, sizeof(binv));
+        if (binv[0] != '\0')
+            target = binv;
+        else
+            edr_warn("unable to tell the version of '%s'; not checked against the backup",
+                     edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN));
+    }
+    if (target != NULL && (rc = edr_restore_check_target(&f, target, &ctx->err)) != EDR_OK) {
+        edr_err_prefix(&ctx->err, "%s", src->what);
+        return rc;
+    }
+    nl = edr_restore_inherited(&f, target, lines, 4);
+    for (size_t i = 0; i < nl; i++)
+        edr_warn("%s", lines[i]);
+    if ((rc = edr_cmd_etcd_credentials(ctx, user, n)) != EDR_OK)
+        return rc;
+    if (start && f.auth_enabled && user[0] == '\0') {
+        edr_err_set(&ctx->err, EDR_E_USAGE,
+                    "%s has auth enabled: --start needs --user to check the started members",
+                    src->what);
+        edr_err_hint(&ctx->err, "give --user NAME with --password-file FILE (a user of the backup)");
+        return EDR_E_USAGE;
+    }
+    return EDR_OK;
+}
+
 edr_rc
 edr_cmd_restore(struct edr_ctx *ctx)
 {
@@ -236,6 +287,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
     struct edr_bolt *bolt = NULL;
     size_t nt = 0;
     int64_t bump;
+    struct edr_restore_db_opts dbo = {0};
     int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED);
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
     int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
@@ -243,7 +295,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
     const char *archives = edr_opt_str(&ctx->opts, EDR_O_OUTPUT_ARCHIVES);
     const char *dd = edr_opt_str(&ctx->opts, EDR_O_DATA_DIR);
     const char *wd = edr_opt_str(&ctx->opts, EDR_O_WAL_DIR);
-    char build_dir[4096] = "", parent[4096], prepared[4200] = "";
+    char build_dir[4096] = "", parent[4096], prepared[4200] = "", user[256] = "";
     double t0 = edr_now();
     edr_rc rc;
 
@@ -338,10 +390,14 @@ edr_cmd_restore(struct edr_ctx *ctx)
         edr_err_prefix(&ctx->err, "%s: not a sound etcd database", src.what);
         goto out;
     }
+    if ((rc = preflight(ctx, bolt, &src, start, user, sizeof(user))) != EDR_OK)
+        goto out;
     edr_bolt_close(bolt);
     bolt = NULL;
     snprintf(prepared, sizeof(prepared), "%s/.etcd-dr-prepared-%ld.db", parent, (long)getpid());
-    if ((rc = edr_restore_write_db(sp.db, cl, bump, mark, prepared, &ctx->err)) != EDR_OK)
+    dbo.bump = bump;
+    dbo.mark_compacted = mark;
+    if ((rc = edr_restore_write_db(sp.db, cl, &dbo, prepared, &ctx->err)) != EDR_OK)
         goto out;
     edr_spool_release(&sp);
     for (size_t i = 0; i < nt; i++) {
@@ -395,7 +451,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
         }
         edr_strv_free(urls, n);
         if (rc == EDR_OK)
-            rc = edr_launch_wait_healthy(eps, pids, nt, 60, &ctx->err);
+            rc = edr_launch_wait_healthy(eps, user[0] ? user : NULL, ctx->password, pids, nt, 60,
+                                         &ctx->err);
         if (rc != EDR_OK)
             goto out;
     }

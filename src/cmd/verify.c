@@ -33,6 +33,7 @@
 #include "common/progress.h"
 #include "etcd/client.h"
 #include "mvcc/mvcc.h"
+#include "restore/compat.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 
@@ -122,8 +123,11 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
 {
     const char *tmp = getenv("TMPDIR");
     const char *bin = edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN);
-    char dir[4096], datadir[4200], prepared[4200], ic[256], client[128], logp[4300];
+    char dir[4096], datadir[4200], prepared[4200], ic[256], client[128], logp[4300], binv[64];
+    struct edr_restore_facts facts;
     struct edr_restore_cluster *cl = NULL;
+    /* the drill's private copy runs without auth: its probes need no user */
+    struct edr_restore_db_opts dbo = {.auth_off = 1};
     struct edr_etcd_client *c = NULL;
     struct edr_etcd_opts eo;
     struct edr_etcd_range rg;
@@ -159,6 +163,12 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
                            "executable",
                            bin);
     }
+    /* an etcd older than the backup's data would refuse it: that says
+     * nothing about the backup, so it is not a failed drill */
+    edr_launch_etcd_version(bin, binv, sizeof(binv));
+    if (binv[0] != '\0' && ((rc = edr_restore_facts_read(bolt, &facts, &ctx->err)) != EDR_OK ||
+                             (rc = edr_restore_check_target(&facts, binv, &ctx->err)) != EDR_OK))
+        return rc;
     if (pp < 0 || cp < 0)
         return edr_err_set(&ctx->err, EDR_E_DRILL, "no free loopback port for the drill");
     snprintf(dir, sizeof(dir), "%s/etcd-dr-drill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -172,7 +182,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     snprintf(ic, sizeof(ic), "drill=http://127.0.0.1:%d", pp);
     snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);
     if ((rc = edr_restore_cluster_parse(ic, "etcd-dr-drill", &cl, &ctx->err)) != EDR_OK ||
-        (rc = edr_restore_write_db(db, cl, 0, 0, prepared, &ctx->err)) != EDR_OK ||
+        (rc = edr_restore_write_db(db, cl, &dbo, prepared, &ctx->err)) != EDR_OK ||
         (rc = edr_restore_member_dir(cl, "drill", prepared, datadir, NULL, 0, &ctx->err)))
         goto out;
     unlink(prepared);
@@ -182,7 +192,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
         goto out;
     rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, &pid, &ctx->err);
     if (rc == EDR_OK)
-        rc = edr_launch_wait_healthy(client, &pid, 1, 60, &ctx->err);
+        rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
     if (rc != EDR_OK)
         goto out;
     r->start_s = edr_now() - t1;
@@ -501,7 +511,8 @@ edr_cmd_verify(struct edr_ctx *ctx)
         if (src.kind == EDR_SOURCE_REPO) {
             struct edr_err e2;
             struct edr_repo *rp = all ? repo : src.repo;
-            if (rc != EDR_E_INTERRUPTED &&
+            /* an etcd too old for the backup is no verdict on the backup */
+            if (rc != EDR_E_INTERRUPTED && rc != EDR_E_TARGET &&
                 edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK, r->error,
                                        &e2) != EDR_OK)
                 edr_warn("unable to record the verification: %s", e2.msg);

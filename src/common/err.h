@@ -26,7 +26,7 @@
     X(EDR_E_KEY, 10, "key problem (wrong key, unreadable or unsafe key file)")             \
     X(EDR_E_LOCK, 11, "repository locked by another run")                                  \
     X(EDR_E_IO, 12, "local input/output error (disk full, permission)")                    \
-    X(EDR_E_TARGET, 13, "restore target not usable (data dir not empty)")                  \
+    X(EDR_E_TARGET, 13, "restore target not usable (data dir not empty, etcd too old)")    \
     X(EDR_E_DRILL, 14, "restore drill failed (etcd did not start or serve the data)")      \
     X(EDR_E_INTERRUPTED, 15, "interrupted by a signal")
 /* clang-format on */

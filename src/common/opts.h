@@ -138,6 +138,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "abort a snapshot stream silent for SEC")                                                   \
     X(START, "start", 0, BOOL, "restore", "start", NULL, NULL, NULL,                              \
       "start the restored member(s) and wait until healthy")                                      \
+    X(TARGET_VERSION, "target-version", 0, STR, "restore", "target-version", NULL, NULL,          \
+      "VERSION", "etcd version that will start the restore (refuses newer data)")               \
     X(THREADS, "threads", 'T', INT, "backup", "threads", NULL, "0", "N",                          \
       "compression threads (0 = all cores)")                                                      \
     X(TIMEZONE, "timezone", 0, STR, "schedule", "timezone", NULL, "UTC", "TZ",                    \

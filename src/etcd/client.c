@@ -721,6 +721,24 @@ rank_cmp(const struct edr_etcd_status *a, size_t ia, const struct edr_etcd_statu
     return ia < ib ? -1 : ia > ib ? 1 : 0;
 }
 
+/* A NOSPACE alarm stops writes, not reads: such a member still serves a
+ * sound snapshot (and one is wanted most before an operator compacts and
+ * defragments). Any other alarm or error (CORRUPT) makes it unhealthy. */
+static int
+only_nospace(const char *errors)
+{
+    const char *p = errors;
+
+    while (*p != '\0') {
+        const char *e = strstr(p, "; ");
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (memmem(p, l, "alarm:NOSPACE", 13) == NULL)
+            return 0;
+        p += l + (e ? 2 : 0);
+    }
+    return 1;
+}
+
 edr_rc
 edr_etcd_rank_statuses(struct edr_etcd_status *st, size_t n, enum edr_etcd_policy p, size_t *order,
                        size_t *norder, struct edr_err *err)
@@ -736,7 +754,7 @@ edr_etcd_rank_statuses(struct edr_etcd_status *st, size_t n, enum edr_etcd_polic
             if (st[i].error[0] == '\0')
                 snprintf(st[i].error, sizeof(st[i].error), "etcd '%s': unreachable",
                          st[i].endpoint);
-        } else if (st[i].alarms_and_errors[0] != '\0') {
+        } else if (st[i].alarms_and_errors[0] != '\0' && !only_nospace(st[i].alarms_and_errors)) {
             snprintf(st[i].error, sizeof(st[i].error), "etcd '%s': unhealthy: %s", st[i].endpoint,
                      st[i].alarms_and_errors);
         } else if (st[i].leader == 0) {

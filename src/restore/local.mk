@@ -2,6 +2,7 @@
 libedr_a_SOURCES += \
 	src/restore/buf.c src/restore/buf.h \
 	src/restore/cluster.c src/restore/cluster.h \
+	src/restore/compat.c src/restore/compat.h \
 	src/restore/fsutil.c src/restore/fsutil.h \
 	src/restore/restore.c src/restore/restore.h \
 	src/restore/snapfile.c src/restore/snapfile.h \
@@ -9,7 +10,9 @@ libedr_a_SOURCES += \
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
-	tests/unit/restore/test_snapfile tests/unit/restore/test_restore
+	tests/unit/restore/test_snapfile tests/unit/restore/test_restore tests/unit/restore/test_compat
+tests_unit_restore_test_compat_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_compat_LDADD = $(UNITLIBS)
 tests_unit_restore_test_cluster_CFLAGS = $(UNITCFLAGS)
 tests_unit_restore_test_cluster_LDADD = $(UNITLIBS)
 tests_unit_restore_test_wal_CFLAGS = $(UNITCFLAGS)
@@ -19,5 +22,5 @@ tests_unit_restore_test_snapfile_LDADD = $(UNITLIBS)
 tests_unit_restore_test_restore_CFLAGS = $(UNITCFLAGS)
 tests_unit_restore_test_restore_LDADD = $(UNITLIBS)
 TESTS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
-	tests/unit/restore/test_snapfile tests/unit/restore/test_restore
+	tests/unit/restore/test_snapfile tests/unit/restore/test_restore tests/unit/restore/test_compat
 endif

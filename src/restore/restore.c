@@ -303,20 +303,22 @@ rev_bytes(uint8_t out[REV_KEY_LEN], int64_t main, int64_t sub)
 }
 
 edr_rc
-edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, int64_t bump,
-                     int mark_compacted, const char *dst_db, struct edr_err *err)
+edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
+                     const struct edr_restore_db_opts *o, const char *dst_db, struct edr_err *err)
 {
-    static const uint8_t empty[1];
+    static const uint8_t empty[1], off[1] = {0};
+    int64_t bump = o->bump;
     struct edr_bolt *b = NULL;
     struct edr_bolt_writer *w = NULL;
     struct edr_bolt_info info;
     struct bucket_names bn = {0};
     struct latest_rev lr = {0};
-    struct kv *mem_kvs = NULL, meta_ov[4], key_ov[1];
+    struct kv *mem_kvs = NULL, meta_ov[4], key_ov[1],
+              auth_ov[1] = {{(const uint8_t *)"authEnabled", 11, off, 1}};
     char **mem_strs = NULL, *conf = NULL;
     uint8_t cindex[8], term[8], newrev[REV_KEY_LEN];
     size_t n_meta = 0, i;
-    int do_bump = bump > 0 && mark_compacted;
+    int do_bump = bump > 0 && o->mark_compacted;
     edr_rc rc;
 
     bn.err = err;
@@ -390,6 +392,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, i
                 m.ov = meta_ov, m.n_ov = n_meta;
             else if (do_bump && name_is(name, len, "key"))
                 m.ov = key_ov, m.n_ov = 1;
+            else if (o->auth_off && name_is(name, len, "auth"))
+                m.ov = auth_ov, m.n_ov = 1;
             rc = edr_bolt_foreach(b, name, len, merge_cb, &m, err);
             if (rc == EDR_E_NOTFOUND) { /* a bucket we add */
                 edr_err_clear(err);

@@ -45,6 +45,7 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  *   members_removed = empty
  *   meta            consistent_index = N (8-byte BE), term = 1 (8-byte BE),
  *                   confState = {"voters":[new ids ascending],"auto_leave":false}
+ *   auth            authEnabled = 0 when o->auth_off
  *   with bump > 0 && mark_compacted: key gets an empty-value entry at
  *   revision (highest main + bump, 0) and meta/scheduledCompactRev = that
  *   revision (etcd-formats.md §5.5).
@@ -54,8 +55,14 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  * for a malformed revision key when bumping), EDR_E_USAGE for a bump that
  * overflows, EDR_E_IO for dst_db. On failure dst_db is removed.
  */
-edr_rc edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl, int64_t bump,
-                            int mark_compacted, const char *dst_db, struct edr_err *err);
+struct edr_restore_db_opts {
+    int64_t bump;       /* --bump-revision (only with mark_compacted, like etcd) */
+    int mark_compacted; /* --mark-compacted */
+    int auth_off;       /* auth/authEnabled = 0 when the bucket exists (a drill's private copy) */
+};
+edr_rc edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
+                            const struct edr_restore_db_opts *o, const char *dst_db,
+                            struct edr_err *err);
 
 /*
  * Write the complete data dir of member_name:

@@ -7,7 +7,8 @@
 # `endpoint hashkv` at the backup revision equal to the source's on every
 # member; meta/confState the new voters; writes replicate; a restart after a
 # raft snapshot (--snapshot-count 5); a learner added, promoted and removed
-# and a voter added and removed.
+# and a voter added and removed; verify --drill and restore --start on a
+# backup with auth enabled.
 BASE_PORT=24400
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -53,6 +54,27 @@ check "backup with auth" "$EDR" backup --endpoints "$EP" --user root --password-
 RR=(--repo "$T/repo" --cluster v --identity "$T/k.key")
 "$EDR" export latest "${RR[@]}" -o "$T/snap.db" -q
 etcd_stop src
+
+# --- a backup with auth on: the drill turns auth off in its private copy,
+# restore --start checks the started member as a user of the backup
+check "verify --drill on a backup with auth enabled" "$EDR" verify latest "${RR[@]}" --drill
+PS=$((BASE_PORT + 41)) CS=$((BASE_PORT + 40))
+SARGS=(--name s --initial-cluster s=http://127.0.0.1:$PS --data-dir "$T/started"
+    --listen-client-urls http://127.0.0.1:$CS)
+expect_fail "restore --start without a user, auth on: refused before writing" 2 \
+    "has auth enabled: --start needs --user" "$EDR" restore latest "${RR[@]}" "${SARGS[@]}" --start
+check "nothing was written" test ! -e "$T/started"
+if "$EDR" restore latest "${RR[@]}" "${SARGS[@]}" --start --user root --password-file "$T/pw" \
+    --json >"$T/started.json" 2>"$T/started.err"; then
+    ok "restore --start with the backup's user: the member started and answered as that user"
+    SPID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["members"][0]["pid"])' "$T/started.json")
+    _pids="$_pids $SPID"
+    check "the started member serves the data to that user" \
+        sh -c "etcdctl ${AUTH[*]} --endpoints http://127.0.0.1:$CS get /after/compaction --print-value-only | grep -qx yes"
+    kill "$SPID"
+else
+    not_ok "restore --start with a user failed: $(cat "$T/started.err")"
+fi
 
 IC="a=http://127.0.0.1:$((BASE_PORT + 21)),b=http://127.0.0.1:$((BASE_PORT + 22)),c=http://127.0.0.1:$((BASE_PORT + 23))"
 check "restore --all-members into three data dirs" "$EDR" restore latest "${RR[@]}" --all-members \

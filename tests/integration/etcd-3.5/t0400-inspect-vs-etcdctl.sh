@@ -1,3 +1,3 @@
 #!/bin/sh
 # t0400-inspect-vs-etcdctl against etcd 3.5 (tests/etcd-versions, built by scripts/etcd-versions.sh)
-EDR_ETCD_VERSION=3.5 exec "${EDR_SRCDIR:-$(dirname "$0")/../../..}/tests/integration/t0400-inspect-vs-etcdctl.sh"
+EDR_ETCD_VERSION=3.5 exec bash "${EDR_SRCDIR:-$(dirname "$0")/../../..}/tests/integration/t0400-inspect-vs-etcdctl.sh"

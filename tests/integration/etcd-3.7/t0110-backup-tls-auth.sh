@@ -1,3 +1,3 @@
 #!/bin/sh
 # t0110-backup-tls-auth against etcd 3.7 (tests/etcd-versions, built by scripts/etcd-versions.sh)
-EDR_ETCD_VERSION=3.7 exec "${EDR_SRCDIR:-$(dirname "$0")/../../..}/tests/integration/t0110-backup-tls-auth.sh"
+EDR_ETCD_VERSION=3.7 exec bash "${EDR_SRCDIR:-$(dirname "$0")/../../..}/tests/integration/t0110-backup-tls-auth.sh"

@@ -140,7 +140,8 @@ test_rank_unhealthy(void **state)
     (void)state;
 
     fake(&st[0], "http://a", 1, 10);
-    snprintf(st[0].alarms_and_errors, sizeof(st[0].alarms_and_errors), "memberID:1 alarm:NOSPACE ");
+    snprintf(st[0].alarms_and_errors, sizeof(st[0].alarms_and_errors),
+             "memberID:1 alarm:NOSPACE ; memberID:1 alarm:CORRUPT ");
     fake(&st[1], "http://b", 2, 10);
     st[1].leader = 0;
     fake(&st[2], "http://c", 3, 5);
@@ -149,7 +150,8 @@ test_rank_unhealthy(void **state)
                      EDR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(order[0], 2);
-    assert_string_equal(st[0].error, "etcd 'http://a': unhealthy: memberID:1 alarm:NOSPACE ");
+    assert_string_equal(st[0].error, "etcd 'http://a': unhealthy: memberID:1 alarm:NOSPACE ; "
+                                     "memberID:1 alarm:CORRUPT ");
     assert_string_equal(st[1].error, "etcd 'http://b': unhealthy: no leader");
     assert_true(st[0].ok && !st[0].healthy);
 
@@ -158,8 +160,18 @@ test_rank_unhealthy(void **state)
                      EDR_E_ETCD);
     assert_int_equal(n, 0);
     assert_string_equal(err.msg, "no healthy etcd endpoint: etcd 'http://a': unhealthy: "
-                                 "memberID:1 alarm:NOSPACE ; etcd 'http://b': unhealthy: no "
-                                 "leader; etcd 'http://c': unhealthy: no leader");
+                                 "memberID:1 alarm:NOSPACE ; memberID:1 alarm:CORRUPT ; etcd "
+                                 "'http://b': unhealthy: no leader; etcd 'http://c': unhealthy: no "
+                                 "leader");
+
+    /* NOSPACE alone stops writes, not reads: that member still serves a snapshot */
+    snprintf(st[0].alarms_and_errors, sizeof(st[0].alarms_and_errors),
+             "memberID:1 alarm:NOSPACE ; memberID:2 alarm:NOSPACE ");
+    assert_int_equal(edr_etcd_rank_statuses(st, 3, EDR_ETCD_POLICY_FOLLOWER, order, &n, &err),
+                     EDR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(order[0], 0);
+    assert_true(st[0].healthy);
 }
 
 static void
