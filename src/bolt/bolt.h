@@ -1,7 +1,7 @@
 /*
  * bbolt files: a reader that checks what it reads, and a writer that emits a
  * fresh, compact file from sorted bucket contents. Format facts:
- * ../shared/reference/etcd-formats.md §2. Only little-endian files with one
+ * doc/etcd-formats.md §2. Only little-endian files with one
  * level of buckets below the root (etcd's layout) need be supported; nested
  * buckets are reported as errors by the reader's check.
  *
@@ -38,7 +38,7 @@ edr_rc edr_bolt_open(const char *path, struct edr_bolt **out, struct edr_err *er
 void edr_bolt_close(struct edr_bolt *b);
 void edr_bolt_get_info(const struct edr_bolt *b, struct edr_bolt_info *info);
 
-/* Structural check equivalent to bbolt's tx.Check (etcd-formats.md §2.9):
+/* Structural check equivalent to bbolt's tx.Check (doc/etcd-formats.md §2.9):
  * page ids and types, bounds, double references, key order, inline buckets,
  * freelist. Also counts pages in use (reachable) into *pages_in_use if not NULL. */
 edr_rc edr_bolt_check(struct edr_bolt *b, uint64_t *pages_in_use, struct edr_err *err);
@@ -117,7 +117,7 @@ edr_rc edr_bolt_walk_sum(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucke
  * to the file as they fill; only the first key of each page is kept in memory
  * to build branch levels. finish() writes the root bucket, both metas (txid
  * 2 and 1, freelist page 2 empty) and fsyncs. Layout as in
- * etcd34-observed.md §7.4, which etcd 3.4.23 accepted.
+ * doc/etcd-observed.md §7.4, which etcd 3.4.23 accepted.
  */
 struct edr_bolt_writer;
 

@@ -4,7 +4,7 @@
  * a full page is written at once (pages are numbered in the order they are
  * written), and its first key goes up to the level above. The root bucket is
  * just one more such tree, fed one element per finished bucket. Layout
- * (etcd34-observed.md §7.4): metas on pages 0 and 1 (txid 2 and 1), an empty
+ * (doc/etcd-observed.md §7.4): metas on pages 0 and 1 (txid 2 and 1), an empty
  * freelist on page 2, data pages from 3, pages filled up to 100 %, a bucket
  * stored inline when its only leaf takes at most a quarter page.
  */

@@ -1,6 +1,6 @@
 /*
- * The raft snapshot file of a restored member (etcd-formats.md §5.7,
- * etcd34-observed.md §4): member/snap/0000000000000001-<N %016x>.snap, a
+ * The raft snapshot file of a restored member (doc/etcd-formats.md §5.7,
+ * doc/etcd-observed.md §4): member/snap/0000000000000001-<N %016x>.snap, a
  * snappb.Snapshot{crc, data} whose data is a raftpb.Snapshot carrying the
  * v2 store (as JSON, in the exact structure Go's json.Marshal gives for
  * etcd's store: 3.4/3.5 read the membership from it) and the metadata

@@ -1,6 +1,6 @@
 /*
- * The write-ahead log of a restored member (etcd-formats.md §5.6,
- * etcd34-observed.md §2): one segment 0000000000000000-0000000000000000.wal
+ * The write-ahead log of a restored member (doc/etcd-formats.md §5.6,
+ * doc/etcd-observed.md §2): one segment 0000000000000000-0000000000000000.wal
  * holding CrcType, Metadata{this member, cluster}, Snapshot{0,0}, one
  * ConfChange AddNode entry per member in ascending id order, HardState{term
  * 1, vote lowest id, commit N} and Snapshot{N, 1}, preallocated with zeros

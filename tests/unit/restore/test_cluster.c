@@ -1,6 +1,6 @@
 /*
  * Unit tests of --initial-cluster parsing and etcd's ids: the member and
- * cluster id vectors observed with etcd 3.4.23 (etcd34-observed.md §3),
+ * cluster id vectors observed with etcd 3.4.23 (doc/etcd-observed.md §3),
  * every parse and check error with its exact message, URL sorting and
  * normalisation, and the Go-compatible member JSON.
  */

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the raft .snap writer against the files etcd 3.4.23's
- * restore wrote (etcd34-observed.md §4): the v2 JSON and the whole file
+ * restore wrote (doc/etcd-observed.md §4): the v2 JSON and the whole file
  * byte for byte (by SHA-256 and by their documented fields) for 1 and 3
  * members, the member ordering rules, the file name and the file mode.
  */

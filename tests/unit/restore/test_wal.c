@@ -1,8 +1,8 @@
 /*
  * Unit tests of the WAL writer against the WALs etcd 3.4.23's restore wrote
- * (etcd34-observed.md §2): record offsets, length fields, chained CRCs, the
+ * (doc/etcd-observed.md §2): record offsets, length fields, chained CRCs, the
  * first 300 bytes and the SHA-256 of the whole preallocated files, for 1 and
- * 3 members, plus the 3.5-flavour vector of etcd-formats.md §5.10 and the
+ * 3 members, plus the 3.5-flavour vector of doc/etcd-formats.md §5.10 and the
  * file writer (mode, size, refusal to overwrite).
  */
 #include <setjmp.h>
@@ -128,7 +128,7 @@ test_one_member_34(void **state)
         {56, 0x820000000000000eULL, 0xedb1dd94},  {80, 0x8400000000000074ULL, 0xb2a4b742},
         {208, 0x8700000000000019ULL, 0x88758c1b}, {248, 0x820000000000000eULL, 0x6c383038},
     };
-    /* etcd34-observed.md §2: the first 300 bytes of (a) */
+    /* doc/etcd-observed.md §2: the first 300 bytes of (a) */
     static const char dump[] = "04 00 00 00 00 00 00 84 08 04 10 00 00 00 00 00 "
                                "20 00 00 00 00 00 00 00 08 01 10 bb 81 c7 fc 05 "
                                "1a 16 08 cd d2 91 8b d2 b8 81 cf 8e 01 10 b2 98 "
