@@ -8,6 +8,8 @@
 #   EDR_BIN     the etcd-dr binary [/tmp/build-bench/etcd-dr]
 #   BENCH_TMP   where the temp dir is made [/tmp]
 #   KEEP_TMP=1  keep the temp dir (its path is printed)
+#   BENCH_ETCD_VERSION  run against that etcd of tests/etcd-versions (3.5, 3.6, 3.7;
+#               built by scripts/etcd-versions.sh) instead of Debian's 3.4
 # Each script sets its own ports inside 25000-25099 before using them.
 # shellcheck shell=bash disable=SC2034 # variables are used by the scripts
 set -u
@@ -19,6 +21,15 @@ B_TMP=
 _b_pids=""
 
 bench_die() { echo "bench: $*" >&2; exit 1; }
+
+if [ -n "${BENCH_ETCD_VERSION:-}" ]; then
+    _vdir=$("$SRCDIR/scripts/etcd-versions.sh" --dir "$BENCH_ETCD_VERSION") || exit 1
+    [ -x "$_vdir/etcd" ] || bench_die "etcd $BENCH_ETCD_VERSION not built (scripts/etcd-versions.sh)"
+    PATH="$_vdir:$PATH"
+fi
+# the tool with etcd's own "snapshot restore/status" (etcdutl from 3.5 on, where 3.6 moved them)
+SNAPTOOL=etcdctl
+[ -n "${BENCH_ETCD_VERSION:-}" ] && [ -x "$_vdir/etcdutl" ] && SNAPTOOL="$_vdir/etcdutl"
 
 # bench_init NAME: checks the tools, makes $B_TMP and installs the cleanup trap.
 bench_init() {

@@ -38,7 +38,7 @@ for i in $(seq 1 "$RUNS"); do
     rss=0
     cpu=0
     for m in 0 1 2; do
-        timed etcdctl-one etcdctl snapshot restore "$B_TMP/snap.db" --name "${names[$m]}" \
+        timed etcdctl-one "$SNAPTOOL" snapshot restore "$B_TMP/snap.db" --name "${names[$m]}" \
             --initial-cluster "$IC" --initial-cluster-token bench \
             --initial-advertise-peer-urls "$(peer $m)" --data-dir "$B_TMP/ctl/${names[$m]}"
         sum=$(python3 -c "print('%.3f' % ($sum + $T_WALL))")

@@ -7,7 +7,8 @@
 # target version (--target-version, restore --start, verify --drill); etcd
 # 3.6 is shown to really refuse 3.7 data. list and inspect name the etcd a
 # backup came from. A backup holding a NOSPACE alarm is restored with a
-# warning that the new cluster inherits it.
+# warning that the new cluster inherits it. etcd 3.6.4 (3.6.0-3.6.4 need
+# meta/confState) sets the storage version of a restored 3.4 backup.
 BASE_PORT=24500
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -62,6 +63,38 @@ source_backup 3.4 1 && upgrade 3.4 3.5 1
 source_backup 3.5 2 && upgrade 3.5 3.6 2
 source_backup 3.6 3 && upgrade 3.6 3.7 3
 source_backup 3.7 4
+
+# --- etcd 3.6.0-3.6.4 tell the storage version of a backend that has none
+# (3.4/3.5 data) from meta/confState, which etcdutl's restore leaves as the
+# source had it (a 3.4 backend has none) and etcd-dr writes for the new members
+old364() { # old364 NAME DATADIR: start it with etcd 3.6.4; its log in $T/NAME.log
+    timeout 20 "$(vdir 3.6.4)/etcd" --name "$1" --data-dir "$2" --listen-client-urls http://127.0.0.1:$((BASE_PORT + 70)) \
+        --advertise-client-urls http://127.0.0.1:$((BASE_PORT + 70)) --listen-peer-urls http://127.0.0.1:$((BASE_PORT + 71)) \
+        --initial-advertise-peer-urls http://127.0.0.1:$((BASE_PORT + 71)) >"$T/$1.log" 2>&1 &
+    local pid=$! i
+    _pids="$_pids $pid"
+    for i in $(seq 60); do
+        grep -qs "updated storage version\|Failed to detect storage schema version" "$T/$1.log" && break
+        sleep 0.25
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+if "$(vdir 3.6.4)/etcd" --version 2>/dev/null | grep -q "etcd Version: 3.6.4"; then
+    "$EDR" restore latest "${R[@]}" --cluster c3.4 --name o --initial-cluster o=http://127.0.0.1:$((BASE_PORT + 71)) \
+        --data-dir "$T/o364" -q 2>/dev/null
+    old364 o364 "$T/o364"
+    check "etcd 3.6.4 sets the storage version of etcd-dr's restore of 3.4 data (meta/confState)" \
+        sh -c "grep -q 'updated storage version' '$T/o364.log' && ! grep -q 'Failed to detect storage schema' '$T/o364.log'"
+    "$EDR" export latest "${R[@]}" --cluster c3.4 -o "$T/c34.db" -q
+    "$(vdir 3.6.4)/etcdutl" snapshot restore "$T/c34.db" --name r --initial-cluster r=http://127.0.0.1:$((BASE_PORT + 71)) \
+        --initial-advertise-peer-urls http://127.0.0.1:$((BASE_PORT + 71)) --data-dir "$T/r364" >/dev/null 2>&1
+    old364 r364 "$T/r364"
+    check "(etcdutl 3.6.4's own restore of it does not: 'Failed to detect storage schema version')" \
+        grep -q "Failed to detect storage schema version" "$T/r364.log"
+else
+    not_ok "etcd 3.6.4 is not built (scripts/etcd-versions.sh)"
+fi
 
 # --- where each backup came from
 check "list shows the etcd version of the backup" sh -c "'$EDR' list --repo '$T/repo' --cluster c3.6 | grep -q ' 3\.6\.'"
