@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,14 +199,25 @@ edr_launch_etcd_version(const char *bin, char *out, size_t n)
         close(fds[0]);
         return;
     }
-    for (ssize_t r; len < sizeof(buf) - 1; len += (size_t)r) {
-        r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
-        if (r < 0 && errno == EINTR) {
-            r = 0;
+    /* a binary that does not answer --version in 5 s is not an etcd to use */
+    for (double deadline = edr_now() + 5; len < sizeof(buf) - 1;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int left = (int)((deadline - edr_now()) * 1000);
+        int pr = left > 0 ? poll(&pfd, 1, left < 200 ? left : 200) : 0;
+        ssize_t r;
+        if ((pr < 0 && errno == EINTR) || (pr == 0 && left > 200 && !edr_cmd_interrupted()))
             continue;
+        if (pr <= 0) { /* no answer in time, or a signal: the caller checks which */
+            kill(pid, SIGKILL);
+            len = 0;
+            break;
         }
+        r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0)
             break;
+        len += (size_t)r;
     }
     buf[len] = '\0';
     close(fds[0]);

@@ -42,19 +42,21 @@ expect_fail "--drill without an etcd binary fails clearly" 14 "etcd binary" \
     "$EDR" verify $B1 "${R[@]}" "${K[@]}" --drill --etcd-bin /nonexistent/etcd
 # SIGTERM while the drill waits for its etcd (a stand-in that never answers):
 # exit 15, the stand-in stopped, the drill directory gone
-printf '#!/bin/sh\nexec sleep 317\n' >"$T/fake-etcd"
+# (its sleep is this test's port base: unique while the versions run in parallel)
+printf '#!/bin/sh\nexec sleep %s\n' "$BASE_PORT" >"$T/fake-etcd"
 chmod +x "$T/fake-etcd"
 mkdir -p "$T/drilltmp"
 TMPDIR="$T/drilltmp" "$EDR" verify $B1 "${R[@]}" "${K[@]}" --drill --etcd-bin "$T/fake-etcd" \
     >/dev/null 2>"$T/drill-term.err" &
 DPID=$!
-for _ in $(seq 100); do pgrep -f 'sleep 31[7]' >/dev/null && break; sleep 0.1; done
+SLEEPING="sleep ${BASE_PORT%?}[${BASE_PORT: -1}]"
+for _ in $(seq 100); do pgrep -f "$SLEEPING" >/dev/null && break; sleep 0.1; done
 kill -TERM "$DPID"
 wait "$DPID"
 RC=$?
 check "SIGTERM during a drill: exit 15 ($RC) and one error line" sh -c \
     "test $RC = 15 && test \$(grep -c '^etcd-dr: error:.*interrupted' '$T/drill-term.err') = 1"
-check "the drill's etcd was stopped" sh -c "! pgrep -f 'sleep 31[7]'"
+check "the drill's etcd was stopped" sh -c "! pgrep -f '$SLEEPING'"
 check "and its directory removed" test -z "$(ls -A "$T/drilltmp")"
 # a TMPDIR too small for the decrypted snapshot: said before any work, exit
 # 12; verify --level content and inspect work on the stream and need no room
