@@ -117,7 +117,9 @@ edr_rc edr_bolt_walk_sum(struct edr_bolt *b, int check, edr_bolt_bucket_cb bucke
  * to the file as they fill; only the first key of each page is kept in memory
  * to build branch levels. finish() writes the root bucket, both metas (txid
  * 2 and 1, freelist page 2 empty) and fsyncs. Layout as in
- * doc/etcd-observed.md §7.4, which etcd 3.4.23 accepted.
+ * doc/etcd-observed.md §7.4, which etcd 3.4.23 accepted. The file is created
+ * 0600 with O_EXCL|O_NOFOLLOW after removing the name: whatever is at path
+ * (also a symlink) is replaced, never written through.
  */
 struct edr_bolt_writer;
 

@@ -266,7 +266,15 @@ edr_bolt_writer_new(const char *path, uint32_t page_size, struct edr_bolt_writer
     }
     w->ps = page_size;
     w->next = 3;
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* replace what is there, but never write through it (a planted link):
+     * remove the name, then create it anew or fail */
+    if (unlink(path) != 0 && errno != ENOENT) {
+        edr_rc rc = edr_err_errno(err, EDR_E_IO, errno, "unable to replace '%s'", path);
+        free(w->path);
+        free(w);
+        return rc;
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (w->fd < 0) {
         edr_rc rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", path);
         free(w->path);

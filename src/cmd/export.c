@@ -1,8 +1,9 @@
 /*
  * export: a backup back to a plain etcd snapshot file (bbolt image + sha256
  * trailer) that etcdctl accepts; decrypt: the decrypted tar.zst stream. The
- * output is written to FILE.part, fsynced and renamed only once every check
- * passed; with -o - it goes to stdout and a failure shows in the exit status.
+ * output is written to a new hidden temp file next to FILE (common/fs.h: never
+ * through a planted link), fsynced and renamed only once every check passed;
+ * with -o - it goes to stdout and a failure shows in the exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/source.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "repo/reader.h"
@@ -34,7 +36,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     struct edr_progress progress;
     struct edr_read_result res;
     const char *path = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
-    char tmp[4096] = "";
+    struct edr_fs_atomic file = {.fd = -1};
     const char *oname = "stdout";
     int fd = -1, to_stdout, special = 0;
     struct stat sb;
@@ -42,7 +44,7 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
 
     if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP -o FILE")) != EDR_OK)
         return rc;
-    /* SIGINT/SIGTERM end the run cleanly: FILE.part is removed */
+    /* SIGINT/SIGTERM end the run cleanly: the temp file is removed */
     edr_cmd_catch_signals();
     if (path == NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE, "%s needs -o FILE (or -o - for stdout)",
@@ -70,15 +72,12 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
             goto out;
         }
     } else {
-        snprintf(tmp, sizeof(tmp), "%s.part", path);
-        oname = tmp;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            int e = errno;
-            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", tmp);
-            tmp[0] = '\0';
+        /* what a killed export left next to FILE goes first */
+        edr_fs_remove_stale(path, ".part.");
+        if ((rc = edr_fs_atomic_open(&file, path, ".part.", 0600, EDR_E_IO, &ctx->err)) != EDR_OK)
             goto out;
-        }
+        oname = file.tmp;
+        fd = file.fd;
     }
     if ((rc = edr_stream_fd_new(fd, oname, &out, &ctx->err)) != EDR_OK)
         goto out;
@@ -97,19 +96,9 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     if (rc != EDR_OK)
         goto out;
     if (!to_stdout && !special) {
-        if (fsync(fd) != 0 || close(fd) != 0) {
-            int e = errno;
-            fd = -1;
-            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to write '%s'", tmp);
+        fd = -1; /* file's */
+        if ((rc = edr_fs_atomic_commit(&file, &ctx->err)) != EDR_OK)
             goto out;
-        }
-        fd = -1;
-        if (rename(tmp, path) != 0) {
-            int e = errno;
-            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to rename '%s'", tmp);
-            goto out;
-        }
-        tmp[0] = '\0';
     }
     if (ctx->json) {
         char sha[65];
@@ -127,10 +116,9 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
 out:
     edr_stream_free(prog);
     edr_stream_free(out);
-    if (fd >= 0 && fd != STDOUT_FILENO)
+    if (fd >= 0 && fd != STDOUT_FILENO && fd != file.fd)
         close(fd);
-    if (tmp[0] != '\0')
-        unlink(tmp);
+    edr_fs_atomic_release(&file);
     edr_source_close(&src);
     return rc;
 }

@@ -7,6 +7,7 @@
  */
 #include "sched/metrics.h"
 
+#include "common/fs.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -383,62 +384,15 @@ render(struct buf *b, const struct clusters *cs)
 static edr_rc
 write_atomic(const char *path, const char *data, size_t len, struct edr_err *err)
 {
-    char tmp[4096], dir[4096];
-    const char *slash;
-    int fd = -1, dfd;
-    size_t off = 0;
-    edr_rc rc = EDR_OK;
+    struct edr_fs_atomic f;
+    edr_rc rc;
 
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-        return edr_err_set(err, EDR_E_IO, "metrics file path too long: '%s'", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", tmp);
-    if (fchmod(fd, 0644) != 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", tmp);
-        goto out;
-    }
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", tmp);
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to fsync '%s'", tmp);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to close '%s'", tmp);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to rename '%s' to '%s'", tmp, path);
-        goto out;
-    }
-    slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == path)
-        snprintf(dir, sizeof(dir), "/");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-    /* the rename is durable once the directory is; failing that is only worth ignoring */
-    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return EDR_OK;
-out:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+    edr_fs_remove_stale(path, ".tmp."); /* left by a killed run */
+    /* metrics hold no secret: readable by the node exporter */
+    if ((rc = edr_fs_atomic_open(&f, path, ".tmp.", 0644, EDR_E_IO, err)) == EDR_OK &&
+        (rc = edr_fs_atomic_write(&f, data, len, err)) == EDR_OK)
+        rc = edr_fs_atomic_commit(&f, err);
+    edr_fs_atomic_release(&f);
     return rc;
 }
 

@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
 
 #define LOCAL_TMP_TAG ".tmp."
+#define LOCK_REC 256 /* bytes of holder text at the start of the lock file */
 
 struct local {
     struct edr_storage base;
@@ -32,11 +34,7 @@ struct local {
 
 struct local_writer {
     struct edr_stream base;
-    int fd;
-    int done;
-    char *path;
-    char *tmp;
-    char *dir;
+    struct edr_fs_atomic file;
 };
 
 struct edr_storage_lock {
@@ -67,93 +65,15 @@ check_name(const char *name, struct edr_err *err)
 }
 
 static edr_rc
-errno_rc(int e)
-{
-    return (e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS) ? EDR_E_IO : EDR_E_REPO;
-}
-
-/* mkdir -p with mode 0700 for every created component. */
-static edr_rc
-mkdirs(const char *path, struct edr_err *err)
-{
-    char buf[PATH_MAX];
-    size_t len = strlen(path);
-
-    if (len >= sizeof(buf))
-        return edr_err_set(err, EDR_E_REPO, "path too long '%s'", path);
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            return edr_err_errno(err, errno_rc(e), e, "unable to create directory '%s'", buf);
-        }
-        buf[i] = i == len ? '\0' : '/';
-    }
-    return EDR_OK;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static edr_rc
 writer_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
 {
-    struct local_writer *w = (struct local_writer *)s;
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(w->fd, p, len);
-        if (n < 0) {
-            int e = errno;
-            if (e == EINTR)
-                continue;
-            return edr_err_errno(err, errno_rc(e), e, "unable to write '%s'", w->tmp);
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return EDR_OK;
+    return edr_fs_atomic_write(&((struct local_writer *)s)->file, buf, len, err);
 }
 
 static edr_rc
 writer_finish(struct edr_stream *s, struct edr_err *err)
 {
-    struct local_writer *w = (struct local_writer *)s;
-    int e;
-
-    if (fsync(w->fd) != 0) {
-        e = errno;
-        return edr_err_errno(err, errno_rc(e), e, "unable to fsync '%s'", w->tmp);
-    }
-    if (close(w->fd) != 0) {
-        e = errno;
-        w->fd = -1;
-        return edr_err_errno(err, errno_rc(e), e, "unable to close '%s'", w->tmp);
-    }
-    w->fd = -1;
-    if (rename(w->tmp, w->path) != 0) {
-        e = errno;
-        return edr_err_errno(err, errno_rc(e), e, "unable to rename '%s' to '%s'", w->tmp, w->path);
-    }
-    w->done = 1;
-    if (fsync_dir(w->dir) != 0) {
-        e = errno;
-        return edr_err_errno(err, errno_rc(e), e, "unable to fsync directory '%s'", w->dir);
-    }
-    return EDR_OK;
+    return edr_fs_atomic_commit(&((struct local_writer *)s)->file, err);
 }
 
 static void
@@ -163,13 +83,7 @@ writer_free(struct edr_stream *s)
 
     if (w == NULL)
         return;
-    if (w->fd >= 0)
-        close(w->fd);
-    if (!w->done && w->tmp != NULL)
-        unlink(w->tmp);
-    free(w->path);
-    free(w->tmp);
-    free(w->dir);
+    edr_fs_atomic_release(&w->file);
     free(w);
 }
 
@@ -182,7 +96,7 @@ local_put_open(struct edr_storage *st, const char *name, uint64_t expected_size,
 {
     struct local *l = (struct local *)st;
     struct local_writer *w;
-    const char *slash;
+    char *path, dir[4096];
     edr_rc rc;
 
     (void)expected_size;
@@ -190,34 +104,25 @@ local_put_open(struct edr_storage *st, const char *name, uint64_t expected_size,
     if ((rc = check_name(name, err)) != EDR_OK)
         return rc;
     w = calloc(1, sizeof(*w));
-    if (w == NULL)
+    path = join(l->root, name);
+    if (w == NULL || path == NULL) {
+        free(w);
+        free(path);
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    w->base.ops = &writer_ops;
-    w->fd = -1;
-    w->path = join(l->root, name);
-    if (w->path == NULL)
-        goto oom;
-    slash = strrchr(w->path, '/');
-    w->dir = strndup(w->path, (size_t)(slash - w->path));
-    w->tmp = malloc(strlen(w->path) + 64);
-    if (w->dir == NULL || w->tmp == NULL)
-        goto oom;
-    sprintf(w->tmp, "%s/.%s" LOCAL_TMP_TAG "%ld", w->dir, slash + 1, (long)getpid());
-    if ((rc = mkdirs(w->dir, err)) != EDR_OK)
-        goto fail;
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (w->fd < 0) {
-        int e = errno;
-        rc = edr_err_errno(err, errno_rc(e), e, "unable to create '%s'", w->tmp);
-        goto fail;
     }
+    w->base.ops = &writer_ops;
+    w->file.fd = -1;
+    edr_fs_dirname(path, dir, sizeof(dir));
+    /* a hidden temp name with LOCAL_TMP_TAG: local_cleanup knows it */
+    if ((rc = edr_fs_mkdir_p(dir, 0700, EDR_E_REPO, err)) != EDR_OK ||
+        (rc = edr_fs_atomic_open(&w->file, path, LOCAL_TMP_TAG, 0600, EDR_E_REPO, err)) != EDR_OK) {
+        free(path);
+        writer_free(&w->base);
+        return rc;
+    }
+    free(path);
     *out = &w->base;
     return EDR_OK;
-oom:
-    rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-fail:
-    writer_free(&w->base);
-    return rc;
 }
 
 static edr_rc
@@ -313,6 +218,10 @@ walk(const char *root, const char *rel, const char *prefix, edr_storage_list_cb 
             free(full);
             continue;
         }
+        /* a cluster directory may be a link to another volume (a mount):
+         * followed there, and only there, as every other access follows it */
+        if (S_ISLNK(sb.st_mode) && rel[0] == '\0' && stat(full, &sb) != 0)
+            sb.st_mode = S_IFLNK;
         if (S_ISDIR(sb.st_mode)) {
             size_t pl = strlen(prefix), nl = strlen(name);
             /* descend only where the prefix can still match */
@@ -359,9 +268,10 @@ local_del(struct edr_storage *st, const char *name, struct edr_err *err)
         int e = errno;
         rc = edr_err_errno(err, EDR_E_REPO, e, "unable to delete '%s'", path);
     } else {
-        char *slash = strrchr(path, '/');
-        *slash = '\0';
-        fsync_dir(path);
+        char dir[4096];
+        struct edr_err ignored;
+        edr_fs_dirname(path, dir, sizeof(dir));
+        edr_fs_fsync_dir(dir, EDR_E_REPO, &ignored);
     }
     free(path);
     return rc;
@@ -416,15 +326,26 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
     }
     slash = strrchr(lk->path, '/');
     *slash = '\0';
-    rc = mkdirs(lk->path, err);
+    rc = edr_fs_mkdir_p(lk->path, 0700, EDR_E_REPO, err);
     *slash = '/';
     if (rc != EDR_OK)
         goto fail;
-    lk->fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* never through a link, never anything but a regular file of ours */
+    lk->fd = open(lk->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lk->fd < 0) {
         int e = errno;
-        rc = edr_err_errno(err, errno_rc(e), e, "unable to open lock file '%s'", lk->path);
+        rc = edr_err_errno(err, edr_fs_errno_rc(e == ELOOP ? EPERM : e, EDR_E_REPO), e,
+                           "unable to open lock file '%s'%s", lk->path,
+                           e == ELOOP ? " (it is a symbolic link)" : "");
         goto fail;
+    }
+    {
+        struct stat sb;
+        if (fstat(lk->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+            rc = edr_err_set(err, EDR_E_REPO,
+                             "lock file '%s' is not a regular file owned by this user", lk->path);
+            goto fail_fd;
+        }
     }
     while (flock(lk->fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -437,6 +358,8 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
             ssize_t n = pread(lk->fd, holder, sizeof(holder) - 1, 0);
             holder[n > 0 ? n : 0] = '\0';
             holder[strcspn(holder, "\n")] = '\0';
+            for (size_t k = strlen(holder); k > 0 && holder[k - 1] == ' '; k--)
+                holder[k - 1] = '\0';
             rc = edr_err_set(err, EDR_E_LOCK, "repository '%s' is locked by another run (%s)",
                              st->url, holder[0] ? holder : "unknown holder");
             edr_err_hint(err, "wait for it to finish, or raise --lock-wait");
@@ -444,8 +367,13 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
         }
         usleep(200 * 1000);
     }
-    if (ftruncate(lk->fd, 0) == 0 && owner != NULL) {
-        ssize_t n = pwrite(lk->fd, owner, strlen(owner), 0);
+    if (owner != NULL) {
+        /* the holder, padded to a fixed size: the lock file is never truncated */
+        char rec[LOCK_REC];
+        memset(rec, ' ', sizeof(rec));
+        memcpy(rec, owner, strnlen(owner, sizeof(rec) - 1));
+        rec[sizeof(rec) - 1] = '\n';
+        ssize_t n = pwrite(lk->fd, rec, sizeof(rec), 0);
         (void)n;
     }
     *out = lk;
@@ -541,7 +469,7 @@ edr_storage_local_open(const char *path, int create, struct edr_storage **out, s
     *out = NULL;
     while (len > 1 && path[len - 1] == '/')
         len--;
-    if (create && (rc = mkdirs(path, err)) != EDR_OK)
+    if (create && (rc = edr_fs_mkdir_p(path, 0700, EDR_E_REPO, err)) != EDR_OK)
         return rc;
     if (stat(path, &sb) != 0) {
         int e = errno;

@@ -166,6 +166,11 @@ for kv in d.get("kvs", []):
 ' >"$2"
 }
 
+# no_output FILE: neither FILE nor a temp file of it (.FILE.part.*, .FILE.tmp.*) exists
+no_output() {
+    test ! -e "$1" && ! ls -A "$(dirname "$1")" | grep -q "^\.$(basename "$1")\.\(part\|tmp\)\."
+}
+
 # last_field REPO_CLUSTER_DIR FIELD: a field of the newest manifest there
 last_field() {
     python3 - "$1" "$2" <<'PY'

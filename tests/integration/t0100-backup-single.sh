@@ -90,7 +90,7 @@ for where in 3 $((SIZE / 2)) $((SIZE - 5)) truncate half; do
     damage x "$where"
     expect_fail "export of a backup damaged at '$where' fails with an integrity error naming it" 9 "backup 'c1/$ID.edr'" \
         "$EDR" export latest --repo "$T/bad" --cluster c1 --identity "$T/k.key" -o "$T/bad.db"
-    check "no output file left after the failure ($where)" test ! -e "$T/bad.db" -a ! -e "$T/bad.db.part"
+    check "no output file left after the failure ($where)" no_output "$T/bad.db"
 done
 "$EDR" keygen -o "$T/other" >/dev/null
 expect_fail "a wrong identity is a key error" 10 "not encrypted to key" \

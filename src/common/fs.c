@@ -1,0 +1,227 @@
+/*
+ * File-system helpers (fs.h). The temp names carry the pid so that leftovers
+ * of a killed run can be told from a live run's, and 64 random bits so that
+ * nobody can plant something at the name in advance; O_EXCL|O_NOFOLLOW make
+ * the create fail rather than reuse whatever is there.
+ */
+#include "common/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+edr_rc
+edr_fs_errno_rc(int e, edr_rc code)
+{
+    return (e == ENOSPC || e == EDQUOT || e == EIO || e == EROFS) ? EDR_E_IO : code;
+}
+
+void
+edr_fs_dirname(const char *path, char *out, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(out, n, ".");
+    else if (slash == path)
+        snprintf(out, n, "/");
+    else
+        snprintf(out, n, "%.*s", (int)(slash - path), path);
+}
+
+edr_rc
+edr_fs_mkdir_p(const char *path, mode_t mode, edr_rc code, struct edr_err *err)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf))
+        return edr_err_set(err, code, "invalid directory '%.200s'", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        struct stat sb;
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, mode) != 0) {
+            int e = errno;
+            /* an existing directory, or a link to one, is fine */
+            if (e != EEXIST || stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                return edr_err_errno(err, edr_fs_errno_rc(e == EEXIST ? ENOTDIR : e, code),
+                                     e == EEXIST ? ENOTDIR : e, "unable to create directory '%s'",
+                                     buf);
+        }
+        buf[i] = i == len ? '\0' : '/';
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_fsync_dir(const char *dir, edr_rc code, struct edr_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e;
+
+    if (fd < 0 || fsync(fd) != 0) {
+        e = errno;
+        if (fd >= 0)
+            close(fd);
+        return edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to fsync directory '%s'",
+                             dir);
+    }
+    close(fd);
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_temp_name(const char *path, const char *tag, char *out, size_t n, struct edr_err *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    unsigned char r[8];
+    size_t got = 0;
+
+    while (got < sizeof(r)) {
+        ssize_t k = getrandom(r + got, sizeof(r) - got, 0);
+        if (k < 0 && errno != EINTR)
+            return edr_err_errno(err, EDR_E_INTERNAL, errno, "unable to get random bytes");
+        got += k > 0 ? (size_t)k : 0;
+    }
+    edr_fs_dirname(path, dir, sizeof(dir));
+    if ((size_t)snprintf(out, n, "%s/.%s%s%ld.%02x%02x%02x%02x%02x%02x%02x%02x", dir, base, tag,
+                         (long)getpid(), r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) >= n)
+        return edr_err_set(err, EDR_E_USAGE, "path too long: '%.200s...'", path);
+    return EDR_OK;
+}
+
+size_t
+edr_fs_remove_stale(const char *path, const char *tag)
+{
+    char dir[4096], prefix[512];
+    const char *slash = strrchr(path, '/');
+    size_t removed = 0, pl;
+    DIR *d;
+    struct dirent *de;
+
+    edr_fs_dirname(path, dir, sizeof(dir));
+    if ((size_t)snprintf(prefix, sizeof(prefix), ".%s%s", slash ? slash + 1 : path, tag) >=
+        sizeof(prefix))
+        return 0;
+    pl = strlen(prefix);
+    if ((d = opendir(dir)) == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char *end, full[4400];
+        long pid;
+        struct stat sb;
+        if (strncmp(de->d_name, prefix, pl) != 0)
+            continue;
+        pid = strtol(de->d_name + pl, &end, 10);
+        if (end == de->d_name + pl || *end != '.' || pid <= 0 ||
+            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue; /* not ours, or its run is alive */
+        snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(full) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+edr_rc
+edr_fs_atomic_open(struct edr_fs_atomic *a, const char *path, const char *tag, mode_t mode,
+                   edr_rc code, struct edr_err *err)
+{
+    edr_rc rc;
+
+    a->fd = -1;
+    a->tmp[0] = '\0';
+    a->code = code;
+    if ((size_t)snprintf(a->path, sizeof(a->path), "%s", path) >= sizeof(a->path))
+        return edr_err_set(err, EDR_E_USAGE, "path too long: '%.200s...'", path);
+    for (int tries = 0;; tries++) {
+        if ((rc = edr_fs_temp_name(path, tag, a->tmp, sizeof(a->tmp), err)) != EDR_OK) {
+            a->tmp[0] = '\0';
+            return rc;
+        }
+        a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (a->fd >= 0)
+            break;
+        if (errno != EEXIST || tries == 3) {
+            int e = errno;
+            rc = edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to create '%s'", a->tmp);
+            a->tmp[0] = '\0';
+            return rc;
+        }
+    }
+    if (fchmod(a->fd, mode) != 0) {
+        int e = errno;
+        rc = edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to chmod '%s'", a->tmp);
+        edr_fs_atomic_release(a);
+        return rc;
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_atomic_write(struct edr_fs_atomic *a, const void *buf, size_t len, struct edr_err *err)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(a->fd, p, len);
+        if (n < 0) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to write '%s'",
+                                 a->tmp);
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_atomic_commit(struct edr_fs_atomic *a, struct edr_err *err)
+{
+    char dir[4096];
+    int e;
+
+    if (fsync(a->fd) != 0) {
+        e = errno;
+        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to fsync '%s'", a->tmp);
+    }
+    e = close(a->fd) != 0 ? errno : 0;
+    a->fd = -1;
+    if (e != 0)
+        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to close '%s'", a->tmp);
+    if (rename(a->tmp, a->path) != 0) {
+        e = errno;
+        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to rename '%s' to '%s'",
+                             a->tmp, a->path);
+    }
+    a->tmp[0] = '\0';
+    edr_fs_dirname(a->path, dir, sizeof(dir));
+    return edr_fs_fsync_dir(dir, a->code, err);
+}
+
+void
+edr_fs_atomic_release(struct edr_fs_atomic *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    if (a->tmp[0] != '\0')
+        unlink(a->tmp);
+    a->tmp[0] = '\0';
+}
