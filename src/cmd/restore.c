@@ -23,6 +23,7 @@
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
 #include "cmd/source.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "restore/compat.h"
@@ -56,6 +57,8 @@ const enum edr_opt_id edr_cmd_restore_opts[] = {
 
 struct target {
     const struct edr_restore_member *m;
+    struct edr_restore_staged *staged;
+    int archived; /* this run wrote archive */
     char data_dir[4096];
     char wal_dir[4096];
     char archive[4096];
@@ -172,34 +175,33 @@ tar_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 static edr_rc
 write_archive(struct edr_ctx *ctx, const char *src_dir, const char *dst)
 {
-    char tmp[4200];
+    struct edr_fs_atomic file;
 
-    snprintf(tmp, sizeof(tmp), "%s.part", dst);
+    /* the whole database in plaintext: 0600, created safely (common/fs.h) */
+    edr_fs_remove_stale(dst, ".part.");
+    if ((tar_rc = edr_fs_atomic_open(&file, dst, ".part.", 0600, EDR_E_IO, &ctx->err)) != EDR_OK)
+        return tar_rc;
     tar_out = archive_write_new();
     tar_root_len = strlen(src_dir);
-    tar_rc = EDR_OK;
     if (tar_out == NULL || archive_write_set_format_pax_restricted(tar_out) != ARCHIVE_OK ||
         archive_write_add_filter_gzip(tar_out) != ARCHIVE_OK ||
-        archive_write_open_filename(tar_out, tmp) != ARCHIVE_OK) {
-        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to create '%s': %s", tmp,
+        archive_write_open_fd(tar_out, file.fd) != ARCHIVE_OK) {
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to create '%s': %s", file.tmp,
                              tar_out ? archive_error_string(tar_out) : "out of memory");
     } else if (nftw(src_dir, tar_one, 16, FTW_PHYS) != 0) {
-        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", tmp,
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", file.tmp,
                              archive_error_string(tar_out) ? archive_error_string(tar_out)
                                                            : strerror(errno));
     } else if (archive_write_close(tar_out) != ARCHIVE_OK) {
-        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", tmp,
+        tar_rc = edr_err_set(&ctx->err, EDR_E_IO, "unable to write '%s': %s", file.tmp,
                              archive_error_string(tar_out));
     }
     if (tar_out != NULL)
         archive_write_free(tar_out);
     tar_out = NULL;
-    if (tar_rc == EDR_OK && rename(tmp, dst) != 0) {
-        int e = errno;
-        tar_rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to rename '%s'", tmp);
-    }
-    if (tar_rc != EDR_OK)
-        unlink(tmp);
+    if (tar_rc == EDR_OK)
+        tar_rc = edr_fs_atomic_commit(&file, &ctx->err);
+    edr_fs_atomic_release(&file);
     return tar_rc;
 }
 
@@ -291,7 +293,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
     int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED);
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
     int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
-    int start = edr_opt_bool(&ctx->opts, EDR_O_START);
+    int start = edr_opt_bool(&ctx->opts, EDR_O_START), done = 0;
     const char *archives = edr_opt_str(&ctx->opts, EDR_O_OUTPUT_ARCHIVES);
     const char *dd = edr_opt_str(&ctx->opts, EDR_O_DATA_DIR);
     const char *wd = edr_opt_str(&ctx->opts, EDR_O_WAL_DIR);
@@ -394,28 +396,49 @@ edr_cmd_restore(struct edr_ctx *ctx)
         goto out;
     edr_bolt_close(bolt);
     bolt = NULL;
-    snprintf(prepared, sizeof(prepared), "%s/.etcd-dr-prepared-%ld.db", parent, (long)getpid());
+    /* the plaintext db next to the targets: an unpredictable name, and what
+     * a killed restore left there goes now */
+    snprintf(prepared, sizeof(prepared), "%s/etcd-dr-prepared.db", parent);
+    edr_fs_remove_stale(prepared, ".tmp.");
+    if ((rc = edr_fs_temp_name(prepared, ".tmp.", prepared, sizeof(prepared), &ctx->err)) !=
+        EDR_OK) {
+        prepared[0] = '\0';
+        goto out;
+    }
     dbo.bump = bump;
     dbo.mark_compacted = mark;
     if ((rc = edr_restore_write_db(sp.db, cl, &dbo, prepared, &ctx->err)) != EDR_OK)
         goto out;
     edr_spool_release(&sp);
+    /* all members or none: every data dir is staged under its temp name
+     * first, then they are moved into place; a failure on the way undoes
+     * every member already written and puts back what --force moved aside */
     for (size_t i = 0; i < nt; i++) {
-        rc = edr_restore_member_dir(cl, tg[i].m->name, prepared, tg[i].data_dir,
-                                    tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, force, &ctx->err);
+        rc = edr_restore_member_stage(cl, tg[i].m->name, prepared, tg[i].data_dir,
+                                      tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, force, &tg[i].staged,
+                                      &ctx->err);
+        if (rc == EDR_OK)
+            rc = edr_cmd_check_interrupted(&ctx->err);
         if (rc != EDR_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if ((rc = edr_restore_staged_commit(tg[i].staged, &ctx->err)) != EDR_OK)
             goto out;
         if (archives != NULL) {
             if ((rc = write_archive(ctx, tg[i].data_dir, tg[i].archive)) != EDR_OK)
                 goto out;
-            edr_restore_rm_tree(tg[i].data_dir, NULL);
+            tg[i].archived = 1;
         }
+    }
+    for (size_t i = 0; i < nt; i++) {
         rc = edr_restore_member_cmdline(
             cl, tg[i].m->name, archives ? "/var/lib/etcd" : tg[i].data_dir,
             tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, &tg[i].cmdline, &ctx->err);
         if (rc != EDR_OK)
             goto out;
     }
+    done = 1;
     edr_spool_release(&sp);
     suggest_bump(ctx, &src, bump);
     if (start) {
@@ -493,9 +516,19 @@ out:
     if (rc != EDR_OK)
         for (size_t i = 0; tg != NULL && i < nt; i++)
             edr_launch_stop(tg[i].pid);
+    for (size_t i = 0; tg != NULL && i < nt; i++) {
+        /* a run that did not write every member leaves none of them */
+        if (!done) {
+            edr_restore_staged_abort(tg[i].staged);
+            if (tg[i].archived)
+                unlink(tg[i].archive);
+        }
+        edr_restore_staged_free(tg[i].staged);
+    }
     edr_bolt_close(bolt);
     edr_spool_release(&sp);
-    unlink(prepared);
+    if (prepared[0] != '\0')
+        unlink(prepared);
     if (build_dir[0] != '\0')
         edr_restore_rm_tree(build_dir, NULL);
     for (size_t i = 0; tg != NULL && i < nt; i++)

@@ -11,8 +11,10 @@
 #include "restore/restore.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +520,45 @@ target_init(struct target *t, const char *what, const char *path, int force, str
     return EDR_OK;
 }
 
+/* Removes "<path>.etcd-dr-tmp-<pid>" dirs left by restores that were killed
+ * (their pid no longer runs): a killed run cannot clean up after itself. */
+static void
+remove_stale_tmp(const char *path)
+{
+    char *dir = strdup(path), *slash, prefix[512];
+    DIR *d;
+    struct dirent *de;
+    size_t pl;
+
+    if (dir == NULL || (slash = strrchr(dir, '/')) == NULL) {
+        free(dir);
+        return;
+    }
+    *slash = '\0';
+    if ((size_t)snprintf(prefix, sizeof(prefix), "%s.etcd-dr-tmp-", slash + 1) >= sizeof(prefix) ||
+        (d = opendir(*dir ? dir : "/")) == NULL) {
+        free(dir);
+        return;
+    }
+    pl = strlen(prefix);
+    while ((de = readdir(d)) != NULL) {
+        char *end, *full;
+        long pid;
+        struct edr_err ignore;
+        if (strncmp(de->d_name, prefix, pl) != 0)
+            continue;
+        pid = strtol(de->d_name + pl, &end, 10);
+        if (end == de->d_name + pl || *end != '\0' || pid <= 0 || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if ((full = edr_restore_path_join(*dir ? dir : "/", de->d_name)) != NULL)
+            edr_restore_rm_tree(full, &ignore);
+        free(full);
+    }
+    closedir(d);
+    free(dir);
+}
+
 static edr_rc
 target_prepare(struct target *t, struct edr_err *err)
 {
@@ -525,6 +566,7 @@ target_prepare(struct target *t, struct edr_err *err)
 
     if (rc != EDR_OK)
         return rc;
+    remove_stale_tmp(t->path);
     /* a leftover of an earlier run that died with our pid: ours to remove */
     rc = edr_restore_rm_tree(t->tmp, err);
     if (rc != EDR_OK)
@@ -632,57 +674,64 @@ is_inside(const char *dir, const char *path)
     return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+struct edr_restore_staged {
+    struct target data, wal;
+    int use_wal_target;
+};
+
 edr_rc
-edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *member_name,
-                       const char *prepared_db, const char *data_dir, const char *wal_dir,
-                       int force, struct edr_err *err)
+edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *member_name,
+                         const char *prepared_db, const char *data_dir, const char *wal_dir,
+                         int force, struct edr_restore_staged **out, struct edr_err *err)
 {
     const struct edr_restore_member *m;
-    struct target data = {0}, wal = {0};
+    struct edr_restore_staged *st;
     char *member = NULL, *snap = NULL, *waldir = NULL, *db = NULL, *defwal = NULL;
-    int use_wal_target = 0;
     edr_rc rc;
 
+    *out = NULL;
     m = edr_restore_cluster_find(cl, member_name);
     if (m == NULL)
         return edr_err_set(err, EDR_E_USAGE, "'%s' is not a member of the cluster", member_name);
-    rc = target_init(&data, "data dir", data_dir, force, err);
+    if ((st = calloc(1, sizeof(*st))) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    rc = target_init(&st->data, "data dir", data_dir, force, err);
     if (rc != EDR_OK)
-        goto out;
+        goto fail;
     if (wal_dir != NULL) {
         char *w = strip_slashes(wal_dir);
 
-        defwal = edr_restore_path_join(data.path, "member/wal");
+        defwal = edr_restore_path_join(st->data.path, "member/wal");
         if (w == NULL || defwal == NULL) {
             free(w);
             rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-            goto out;
+            goto fail;
         }
-        use_wal_target = strcmp(w, defwal) != 0;
-        if (use_wal_target && (is_inside(data.path, w) || is_inside(w, data.path))) {
+        st->use_wal_target = strcmp(w, defwal) != 0;
+        if (st->use_wal_target && (is_inside(st->data.path, w) || is_inside(w, st->data.path))) {
             rc = edr_err_set(err, EDR_E_USAGE, "wal dir '%s' must not be inside data dir '%s'", w,
-                             data.path);
+                             st->data.path);
             free(w);
-            goto out;
+            goto fail;
         }
         free(w);
-        if (use_wal_target) {
-            rc = target_init(&wal, "wal dir", wal_dir, force, err);
+        if (st->use_wal_target) {
+            rc = target_init(&st->wal, "wal dir", wal_dir, force, err);
             if (rc != EDR_OK)
-                goto out;
+                goto fail;
         }
     }
 
-    rc = target_prepare(&data, err);
-    if (rc == EDR_OK && use_wal_target)
-        rc = target_prepare(&wal, err);
+    rc = target_prepare(&st->data, err);
+    if (rc == EDR_OK && st->use_wal_target)
+        rc = target_prepare(&st->wal, err);
     if (rc != EDR_OK)
         goto fail;
-    if ((rc = mkdir_in(data.tmp, "member", &member, err)) != EDR_OK ||
+    if ((rc = mkdir_in(st->data.tmp, "member", &member, err)) != EDR_OK ||
         (rc = mkdir_in(member, "snap", &snap, err)) != EDR_OK)
         goto fail;
-    if (use_wal_target) {
-        waldir = strdup(wal.tmp);
+    if (st->use_wal_target) {
+        waldir = strdup(st->wal.tmp);
         if (waldir == NULL) {
             rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             goto fail;
@@ -702,29 +751,71 @@ edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *member_
     if ((rc = edr_restore_fsync_dir(snap, err)) != EDR_OK ||
         (rc = edr_restore_fsync_dir(waldir, err)) != EDR_OK ||
         (rc = edr_restore_fsync_dir(member, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(data.tmp, err)) != EDR_OK)
+        (rc = edr_restore_fsync_dir(st->data.tmp, err)) != EDR_OK)
         goto fail;
-    if (use_wal_target && (rc = edr_restore_fsync_parent(wal.tmp, err)) != EDR_OK)
+    if (st->use_wal_target && (rc = edr_restore_fsync_parent(st->wal.tmp, err)) != EDR_OK)
         goto fail;
-    if ((rc = edr_restore_fsync_parent(data.tmp, err)) != EDR_OK)
+    if ((rc = edr_restore_fsync_parent(st->data.tmp, err)) != EDR_OK)
         goto fail;
-    rc = target_commit(&data, err);
-    if (rc == EDR_OK && use_wal_target)
-        rc = target_commit(&wal, err);
-    if (rc == EDR_OK)
-        goto out;
+    *out = st;
+    st = NULL;
 fail:
-    if (use_wal_target)
-        target_abort(&wal);
-    target_abort(&data);
-out:
+    edr_restore_staged_free(st); /* removes what was staged */
     free(member);
     free(snap);
     free(waldir);
     free(db);
     free(defwal);
-    target_release(&data);
-    target_release(&wal);
+    return rc;
+}
+
+edr_rc
+edr_restore_staged_commit(struct edr_restore_staged *st, struct edr_err *err)
+{
+    edr_rc rc = target_commit(&st->data, err);
+
+    if (rc == EDR_OK && st->use_wal_target)
+        rc = target_commit(&st->wal, err);
+    if (rc != EDR_OK)
+        edr_restore_staged_abort(st);
+    return rc;
+}
+
+void
+edr_restore_staged_abort(struct edr_restore_staged *st)
+{
+    if (st == NULL)
+        return;
+    if (st->use_wal_target)
+        target_abort(&st->wal);
+    target_abort(&st->data);
+}
+
+void
+edr_restore_staged_free(struct edr_restore_staged *st)
+{
+    if (st == NULL)
+        return;
+    /* what was not committed is removed; committed targets stay */
+    if (!st->data.committed || (st->use_wal_target && !st->wal.committed))
+        edr_restore_staged_abort(st);
+    target_release(&st->data);
+    target_release(&st->wal);
+    free(st);
+}
+
+edr_rc
+edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *member_name,
+                       const char *prepared_db, const char *data_dir, const char *wal_dir,
+                       int force, struct edr_err *err)
+{
+    struct edr_restore_staged *st = NULL;
+    edr_rc rc = edr_restore_member_stage(cl, member_name, prepared_db, data_dir, wal_dir, force,
+                                         &st, err);
+
+    if (rc == EDR_OK)
+        rc = edr_restore_staged_commit(st, err);
+    edr_restore_staged_free(st);
     return rc;
 }
 

@@ -84,6 +84,24 @@ edr_rc edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *
                               const char *prepared_db, const char *data_dir, const char *wal_dir,
                               int force, struct edr_err *err);
 
+/*
+ * edr_restore_member_dir in two steps, so that several members are restored
+ * all or none: stage writes the whole data dir (and WAL dir) under its temp
+ * names and checks the targets (nothing at data_dir / wal_dir changes);
+ * commit moves a staged member into place (a busy target aside with force).
+ * abort undoes a commit (the new dirs go, what was moved aside comes back)
+ * and removes the temp dirs; free releases, removing what is not committed.
+ * A failed stage or commit cleans up after itself.
+ */
+struct edr_restore_staged;
+edr_rc edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *member_name,
+                                const char *prepared_db, const char *data_dir,
+                                const char *wal_dir, int force, struct edr_restore_staged **out,
+                                struct edr_err *err);
+edr_rc edr_restore_staged_commit(struct edr_restore_staged *st, struct edr_err *err);
+void edr_restore_staged_abort(struct edr_restore_staged *st);
+void edr_restore_staged_free(struct edr_restore_staged *st);
+
 /* Placeholder for the client URLs in edr_restore_member_cmdline(). */
 #define EDR_RESTORE_CLIENT_URLS_PLACEHOLDER "<CLIENT_URLS>"
 
