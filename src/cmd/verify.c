@@ -56,6 +56,7 @@ struct result {
     int have_hash;
     uint64_t total_keys, live_keys, db_size;
     double restore_s, start_s;
+    int drill_started; /* etcd ran on the backup's data: its failure is a verdict */
 };
 
 #define SAMPLE_MAX 32
@@ -191,6 +192,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
         goto out;
     rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, &pid, &ctx->err);
+    r->drill_started = rc == EDR_OK;
     if (rc == EDR_OK)
         rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
     if (rc != EDR_OK)
@@ -430,6 +432,8 @@ edr_cmd_verify(struct edr_ctx *ctx)
     const char *junit = edr_opt_str(&ctx->opts, EDR_O_JUNIT);
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL);
     struct edr_manifest *list = NULL;
+    struct edr_repo_problem *probs = NULL;
+    size_t nprobs = 0;
     struct result *rs = NULL;
     struct edr_repo *repo = NULL;
     size_t n = 0;
@@ -460,9 +464,11 @@ edr_cmd_verify(struct edr_ctx *ctx)
     if (all) {
         if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
             return rc;
-        if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK)
+        /* every object that looks like a backup is in the result: the
+         * complete ones verified, the broken ones failed as they are */
+        if ((rc = edr_repo_list_all(repo, &list, &n, &probs, &nprobs, &ctx->err)) != EDR_OK)
             goto out;
-        if (n == 0) {
+        if (n + nprobs == 0) {
             rc = edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no backups for cluster '%s' in '%s'",
                              repo->cluster, repo->st->url);
             goto out;
@@ -470,7 +476,7 @@ edr_cmd_verify(struct edr_ctx *ctx)
     } else {
         n = 1;
     }
-    rs = calloc(n, sizeof(*rs));
+    rs = calloc(n + nprobs, sizeof(*rs));
     if (rs == NULL) {
         rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         goto out;
@@ -511,8 +517,12 @@ edr_cmd_verify(struct edr_ctx *ctx)
         if (src.kind == EDR_SOURCE_REPO) {
             struct edr_err e2;
             struct edr_repo *rp = all ? repo : src.repo;
-            /* an etcd too old for the backup is no verdict on the backup */
-            if (rc != EDR_E_INTERRUPTED && rc != EDR_E_TARGET &&
+            /* only a verdict on the backup itself is recorded: not a missing
+             * key, an unusable --etcd-bin, a full TMPDIR, an unknown id, an
+             * etcd too old for it or an interrupted run */
+            int verdict = rc == EDR_OK || rc == EDR_E_INTEGRITY ||
+                          (rc == EDR_E_DRILL && r->drill_started);
+            if (verdict && src.m.id[0] != '\0' &&
                 edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK, r->error,
                                        &e2) != EDR_OK)
                 edr_warn("unable to record the verification: %s", e2.msg);
@@ -526,6 +536,18 @@ edr_cmd_verify(struct edr_ctx *ctx)
             print_result(r);
         if (rc == EDR_E_INTERRUPTED)
             break;
+    }
+    for (size_t i = 0; i < nprobs && first != EDR_E_INTERRUPTED; i++) {
+        struct result *r = &rs[n++];
+        snprintf(r->what, sizeof(r->what), "%s/%s", repo->cluster, probs[i].id);
+        snprintf(r->id, sizeof(r->id), "%.63s", probs[i].id);
+        snprintf(r->error, sizeof(r->error), "%s", probs[i].msg);
+        r->level = level;
+        r->rc = EDR_E_INTEGRITY;
+        if (first == EDR_OK)
+            first = EDR_E_INTEGRITY;
+        if (!ctx->json)
+            print_result(r);
     }
     if (ctx->json) {
         json_t *arr = json_array();
@@ -550,6 +572,7 @@ edr_cmd_verify(struct edr_ctx *ctx)
 out:
     free(rs);
     free(list);
+    free(probs);
     edr_repo_free(repo);
     return rc;
 }

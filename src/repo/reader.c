@@ -122,6 +122,40 @@ zstd_workers(void)
 
 /* The tar sink's finish would finish the db sink too; the trailer filter does
  * that when its entry ends, so the reader chain's end is a null sink. */
+/*
+ * The manifest copy sealed inside the data object must describe the same
+ * backup as the manifest beside it: a backup renamed over another id, or
+ * moved into another cluster's directory with its outer manifest edited, is
+ * caught here (whoever holds only a public key can seal new data, but not
+ * change what an existing object says about itself).
+ */
+static edr_rc
+check_inner(const struct edr_manifest *m, const uint8_t *d, size_t len, struct edr_err *err)
+{
+    struct edr_manifest in;
+    struct edr_err e2;
+    const char *field = NULL;
+
+    if (edr_manifest_from_json((const char *)d, len, "manifest.json", &in, &e2) != EDR_OK)
+        return edr_err_set(err, EDR_E_INTEGRITY, "the manifest inside the backup is invalid: %s",
+                           e2.msg);
+    if (strcmp(in.id, m->id) != 0)
+        field = "id";
+    else if (strcmp(in.cluster, m->cluster) != 0)
+        field = "cluster";
+    else if (in.revision != m->revision)
+        field = "revision";
+    else if (strcmp(in.db_sha256, m->db_sha256) != 0 || in.db_size != m->db_size)
+        field = "db_sha256";
+    if (field == NULL)
+        return EDR_OK;
+    return edr_err_set(err, EDR_E_INTEGRITY,
+                       "the manifest inside the backup does not match the one beside it (%s: "
+                       "inside '%s/%s' revision %lld, beside '%s/%s' revision %lld)",
+                       field, in.cluster, in.id, (long long)in.revision, m->cluster, m->id,
+                       (long long)m->revision);
+}
+
 edr_rc
 edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char *path,
                 struct edr_identity *identity, enum edr_read_mode mode, struct edr_stream *sink,
@@ -210,6 +244,8 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
             const uint8_t *d = edr_stream_mem_data(rd.mem, &len);
             snprintf(res->inner_manifest, sizeof(res->inner_manifest), "%.*s", (int)len,
                      (const char *)d);
+            if (m != NULL && (rc = check_inner(m, d, len, err)) != EDR_OK)
+                goto out;
         }
     }
 out:

@@ -215,12 +215,16 @@ load_verify(struct edr_repo *r, struct edr_manifest *m)
     free(buf);
 }
 
-edr_rc
-edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n, struct edr_err *err)
+/* The complete backups, and (probs non-NULL) every object that looks like a
+ * backup but is not a complete one; without probs those are warned about. */
+static edr_rc
+list_backups(struct edr_repo *r, struct edr_manifest **list, size_t *n,
+             struct edr_repo_problem **probs, size_t *nprobs, struct edr_err *err)
 {
     struct scan s;
     struct edr_manifest *out = NULL;
-    size_t cnt = 0;
+    struct edr_repo_problem *pr = NULL;
+    size_t cnt = 0, np = 0;
     edr_rc rc;
 
     *list = NULL;
@@ -228,28 +232,41 @@ edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n, struct 
     if ((rc = scan_repo(r, &s, err)) != EDR_OK)
         goto out;
     out = calloc(s.nman ? s.nman : 1, sizeof(*out));
-    if (out == NULL) {
+    pr = calloc(s.nman + s.ndata + 1, sizeof(*pr));
+    if (out == NULL || pr == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
+#define PROBLEM(id_, ...)                                                                          \
+    do {                                                                                           \
+        snprintf(pr[np].id, sizeof(pr[np].id), "%s", id_);                                         \
+        snprintf(pr[np].msg, sizeof(pr[np].msg), __VA_ARGS__);                                     \
+        if (probs == NULL)                                                                         \
+            edr_warn("%s; ignored", pr[np].msg);                                                   \
+        np++;                                                                                      \
+    } while (0)
     for (size_t i = 0; i < s.nman; i++) {
         char name[256], *buf = NULL;
         size_t len;
         struct edr_err e2;
         if (!has(s.data, s.ndata, s.manifests[i])) {
-            edr_warn("backup '%s/%s' has a manifest but no data object; ignored", r->cluster,
-                     s.manifests[i]);
+            PROBLEM(s.manifests[i], "backup '%s/%s' has a manifest but no data object",
+                    r->cluster, s.manifests[i]);
             continue;
         }
         edr_repo_object_name(r, s.manifests[i], ".json", name, sizeof(name));
         if (edr_storage_get_buf(r->st, name, EDR_MANIFEST_MAX_SIZE, &buf, &len, &e2) != EDR_OK) {
-            edr_warn("%s", e2.msg);
+            PROBLEM(s.manifests[i], "%s", e2.msg);
             continue;
         }
         if (edr_manifest_from_json(buf, len, name, &out[cnt], &e2) != EDR_OK) {
-            edr_warn("%s", e2.msg);
+            PROBLEM(s.manifests[i], "%s", e2.msg);
         } else if (strcmp(out[cnt].id, s.manifests[i]) != 0) {
-            edr_warn("manifest '%s' names another backup id '%s'; ignored", name, out[cnt].id);
+            PROBLEM(s.manifests[i], "manifest '%s' names another backup id '%.64s'", name,
+                    out[cnt].id);
+        } else if (strcmp(out[cnt].cluster, r->cluster) != 0) {
+            PROBLEM(s.manifests[i], "manifest '%s' names another cluster '%.64s'", name,
+                    out[cnt].cluster);
         } else {
             if (has(s.verify, s.nver, s.manifests[i]))
                 load_verify(r, &out[cnt]);
@@ -257,13 +274,38 @@ edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n, struct 
         }
         free(buf);
     }
+    /* a data object without a manifest is a backup that never completed */
+    for (size_t i = 0; probs != NULL && i < s.ndata; i++)
+        if (!has(s.manifests, s.nman, s.data[i]))
+            PROBLEM(s.data[i], "backup '%s/%s' has a data object but no manifest (incomplete)",
+                    r->cluster, s.data[i]);
+#undef PROBLEM
     *list = out;
     *n = cnt;
     out = NULL;
+    if (probs != NULL) {
+        *probs = pr;
+        *nprobs = np;
+        pr = NULL;
+    }
 out:
     free(out);
+    free(pr);
     scan_release(&s);
     return rc;
+}
+
+edr_rc
+edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n, struct edr_err *err)
+{
+    return list_backups(r, list, n, NULL, NULL, err);
+}
+
+edr_rc
+edr_repo_list_all(struct edr_repo *r, struct edr_manifest **list, size_t *n,
+                  struct edr_repo_problem **probs, size_t *nprobs, struct edr_err *err)
+{
+    return list_backups(r, list, n, probs, nprobs, err);
 }
 
 edr_rc

@@ -34,6 +34,17 @@ void edr_repo_object_name(const struct edr_repo *r, const char *id, const char *
  * ascending; broken manifests are skipped with a warning. *list is malloc'ed. */
 edr_rc edr_repo_list(struct edr_repo *r, struct edr_manifest **list, size_t *n,
                      struct edr_err *err);
+/* An object of the cluster that looks like a backup but is not a complete,
+ * sound one: a manifest without data, an unreadable or invalid manifest, one
+ * naming another id or cluster, data without a manifest. */
+struct edr_repo_problem {
+    char id[128];
+    char msg[EDR_ERR_MSG_MAX];
+};
+/* edr_repo_list, plus the problems (malloc'ed, *nprobs of them) instead of
+ * warnings about them: what verify --all reports. */
+edr_rc edr_repo_list_all(struct edr_repo *r, struct edr_manifest **list, size_t *n,
+                         struct edr_repo_problem **probs, size_t *nprobs, struct edr_err *err);
 /* "latest", an id, or a unique id prefix. EDR_E_NOTFOUND when absent. */
 edr_rc edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out,
                         struct edr_err *err);
