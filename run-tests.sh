@@ -14,7 +14,7 @@ cd "$top"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
-"$top/scripts/install-deps.sh" || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+"$top/scripts/install-deps.sh" || { echo "dependency installation failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 if [ -f tests/integration/s3/package.json ] && [ ! -d tests/integration/s3/node_modules ]; then
     (cd tests/integration/s3 && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
         echo "# npm install failed: S3 tests will fail"
@@ -28,11 +28,19 @@ fi
 
 passed=0
 failed=0
-count() { # count DIR: add the TAP results of a finished 'make check'
-    p=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\|SKIP\)' {} + | wc -l)
+skipped=0
+count() { # count DIR MAKE_STATUS: add the TAP results of a finished 'make check'
+    p=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\)' {} + | wc -l)
     f=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(FAIL\|XPASS\|ERROR\)' {} + | wc -l)
+    s=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: SKIP' {} + | wc -l)
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
+    # make check failing with no failed test: something did not build or run
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAILED: 'make check' in $1 exited with $2 without a failed test (a build error?)"
+        failed=$((failed + 1))
+    fi
 }
 
 SAN_INTEGRATION="tests/integration/t0100-backup-single.sh tests/integration/t0120-backup-cluster.sh \
@@ -43,17 +51,17 @@ tests/integration/t0600-schedule.sh tests/integration/t0700-restore-etcd-checks.
 build="$top/build"
 if ! "$top/scripts/build.sh" "$build"; then
     echo "build failed"
-    echo "$passed passed, $((failed + 1)) failed"
+    echo "$passed passed, $((failed + 1)) failed, 0 skipped"
     exit 1
 fi
 cd "$build"
 find . -name '*.trs' -delete
 if [ "$quick" -eq 1 ]; then
-    make -j2 check TESTS="$(make -s print-unit-tests)" >/dev/null 2>&1
+    make -j2 check TESTS="$(make -s print-unit-tests)" >"$build/check.out" 2>&1
 else
-    make -j2 check >/dev/null 2>&1
+    make -j2 check >"$build/check.out" 2>&1
 fi
-count "$build"
+count "$build" $?
 grep -h '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' -l . 2>/dev/null | sed 's/^/FAILED: /'
 for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
     log=${f%.trs}.log
@@ -69,9 +77,10 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
         # unit tests and fuzz replays, plus the integration tests that drive the
         # whole pipeline, with an ASan+UBSan etcd-dr (leaks fail the command too)
         ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$top/tests/lsan.supp" make -j2 check TESTS="$(make -s print-unit-tests) $SAN_INTEGRATION" \
-            >/dev/null 2>&1
+            >"$san/check.out" 2>&1
+        st=$?
         before_f=$failed
-        count "$san"
+        count "$san" $st
         for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
             echo "---- sanitizer: ${f%.trs}.log"
             tail -30 "${f%.trs}.log"
@@ -82,5 +91,6 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
         failed=$((failed + 1))
     fi
 fi
-echo "$passed passed, $failed failed"
+grep -h '^ok .*# SKIP' -r --include='*.log' "$build" "${san:-$build}" 2>/dev/null | sort -u | sed 's/^/skipped: /'
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
