@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 static const struct edr_cmd commands[] = {
     {"backup", edr_cmd_backup, edr_cmd_backup_opts, "",
@@ -89,6 +90,8 @@ main(int argc, char **argv)
     edr_rc rc;
     int level;
 
+    /* it holds decrypted snapshots and keys: no core dumps, no ptrace */
+    edr_secret_harden_process();
     memset(&ctx, 0, sizeof(ctx));
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);

@@ -14,6 +14,7 @@
 
 #include "cmd/cmd.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/progress.h"
 #include "stream/stream.h"
 #include "crypto/keys.h"
@@ -81,38 +82,21 @@ edr_cmd_load_identity(struct edr_ctx *ctx, int required, struct edr_identity **o
     return edr_identity_load(path, out, &ctx->err);
 }
 
-/* Read a secret from a file into sodium memory, trimming one final newline. */
+/* The password file into sodium memory, final newlines trimmed. */
 static edr_rc
-read_secret_file(const char *path, char **out, struct edr_err *err)
+read_password_file(const char *path, char **out, struct edr_err *err)
 {
     struct stat sb;
-    char *buf;
-    ssize_t n;
-    int fd;
+    size_t n;
+    edr_rc rc = edr_secret_read_file(path, "password file", 65536, 0, out, &n, err);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return edr_err_errno(err, EDR_E_KEY, e, "unable to open password file '%s'", path);
-    }
-    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
+    if (rc != EDR_OK)
+        return rc;
+    if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0)
         edr_warn("password file '%s' is readable by others (mode %04o)", path,
                  (unsigned)(sb.st_mode & 07777));
-    buf = sodium_malloc(4096);
-    if (buf == NULL) {
-        close(fd);
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    }
-    n = read(fd, buf, 4095);
-    close(fd);
-    if (n < 0) {
-        sodium_free(buf);
-        return edr_err_set(err, EDR_E_KEY, "unable to read password file '%s'", path);
-    }
-    buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    *out = buf;
+    while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
+        (*out)[--n] = '\0';
     return EDR_OK;
 }
 
@@ -156,7 +140,7 @@ edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n)
         snprintf(user, n, "%s", u);
     }
     if (ctx->password == NULL && pwfile != NULL) {
-        if ((rc = read_secret_file(pwfile, &ctx->password, &ctx->err)) != EDR_OK)
+        if ((rc = read_password_file(pwfile, &ctx->password, &ctx->err)) != EDR_OK)
             return rc;
     }
     if (ctx->password == NULL) {

@@ -401,11 +401,16 @@ print_settings(struct check *c, json_t *json_out)
         for (size_t i = 0; i < EDR_O__COUNT; i++) {
             const struct edr_optdef *d = &edr_optdefs[i];
             const char *v = o->val[i];
-            char src[600], env[96];
+            char src[600], env[96], userbuf[300];
             if (v == NULL || strcmp(d->section, section_order[s]) != 0)
                 continue;
             if (secret_name(d->name))
                 v = "<redacted>";
+            else if (d->id == EDR_O_USER && strchr(v, ':') != NULL) {
+                /* etcdctl's NAME:PASSWORD form (from ETCDCTL_USER) */
+                snprintf(userbuf, sizeof(userbuf), "%.*s:<redacted>", (int)strcspn(v, ":"), v);
+                v = userbuf;
+            }
             switch (o->src[i]) {
             case EDR_SRC_FILE:
                 snprintf(src, sizeof(src), "%s:%d", c->path, o->file_line[i]);

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/progress.h"
+#include "common/secret.h"
 #include "etcd/client.h"
 
 /* etcd binds only to IPs (and localhost): a host name becomes 0.0.0.0. */
@@ -44,9 +46,10 @@ listen_url(const char *url, char *out, size_t n)
 
 edr_rc
 edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char *data_dir,
-                const char *wal_dir, const char *client_url, const char *log_path, pid_t *pid,
-                struct edr_err *err)
+                const char *wal_dir, const char *client_url, const char *log_path, int die_with_us,
+                pid_t *pid, struct edr_err *err)
 {
+    pid_t parent = getpid();
     char peers[2048] = "", lpeers[2048] = "";
     pid_t p;
     int logfd;
@@ -74,6 +77,9 @@ edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char 
         int devnull = open("/dev/null", O_RDONLY);
         listen_url(client_url, lclient, sizeof(lclient));
         setsid();
+        if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+            _exit(127); /* we are gone already */
+        edr_secret_scrub_env(1); /* etcd logs ETCD_* variables it does not know, values too */
         if (devnull >= 0)
             dup2(devnull, 0);
         dup2(logfd, 1);
@@ -191,6 +197,7 @@ edr_launch_etcd_version(const char *bin, char *out, size_t n)
             dup2(devnull, 2);
         }
         dup2(fds[1], 1);
+        edr_secret_scrub_env(1);
         execlp(bin, bin, "--version", (char *)NULL);
         _exit(127);
     }

@@ -11,11 +11,13 @@
 #include "restore/cluster.h"
 
 /* Start `bin` for member m on data_dir (wal_dir may be NULL), serving clients
- * on client_url, logging to log_path. The child gets its own session so it
- * outlives us when detach is set. */
+ * on client_url, logging to log_path, with an environment without secrets.
+ * The child gets its own session, so it outlives us (restore --start);
+ * with die_with_us it is killed when we die, even by SIGKILL (a drill: its
+ * etcd serves the backup's data and must not stay behind). */
 edr_rc edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char *data_dir,
                        const char *wal_dir, const char *client_url, const char *log_path,
-                       pid_t *pid, struct edr_err *err);
+                       int die_with_us, pid_t *pid, struct edr_err *err);
 
 /* Wait until every endpoint (comma-separated) answers Status with a leader,
  * or timeout_s passes (EDR_E_DRILL naming the endpoint and the last error).

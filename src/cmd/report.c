@@ -15,6 +15,7 @@
 
 #include "cmd/backup.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "sched/daemon.h"
 #include "sched/metrics.h"
 #include "storage/s3.h"
@@ -96,6 +97,7 @@ run_hook(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc)
     pid = fork();
     if (pid == 0) {
         char buf[64];
+        edr_secret_scrub_env(0); /* a hook gets the result, not the run's secrets */
         setenv("ETCD_DR_RESULT", rc == EDR_OK ? "ok" : "failed", 1);
         snprintf(buf, sizeof(buf), "%d", rc);
         setenv("ETCD_DR_EXIT_CODE", buf, 1);

@@ -466,7 +466,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
             snprintf(logp, sizeof(logp), "%s.log", tg[i].data_dir);
             rc = edr_launch_etcd(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), tg[i].m, tg[i].data_dir,
                                  tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, tg[i].client_url, logp,
-                                 &tg[i].pid, &ctx->err);
+                                 0, &tg[i].pid, &ctx->err);
             if (rc != EDR_OK)
                 break;
             pids[i] = tg[i].pid;
@@ -530,7 +530,7 @@ out:
     if (prepared[0] != '\0')
         unlink(prepared);
     if (build_dir[0] != '\0')
-        edr_restore_rm_tree(build_dir, NULL);
+        edr_fs_rm_tree(build_dir, NULL);
     for (size_t i = 0; tg != NULL && i < nt; i++)
         free(tg[i].cmdline);
     free(tg);

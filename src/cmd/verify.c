@@ -29,6 +29,7 @@
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
 #include "cmd/source.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "etcd/client.h"
@@ -172,7 +173,11 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
         return rc;
     if (pp < 0 || cp < 0)
         return edr_err_set(&ctx->err, EDR_E_DRILL, "no free loopback port for the drill");
-    snprintf(dir, sizeof(dir), "%s/etcd-dr-drill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    /* a drill killed by SIGKILL leaves its directory (its etcd dies with it):
+     * the pid in the name lets the next drill remove it */
+    edr_fs_remove_dead(tmp && *tmp ? tmp : "/tmp", "etcd-dr-drill-");
+    snprintf(dir, sizeof(dir), "%s/etcd-dr-drill-%ld-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+             (long)getpid());
     if (mkdtemp(dir) == NULL) {
         int e = errno;
         return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create a drill directory");
@@ -191,7 +196,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     r->restore_s = t1 - t0;
     if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
         goto out;
-    rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, &pid, &ctx->err);
+    rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, 1, &pid, &ctx->err);
     r->drill_started = rc == EDR_OK;
     if (rc == EDR_OK)
         rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
@@ -242,7 +247,7 @@ out:
     edr_launch_stop(pid);
     sample_free(&smp);
     edr_restore_cluster_free(cl);
-    edr_restore_rm_tree(dir, NULL);
+    edr_fs_rm_tree(dir, NULL);
     return rc;
 }
 

@@ -102,38 +102,85 @@ edr_fs_temp_name(const char *path, const char *tag, char *out, size_t n, struct 
     return EDR_OK;
 }
 
-size_t
-edr_fs_remove_stale(const char *path, const char *tag)
+edr_rc
+edr_fs_rm_tree(const char *path, struct edr_err *err)
 {
-    char dir[4096], prefix[512];
-    const char *slash = strrchr(path, '/');
-    size_t removed = 0, pl;
+    struct stat st;
+    DIR *d;
+    struct dirent *de;
+    edr_rc rc = EDR_OK;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return EDR_OK;
+        return edr_err_errno(err, EDR_E_IO, errno, "unable to stat '%s'", path);
+    }
+    if (!S_ISDIR(st.st_mode)) { /* a link is removed, never followed */
+        if (unlink(path) < 0 && errno != ENOENT)
+            return edr_err_errno(err, EDR_E_IO, errno, "unable to remove '%s'", path);
+        return EDR_OK;
+    }
+    d = opendir(path);
+    if (d == NULL)
+        return edr_err_errno(err, EDR_E_IO, errno, "unable to open directory '%s'", path);
+    while ((de = readdir(d)) != NULL) {
+        char *sub;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if ((sub = malloc(strlen(path) + strlen(de->d_name) + 2)) == NULL) {
+            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+            break;
+        }
+        sprintf(sub, "%s/%s", path, de->d_name);
+        rc = edr_fs_rm_tree(sub, err);
+        free(sub);
+        if (rc != EDR_OK)
+            break;
+    }
+    closedir(d);
+    if (rc == EDR_OK && rmdir(path) < 0 && errno != ENOENT)
+        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to remove directory '%s'", path);
+    return rc;
+}
+
+size_t
+edr_fs_remove_dead(const char *dir, const char *prefix)
+{
+    size_t removed = 0, pl = strlen(prefix);
     DIR *d;
     struct dirent *de;
 
-    edr_fs_dirname(path, dir, sizeof(dir));
-    if ((size_t)snprintf(prefix, sizeof(prefix), ".%s%s", slash ? slash + 1 : path, tag) >=
-        sizeof(prefix))
-        return 0;
-    pl = strlen(prefix);
     if ((d = opendir(dir)) == NULL)
         return 0;
     while ((de = readdir(d)) != NULL) {
         char *end, full[4400];
         long pid;
-        struct stat sb;
+        struct edr_err ignored;
         if (strncmp(de->d_name, prefix, pl) != 0)
             continue;
         pid = strtol(de->d_name + pl, &end, 10);
-        if (end == de->d_name + pl || *end != '.' || pid <= 0 ||
-            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-            continue; /* not ours, or its run is alive */
+        if (end == de->d_name + pl || (*end >= '0' && *end <= '9') || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not one of ours, or its run is alive */
         snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
-        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(full) == 0)
+        if (edr_fs_rm_tree(full, &ignored) == EDR_OK)
             removed++;
     }
     closedir(d);
     return removed;
+}
+
+size_t
+edr_fs_remove_stale(const char *path, const char *tag)
+{
+    char dir[4096], prefix[512];
+    const char *slash = strrchr(path, '/');
+
+    edr_fs_dirname(path, dir, sizeof(dir));
+    if ((size_t)snprintf(prefix, sizeof(prefix), ".%s%s", slash ? slash + 1 : path, tag) >=
+        sizeof(prefix))
+        return 0;
+    return edr_fs_remove_dead(dir, prefix);
 }
 
 edr_rc

@@ -30,6 +30,13 @@ edr_rc edr_fs_fsync_dir(const char *dir, edr_rc code, struct edr_err *err);
 /* The directory of path into out[n]: "." for a bare name, "/" for "/x". */
 void edr_fs_dirname(const char *path, char *out, size_t n);
 
+/* rm -rf: a symlink is removed, never followed; a missing path is fine. */
+edr_rc edr_fs_rm_tree(const char *path, struct edr_err *err);
+/* Removes (rm -rf) the entries of dir named prefix<pid>, alone or followed
+ * by a non-digit, whose pid no longer runs: what killed runs left. Returns
+ * how many were removed. */
+size_t edr_fs_remove_dead(const char *dir, const char *prefix);
+
 /* A fresh temp name for path (see above) into out[n]. */
 edr_rc edr_fs_temp_name(const char *path, const char *tag, char *out, size_t n, struct edr_err *err);
 /* Removes the regular files "<dir>/.<base><tag><pid>.*" whose pid no longer

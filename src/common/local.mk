@@ -1,7 +1,8 @@
 libedr_a_SOURCES += \
 	src/common/err.c src/common/err.h \
 	src/common/grow.h src/common/hash.c src/common/hash.h \
-	src/common/fs.c src/common/fs.h src/common/log.c src/common/log.h
+	src/common/fs.c src/common/fs.h src/common/log.c src/common/log.h \
+	src/common/secret.c src/common/secret.h
 libedr_a_SOURCES += src/common/opts.c src/common/opts.h
 libedr_a_SOURCES += src/common/progress.c src/common/progress.h
 

@@ -312,6 +312,13 @@ read_file(struct edr_opts *o, const char *path, struct edr_err *err)
             break;
         }
         d = by_cfgkey(section, key);
+        if (d != NULL && d->id == EDR_O_USER && strchr(val, ':') != NULL) {
+            rc = edr_err_set(err, EDR_E_CONFIG,
+                             "%s:%d: 'user': a password (NAME:PASSWORD) is not accepted in the "
+                             "config file; give password-file",
+                             path, lineno);
+            break;
+        }
         if (d == NULL || d->id == EDR_O_CONFIG) {
             rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: unknown key '%s' in [%s]", path, lineno,
                              key, section);

@@ -120,7 +120,11 @@ read_small(int fd, const char *what, const char *path, char *buf, size_t size, s
            struct edr_err *err)
 {
     size_t n = 0;
+    struct stat sb;
 
+    /* opened O_NONBLOCK: a FIFO or a device would hang or never end */
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return edr_err_set(err, EDR_E_KEY, "%s file '%s' is not a regular file", what, path);
     for (;;) {
         ssize_t r = read(fd, buf + n, size - n);
         if (r < 0 && errno == EINTR)
@@ -146,7 +150,7 @@ edr_pubkey_load(const char *path, struct edr_pubkey *out, struct edr_err *err)
     edr_rc rc;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return edr_err_errno(err, EDR_E_KEY, errno, "unable to open public key file '%s'", path);
     rc = read_small(fd, "public key", path, buf, sizeof(buf), &len, err);
@@ -236,7 +240,7 @@ edr_identity_load(const char *path, struct edr_identity **out, struct edr_err *e
     *out = NULL;
     if ((rc = edr_crypto_init(err)) != EDR_OK)
         return rc;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         rc = edr_err_errno(err, EDR_E_KEY, errno, "unable to open identity file '%s'", path);
         goto out;

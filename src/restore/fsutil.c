@@ -224,48 +224,6 @@ out:
     return rc;
 }
 
-edr_rc
-edr_restore_rm_tree(const char *path, struct edr_err *err)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    edr_rc rc = EDR_OK;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT)
-            return EDR_OK;
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to stat '%s'", path);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        if (unlink(path) < 0 && errno != ENOENT)
-            return edr_err_errno(err, EDR_E_IO, errno, "unable to remove '%s'", path);
-        return EDR_OK;
-    }
-    d = opendir(path);
-    if (d == NULL)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to open directory '%s'", path);
-    while ((de = readdir(d)) != NULL) {
-        char *sub;
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        sub = edr_restore_path_join(path, de->d_name);
-        if (sub == NULL) {
-            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-            break;
-        }
-        rc = edr_restore_rm_tree(sub, err);
-        free(sub);
-        if (rc != EDR_OK)
-            break;
-    }
-    closedir(d);
-    if (rc == EDR_OK && rmdir(path) < 0 && errno != ENOENT)
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to remove directory '%s'", path);
-    return rc;
-}
-
 int
 edr_restore_dir_is_empty(const char *path)
 {

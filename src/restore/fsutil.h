@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "common/fs.h" /* edr_fs_rm_tree */
 
 /* "a/b" (malloc'ed) or NULL on OOM. */
 char *edr_restore_path_join(const char *a, const char *b);
@@ -30,9 +31,6 @@ edr_rc edr_restore_write_file(const char *path, const void *buf, size_t len, mod
 /* Copy src to the new file dst (mode exact), by reflink if possible, else
  * copy_file_range / read-write; fsync'ed. On failure dst is removed. */
 edr_rc edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_err *err);
-/* Remove a tree (files, directories, symlinks not followed). Missing path
- * is success. */
-edr_rc edr_restore_rm_tree(const char *path, struct edr_err *err);
 /* 1 if path is a directory with no entry, 0 if it is a non-empty directory
  * or not a directory, -1 with errno set on error (ENOENT if missing). */
 int edr_restore_dir_is_empty(const char *path);

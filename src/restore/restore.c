@@ -11,10 +11,8 @@
 #include "restore/restore.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,38 +523,13 @@ target_init(struct target *t, const char *what, const char *path, int force, str
 static void
 remove_stale_tmp(const char *path)
 {
-    char *dir = strdup(path), *slash, prefix[512];
-    DIR *d;
-    struct dirent *de;
-    size_t pl;
+    char dir[4096], prefix[512];
+    const char *slash = strrchr(path, '/');
 
-    if (dir == NULL || (slash = strrchr(dir, '/')) == NULL) {
-        free(dir);
-        return;
-    }
-    *slash = '\0';
-    if ((size_t)snprintf(prefix, sizeof(prefix), "%s.etcd-dr-tmp-", slash + 1) >= sizeof(prefix) ||
-        (d = opendir(*dir ? dir : "/")) == NULL) {
-        free(dir);
-        return;
-    }
-    pl = strlen(prefix);
-    while ((de = readdir(d)) != NULL) {
-        char *end, *full;
-        long pid;
-        struct edr_err ignore;
-        if (strncmp(de->d_name, prefix, pl) != 0)
-            continue;
-        pid = strtol(de->d_name + pl, &end, 10);
-        if (end == de->d_name + pl || *end != '\0' || pid <= 0 || pid == (long)getpid() ||
-            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        if ((full = edr_restore_path_join(*dir ? dir : "/", de->d_name)) != NULL)
-            edr_restore_rm_tree(full, &ignore);
-        free(full);
-    }
-    closedir(d);
-    free(dir);
+    edr_fs_dirname(path, dir, sizeof(dir));
+    if ((size_t)snprintf(prefix, sizeof(prefix), "%s.etcd-dr-tmp-", slash ? slash + 1 : path) <
+        sizeof(prefix))
+        edr_fs_remove_dead(dir, prefix);
 }
 
 static edr_rc
@@ -568,7 +541,7 @@ target_prepare(struct target *t, struct edr_err *err)
         return rc;
     remove_stale_tmp(t->path);
     /* a leftover of an earlier run that died with our pid: ours to remove */
-    rc = edr_restore_rm_tree(t->tmp, err);
+    rc = edr_fs_rm_tree(t->tmp, err);
     if (rc != EDR_OK)
         return rc;
     return edr_restore_mkdir(t->tmp, 0700, err);
@@ -641,7 +614,7 @@ target_abort(struct target *t)
     if (t->committed && rename(t->path, t->tmp) == 0)
         t->committed = 0;
     if (!t->committed) {
-        edr_restore_rm_tree(t->tmp, &ignore);
+        edr_fs_rm_tree(t->tmp, &ignore);
         if (t->old != NULL && rename(t->old, t->path) == 0) {
             free(t->old);
             t->old = NULL;

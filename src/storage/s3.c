@@ -28,6 +28,7 @@
 
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "storage/s3_sigv4.h"
 #include "storage/s3_xml.h"
 #include "storage/storage.h"
@@ -197,49 +198,6 @@ env(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Read a small file into sodium memory (it may hold secrets). *out NULL when
- * the file does not exist and missing_ok. */
-static edr_rc
-read_secret_file(const char *path, int missing_ok, char **out, struct edr_err *err)
-{
-    char *buf = NULL;
-    size_t len = 0, cap = 65536;
-    int fd;
-    ssize_t n;
-
-    *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT && missing_ok)
-            return EDR_OK;
-        return edr_err_errno(err, EDR_E_KEY, errno, "unable to open '%s'", path);
-    }
-    buf = sodium_malloc(cap + 1);
-    if (buf == NULL) {
-        close(fd);
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    }
-    while ((n = read(fd, buf + len, cap - len)) > 0) {
-        len += (size_t)n;
-        if (len == cap)
-            break;
-    }
-    if (n < 0) {
-        int e = errno;
-        close(fd);
-        sodium_free(buf);
-        return edr_err_errno(err, EDR_E_KEY, e, "unable to read '%s'", path);
-    }
-    close(fd);
-    if (len == cap) {
-        sodium_free(buf);
-        return edr_err_set(err, EDR_E_KEY, "'%s': file too large", path);
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return EDR_OK;
-}
-
 /* Value of key in [section] of an INI-style AWS file, copied into sodium
  * memory; NULL when absent. */
 static edr_rc
@@ -250,7 +208,7 @@ ini_get(const char *path, const char *section, const char *key, char **out, stru
     edr_rc rc;
 
     *out = NULL;
-    rc = read_secret_file(path, 1, &buf, err);
+    rc = edr_secret_read_file(path, "credentials file", 65536, 1, &buf, NULL, err);
     if (rc != EDR_OK || buf == NULL)
         return rc;
     for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
@@ -356,9 +314,9 @@ load_credentials(struct s3 *s, const struct edr_storage_opts *o, struct edr_err 
         return EDR_E_REPO;
     }
     if (o != NULL && o->s3_secret_file != NULL) {
-        rc = read_secret_file(o->s3_secret_file, 0, &v, err);
+        rc = edr_secret_read_file(o->s3_secret_file, "s3 secret file", 65536, 0, &v, NULL, err);
         if (rc != EDR_OK)
-            return edr_err_prefix(err, "s3 secret file");
+            return rc;
         trim_in_place(v);
         if (*v == '\0') {
             sodium_free(v);

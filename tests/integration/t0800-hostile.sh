@@ -7,7 +7,10 @@
 # data file renamed over another backup is caught by the manifest sealed
 # inside it; only verdicts on a backup are recorded (not a bad key file or
 # an unknown id); a restore --all-members that fails on its second member
-# (disk full) leaves every member as it was.
+# (disk full) leaves every member as it was; secrets are not printed by
+# config check, not accepted in the config file, not handed to the drill's
+# etcd or to hooks, and no core is dumped; a killed drill takes its etcd
+# with it, and the next run removes what killed runs left.
 BASE_PORT=24600
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -111,6 +114,56 @@ check "... not recorded against the backup" test ! -e "$T/repo/c/$B1.verify.json
 expect_fail "verify of an unknown id" 8 "nosuch" "$EDR" verify nosuch "${R[@]}" "${K[@]}"
 check "... writes no record at all" sh -c "! ls '$T'/repo/c/*.verify.json 2>/dev/null"
 check "a real verdict is still recorded" sh -c "'$EDR' verify $B1 ${R[*]} ${K[*]} -q && test -e '$T/repo/c/$B1.verify.json'"
+
+# --- secrets: never printed, never handed to children, no core dumps
+SECRET=s3cr3t-$$-pw
+printf '[etcd]\nuser = root:%s\n' "$SECRET" >"$T/pw.conf"
+expect_fail "a config file with user = NAME:PASSWORD is refused" 3 "'user': a password" \
+    "$EDR" config check --config "$T/pw.conf"
+: >"$T/empty.conf"
+ETCDCTL_USER="root:$SECRET" "$EDR" config check --config "$T/empty.conf" >"$T/cc.out" 2>&1
+check "config check shows ETCDCTL_USER's name, not its password" \
+    sh -c "grep -q 'root:<redacted>' '$T/cc.out' && ! grep -q '$SECRET' '$T/cc.out'"
+printf '#!/bin/sh\nenv >"%s/child.env"\nexec sleep 2\n' "$T" >"$T/env-etcd"
+chmod +x "$T/env-etcd"
+ETCD_DR_PASSWORD=$SECRET AWS_SECRET_ACCESS_KEY=$SECRET ETCDCTL_USER="root:$SECRET" ETCD_NAME=x \
+    "$EDR" verify "$B1" "${R[@]}" "${K[@]}" --drill --etcd-bin "$T/env-etcd" >/dev/null 2>&1
+check "the drill's etcd gets no secret and no ETCD_* variable (etcd logs them with their values)" \
+    sh -c "test -s '$T/child.env' && ! grep -q '$SECRET' '$T/child.env' && ! grep -q '^ETCD' '$T/child.env'"
+ETCD_DR_PASSWORD=$SECRET AWS_SECRET_ACCESS_KEY=$SECRET "$EDR" backup --endpoints "$EP" \
+    --repo "$T/repo4" --cluster h --recipient "$T/k.pub" -q --on-success "env >'$T/hook.env'"
+check "a hook gets the result but not the run's secrets" \
+    sh -c "grep -q '^ETCD_DR_RESULT=ok' '$T/hook.env' && ! grep -q '$SECRET' '$T/hook.env'"
+printf '#!/bin/sh\nexec sleep 30\n' >"$T/slow-etcd"
+chmod +x "$T/slow-etcd"
+"$EDR" verify "$B1" "${R[@]}" "${K[@]}" --drill --etcd-bin "$T/slow-etcd" >/dev/null 2>&1 &
+SPID=$!
+_pids="$_pids $SPID"
+for _ in $(seq 100); do pgrep -f "$T/slow-etcd" >/dev/null && break; sleep 0.1; done
+check "no core dumps (RLIMIT_CORE 0): the process holds decrypted data and keys" \
+    sh -c "grep 'Max core file size' /proc/$SPID/limits | grep -q '  0  *0 '"
+kill $SPID 2>/dev/null
+wait $SPID 2>/dev/null
+
+# --- what killed runs leave is cleaned up by the next run
+"$EDR" keygen -o "$T/k2" >/dev/null
+(exec sleep 0) & DEAD=$!
+wait $DEAD
+mkdir -p "$T/rs" "$T/rs/m.etcd-dr-tmp-$DEAD/member"
+echo plaintext >"$T/rs/.etcd-dr-prepared.db.tmp.$DEAD.0123456789abcdef"
+check "a restore next to what a killed restore left" "$EDR" restore "$B1" "${R[@]}" "${K[@]}" --name m \
+    --initial-cluster m=http://127.0.0.1:$((BASE_PORT + 13)) --data-dir "$T/rs/m" -q
+check "... removed its temp dir and its plaintext db" sh -c "test \$(ls -A '$T/rs') = m"
+mkdir -p "$T/drilltmp"
+TMPDIR="$T/drilltmp" "$EDR" verify "$B1" "${R[@]}" "${K[@]}" --drill >/dev/null 2>&1 &
+DPID=$!
+for _ in $(seq 200); do pgrep -f "$T/drilltmp/etcd-dr-drill" >/dev/null && break; sleep 0.05; done
+kill -9 $DPID
+wait $DPID 2>/dev/null
+sleep 0.5
+check "a drill killed by SIGKILL does not leave its etcd running" sh -c "! pgrep -f '$T/[d]rilltmp/etcd-dr-drill'"
+check "... the next drill removes the directory it left" sh -c \
+    "TMPDIR='$T/drilltmp' '$EDR' verify $B1 ${R[*]} ${K[*]} --drill -q && test -z \"\$(ls -A '$T/drilltmp')\""
 
 # --- restore --all-members, disk full on the second member: none changed
 IC="a=http://127.0.0.1:$((BASE_PORT + 21)),b=http://127.0.0.1:$((BASE_PORT + 22)),c=http://127.0.0.1:$((BASE_PORT + 23))"

@@ -44,7 +44,7 @@ teardown(void **state)
     struct edr_err err;
 
     (void)state;
-    return edr_restore_rm_tree(tmpdir, &err) == EDR_OK ? 0 : -1;
+    return edr_fs_rm_tree(tmpdir, &err) == EDR_OK ? 0 : -1;
 }
 
 static char *

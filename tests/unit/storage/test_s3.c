@@ -170,8 +170,8 @@ test_profile_and_secret_file(void **state)
     assert_string_equal(err.msg + strlen(err.msg) - 10, "' is empty");
     o.s3_secret_file = "/nonexistent/secret";
     assert_int_equal(edr_storage_s3_open("s3://bkt", &o, &st, &err), EDR_E_KEY);
-    assert_string_equal(err.msg, "s3 secret file: unable to open '/nonexistent/secret': [2] No"
-                                 " such file or directory");
+    assert_string_equal(err.msg, "unable to open s3 secret file '/nonexistent/secret': [2] No "
+                                 "such file or directory");
     unlink(cred);
     unlink(sec);
     unlink(empty);
