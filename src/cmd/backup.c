@@ -301,7 +301,7 @@ finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summa
     r->rcpt = NULL;
     sum->duration_s = edr_now() - t0;
     if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
-        rc = edr_prune_run(ctx, r->repo, 0, NULL);
+        rc = edr_prune_run(ctx, r->repo, 0, &sum->prune);
     if (r->repo != NULL && rc == EDR_OK) {
         struct edr_manifest *list = NULL;
         size_t n = 0;

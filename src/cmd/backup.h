@@ -15,6 +15,7 @@ struct edr_backup_summary {
     struct edr_manifest manifest;
     double duration_s;
     size_t backups_in_repo;
+    void *prune; /* --prune with --json: the decisions (a json_t array), owned */
 };
 
 /* One backup run (with --prune when set). Fills sum even on failure. */
@@ -23,7 +24,9 @@ edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);
 void edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc);
 /* Non-zero when any --keep-* rule is set. */
 int edr_retention_opts_set(const struct edr_opts *o);
-/* Retention on an open repository; the caller may hold the lock (locked=1). */
-edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused);
+/* Retention on an open repository; the caller may hold the lock (locked=1).
+ * With --json the decisions are printed, or, when decisions is not NULL,
+ * handed over there (a json_t array) for the caller's own document. */
+edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void **decisions);
 
 #endif

@@ -63,9 +63,11 @@ EDR_CMD_DECLARE(verify);
 #define EDR_OPTS_REPO                                                                              \
     EDR_O_REPO, EDR_O_CLUSTER, EDR_O_S3_ENDPOINT, EDR_O_S3_REGION, EDR_O_S3_PATH_STYLE,            \
         EDR_O_S3_CACERT, EDR_O_S3_PART_SIZE, EDR_O_S3_SECRET_FILE, EDR_O_LOCK_WAIT
-#define EDR_OPTS_RETENTION                                                                         \
+/* the retention rules that take a count */
+#define EDR_OPTS_RETENTION_COUNTS                                                                  \
     EDR_O_KEEP_LAST, EDR_O_KEEP_HOURLY, EDR_O_KEEP_DAILY, EDR_O_KEEP_WEEKLY, EDR_O_KEEP_MONTHLY,   \
-        EDR_O_KEEP_WITHIN, EDR_O_KEEP_VERIFIED
+        EDR_O_KEEP_YEARLY, EDR_O_KEEP_VERIFIED
+#define EDR_OPTS_RETENTION EDR_OPTS_RETENTION_COUNTS, EDR_O_KEEP_WITHIN
 
 /* Helpers (cmd/common.c). */
 void edr_cmd_cleanup(struct edr_ctx *ctx);

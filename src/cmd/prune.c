@@ -22,9 +22,7 @@ const enum edr_opt_id edr_cmd_prune_opts[] = {EDR_OPTS_REPO, EDR_OPTS_RETENTION,
 int
 edr_retention_opts_set(const struct edr_opts *o)
 {
-    static const enum edr_opt_id counts[] = {EDR_O_KEEP_LAST,    EDR_O_KEEP_HOURLY,
-                                             EDR_O_KEEP_DAILY,   EDR_O_KEEP_WEEKLY,
-                                             EDR_O_KEEP_MONTHLY, EDR_O_KEEP_VERIFIED};
+    static const enum edr_opt_id counts[] = {EDR_OPTS_RETENTION_COUNTS};
 
     if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL)
         return 1;
@@ -51,6 +49,7 @@ policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
         {EDR_O_KEEP_DAILY, offsetof(struct edr_retention_policy, keep_daily)},
         {EDR_O_KEEP_WEEKLY, offsetof(struct edr_retention_policy, keep_weekly)},
         {EDR_O_KEEP_MONTHLY, offsetof(struct edr_retention_policy, keep_monthly)},
+        {EDR_O_KEEP_YEARLY, offsetof(struct edr_retention_policy, keep_yearly)},
         {EDR_O_KEEP_VERIFIED, offsetof(struct edr_retention_policy, keep_verified)},
     };
 
@@ -69,7 +68,7 @@ policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
 }
 
 edr_rc
-edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unused)
+edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void **decisions)
 {
     struct edr_retention_policy pol;
     struct edr_manifest *list = NULL;
@@ -82,7 +81,6 @@ edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unus
     json_t *arr = NULL;
     edr_rc rc;
 
-    (void)unused;
     if ((rc = policy_from_opts(ctx, &pol)) != EDR_OK)
         return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
@@ -122,7 +120,9 @@ edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void *unus
         edr_info("removed backup '%s/%s'", repo->cluster, list[i].id);
     }
 out:
-    if (arr != NULL)
+    if (arr != NULL && decisions != NULL)
+        *decisions = arr; /* one JSON document: the caller's */
+    else if (arr != NULL)
         edr_cmd_print_json(arr);
     (void)removed;
     if (lock != NULL)

@@ -135,6 +135,8 @@ edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr
             json_object_set_new(o, "encrypted", json_boolean(m->encrypted));
             json_object_set_new(o, "total_keys", json_integer((json_int_t)m->total_keys));
         }
+        if (sum->prune != NULL) /* backup --prune: one document with both */
+            json_object_set(o, "prune", sum->prune);
         edr_cmd_print_json(o);
     } else if (rc == EDR_OK && sum->ok && !ctx->quiet) {
         char db[32], st[32];
@@ -148,4 +150,5 @@ edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr
     }
     write_metrics(ctx, sum, rc);
     run_hook(ctx, sum, rc);
+    json_decref(sum->prune);
 }

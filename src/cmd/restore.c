@@ -361,7 +361,10 @@ edr_cmd_restore(struct edr_ctx *ctx)
     for (size_t i = 0; i < nt; i++) {
         char def[512];
         tg[i].m =
-            all ? &cl->members[i] : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
+            all ? &cl->members[i]
+            : ro.name == NULL && cl->n_members == 1
+                ? &cl->members[0] /* the only member is the default */
+                : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
         if (tg[i].m == NULL) {
             rc = edr_err_set(&ctx->err, EDR_E_USAGE, "member not found in --initial-cluster");
             goto out;

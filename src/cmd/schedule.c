@@ -89,9 +89,7 @@ fmt_utc(time_t t, char *buf, size_t n)
 static edr_rc
 check_retention(const struct edr_opts *o, struct edr_err *err)
 {
-    static const enum edr_opt_id counts[] = {EDR_O_KEEP_LAST,    EDR_O_KEEP_HOURLY,
-                                             EDR_O_KEEP_DAILY,   EDR_O_KEEP_WEEKLY,
-                                             EDR_O_KEEP_MONTHLY, EDR_O_KEEP_VERIFIED};
+    static const enum edr_opt_id counts[] = {EDR_OPTS_RETENTION_COUNTS};
     struct edr_duration dur;
     const char *within = edr_opt_str(o, EDR_O_KEEP_WITHIN);
     int64_t v;

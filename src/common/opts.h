@@ -77,6 +77,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "keep the newest backup of each of the last N ISO weeks")                                   \
     X(KEEP_WITHIN, "keep-within", 0, STR, "retention", "keep-within", NULL, NULL, "DURATION",     \
       "keep everything newer than DURATION (e.g. 36h, 2d, 1w)")                                   \
+    X(KEEP_YEARLY, "keep-yearly", 0, INT, "retention", "keep-yearly", NULL, "0", "N",             \
+      "keep the newest backup of each of the last N years")                                       \
     X(KEY, "key", 0, STR, "etcd", "key", "ETCDCTL_KEY", NULL, "FILE", "client key for etcd")      \
     X(LEVEL, "level", 0, STR, "verify", "level", NULL, NULL, "LEVEL",                             \
       "verify level: stored, content or drill")                                                   \

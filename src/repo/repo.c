@@ -30,6 +30,9 @@ edr_repo_check_cluster_name(const char *name, struct edr_err *err)
                                "invalid cluster name '%s': use letters, digits, '.', '_', '-'",
                                name);
     }
+    if (strstr(name, "..") != NULL)
+        return edr_err_set(err, EDR_E_USAGE, "invalid cluster name '%s': '..' is not allowed",
+                           name);
     return EDR_OK;
 }
 
@@ -312,16 +315,29 @@ edr_rc
 edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out, struct edr_err *err)
 {
     struct edr_manifest *list;
-    size_t n, found = SIZE_MAX, matches = 0;
+    struct edr_repo_problem *probs = NULL;
+    size_t n, np = 0, found = SIZE_MAX, matches = 0;
     edr_rc rc;
 
-    rc = edr_repo_list(r, &list, &n, err);
+    rc = list_backups(r, &list, &n, &probs, &np, err);
     if (rc != EDR_OK)
         return rc;
     if (strcmp(ref, "latest") == 0) {
         if (n > 0)
             found = n - 1, matches = 1;
+        /* a damaged backup newer than the newest good one: never fall back
+         * to an older backup without saying so, loudly */
+        for (size_t i = 0; i < np; i++)
+            if ((n == 0 || strcmp(probs[i].id, list[n - 1].id) > 0) &&
+                strstr(probs[i].msg, "(incomplete)") == NULL)
+                edr_warn("the newest backup '%s/%s' is DAMAGED (%s); 'latest' is the older "
+                         "'%s/%s'",
+                         r->cluster, probs[i].id, probs[i].msg, r->cluster,
+                         n > 0 ? list[n - 1].id : "(none)");
     } else {
+        for (size_t i = 0; i < np; i++)
+            if (strcmp(probs[i].id, ref) == 0)
+                edr_warn("%s", probs[i].msg); /* why the id asked for is not found */
         for (size_t i = 0; i < n; i++) {
             if (strcmp(list[i].id, ref) == 0) {
                 found = i;
@@ -346,6 +362,7 @@ edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out, 
         edr_err_hint(err, "run 'etcd-dr list' to see the backups");
     }
     free(list);
+    free(probs);
     return rc;
 }
 

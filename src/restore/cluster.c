@@ -334,6 +334,15 @@ edr_restore_cluster_parse(const char *initial_cluster, const char *token,
                              elen, s);
             goto out;
         }
+        /* the name becomes a path component ({name} in --data-dir, archive names) */
+        if (memchr(s, '/', (size_t)(eq - s)) != NULL || (eq - s == 1 && s[0] == '.') ||
+            (eq - s == 2 && s[0] == '.' && s[1] == '.')) {
+            rc = edr_err_set(err, EDR_E_USAGE,
+                             "--initial-cluster: member name '%.*s' cannot be used in a path (no "
+                             "'/', not '.' or '..')",
+                             (int)(eq - s), s);
+            goto out;
+        }
         for (u0 = eq + 1; u0 < entry_end && is_space(*u0); u0++)
             ;
         for (u1 = entry_end; u1 > u0 && is_space(u1[-1]); u1--)

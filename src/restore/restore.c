@@ -46,6 +46,9 @@ edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_restore_cl
         ic = (const char *)def.data;
     }
     rc = edr_restore_cluster_parse(ic, o->token, out, err);
+    /* without --name, the only member of --initial-cluster is the one */
+    if (rc == EDR_OK && o->name == NULL && (*out)->n_members == 1)
+        name = (*out)->members[0].name;
     if (rc == EDR_OK) {
         rc = edr_restore_cluster_check_member(*out, name, o->advertise_peer_urls, NULL, err);
         if (rc != EDR_OK) {

@@ -165,6 +165,32 @@ check "a drill killed by SIGKILL does not leave its etcd running" sh -c "! pgrep
 check "... the next drill removes the directory it left" sh -c \
     "TMPDIR='$T/drilltmp' '$EDR' verify $B1 ${R[*]} ${K[*]} --drill -q && test -z \"\$(ls -A '$T/drilltmp')\""
 
+# --- smaller ones
+expect_fail "a cluster name with '..' inside is refused up front" 2 "'\.\.' is not allowed" \
+    "$EDR" backup --endpoints "$EP" --repo "$T/repo5" --cluster 'x..y' --recipient "$T/k.pub"
+check "restore with a one-member --initial-cluster and no --name restores that member" \
+    "$EDR" restore "$B1" "${R[@]}" "${K[@]}" --initial-cluster solo=http://127.0.0.1:$((BASE_PORT + 14)) \
+    --data-dir "$T/solo" -q
+expect_fail "a member name that is not a path component is refused" 2 "member name '\.\.' cannot be used in a path" \
+    "$EDR" restore "$B1" "${R[@]}" "${K[@]}" --all-members --initial-cluster "..=http://127.0.0.1:$((BASE_PORT + 15))" \
+    --data-dir "$T/names/{name}/d"
+check "... and nothing was written" test ! -e "$T/names"
+"$EDR" backup --endpoints "$EP" --repo "$T/repo6" --cluster p --recipient "$T/k.pub" -q
+sleep 1
+"$EDR" backup --endpoints "$EP" --repo "$T/repo6" --cluster p --recipient "$T/k.pub" --prune --keep-last 1 \
+    --json >"$T/prune.json"
+check "backup --prune --json prints one JSON document with the prune decisions in it" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["result"] == "ok" and [x["action"] for x in d["prune"]] == ["keep", "remove"], d
+' "$T/prune.json"
+check "--keep-yearly exists (the retention hint names it)" "$EDR" prune --repo "$T/repo6" --cluster p --keep-yearly 2 -q
+cp -a "$T/repo" "$T/newbad"
+echo '{"format": 1, "id": "broken' >"$T/newbad/c/${B2}.json"
+"$EDR" export latest --repo "$T/newbad" --cluster c "${K[@]}" -o "$T/older.db" 2>"$T/newbad.err"
+check "'latest' with the newest backup damaged says so, naming both" \
+    sh -c "grep -q \"warning: the newest backup 'c/$B2' is DAMAGED\" '$T/newbad.err' && grep -q \"'latest' is the older 'c/$B1'\" '$T/newbad.err'"
+
 # --- restore --all-members, disk full on the second member: none changed
 IC="a=http://127.0.0.1:$((BASE_PORT + 21)),b=http://127.0.0.1:$((BASE_PORT + 22)),c=http://127.0.0.1:$((BASE_PORT + 23))"
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/full/a" "$T/full/b" "$T/full/c" &&
