@@ -55,6 +55,8 @@ const enum edr_opt_id edr_cmd_restore_opts[] = {
     EDR_O__COUNT,
 };
 
+#define PATH_LIMIT 1024 /* bytes of a data, WAL or archive path */
+
 struct target {
     const struct edr_restore_member *m;
     struct edr_restore_staged *staged;
@@ -378,6 +380,15 @@ edr_cmd_restore(struct edr_ctx *ctx)
         }
         if (wd != NULL)
             expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
+        /* a path longer than that is a mistake, not a data dir: refused
+         * before a single directory is made for it */
+        if (strlen(tg[i].data_dir) > PATH_LIMIT || strlen(tg[i].wal_dir) > PATH_LIMIT ||
+            strlen(tg[i].archive) > PATH_LIMIT) {
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "the data, WAL or archive path of member '%s' is longer than %d bytes",
+                             tg[i].m->name, PATH_LIMIT);
+            goto out;
+        }
         if (archives == NULL && (rc = check_target(ctx, tg[i].data_dir, force)) != EDR_OK)
             goto out;
     }

@@ -503,6 +503,9 @@ edr_cmd_verify(struct edr_ctx *ctx)
             rc = edr_source_open(ctx, ctx->opts.args[0], &src);
         }
         snprintf(r->what, sizeof(r->what), "%s", src.what[0] ? src.what : ctx->opts.args[0]);
+        for (char *p = r->what; *p != '\0'; p++) /* printable in text and JSON */
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+                *p = '?';
         if (src.kind == EDR_SOURCE_REPO)
             snprintf(r->id, sizeof(r->id), "%s", src.m.id);
         r->level = level;

@@ -319,6 +319,14 @@ edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out, 
     size_t n, np = 0, found = SIZE_MAX, matches = 0;
     edr_rc rc;
 
+    /* ids are printable ASCII: anything else is no id, and must not reach
+     * a message or a JSON document as it is */
+    for (const unsigned char *p = (const unsigned char *)ref; *p != '\0'; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return edr_err_set(err, EDR_E_NOTFOUND,
+                               "no backup with that id in '%s' for cluster '%s' (it holds bytes "
+                               "that are not printable ASCII)",
+                               r->st->url, r->cluster);
     rc = list_backups(r, &list, &n, &probs, &np, err);
     if (rc != EDR_OK)
         return rc;

@@ -191,6 +191,16 @@ echo '{"format": 1, "id": "broken' >"$T/newbad/c/${B2}.json"
 check "'latest' with the newest backup damaged says so, naming both" \
     sh -c "grep -q \"warning: the newest backup 'c/$B2' is DAMAGED\" '$T/newbad.err' && grep -q \"'latest' is the older 'c/$B1'\" '$T/newbad.err'"
 
+LONG="$T/deep/$(python3 -c 'print("a/" * 3000)')"
+expect_fail "a 6 KB --data-dir is refused whole" 2 "longer than 1024 bytes" \
+    "$EDR" restore "$B1" "${R[@]}" "${K[@]}" --name solo --initial-cluster solo=http://127.0.0.1:$((BASE_PORT + 14)) \
+    --data-dir "$LONG"
+check "... before a single directory was made" test ! -e "$T/deep"
+"$EDR" verify $'\xff\xfe' "${R[@]}" "${K[@]}" --json >"$T/nonascii.json" 2>"$T/nonascii.err"
+RC=$?
+check "a non-UTF-8 id: not found (exit $RC), said in one line, and the JSON result is there" sh -c \
+    "test $RC = 8 && grep -q 'not printable ASCII' '$T/nonascii.err' && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d[\"results\"]) == 1 else 1)' '$T/nonascii.json'"
+
 # --- restore --all-members, disk full on the second member: none changed
 IC="a=http://127.0.0.1:$((BASE_PORT + 21)),b=http://127.0.0.1:$((BASE_PORT + 22)),c=http://127.0.0.1:$((BASE_PORT + 23))"
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/full/a" "$T/full/b" "$T/full/c" &&
