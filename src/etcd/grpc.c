@@ -91,7 +91,9 @@ edr_grpc_dec_feed(struct edr_grpc_dec *d, const uint8_t *data, size_t len, struc
                 return rc;
             d->have = 0;
             if (d->need == 0) {
-                if ((rc = deliver(d, d->buf, 0, err)) != EDR_OK)
+                /* d->buf is NULL until a split message arrived: hand over a
+                 * pointer to our own memory, never NULL */
+                if ((rc = deliver(d, d->buf != NULL ? d->buf : d->hdr, 0, err)) != EDR_OK)
                     return rc;
                 continue;
             }
@@ -202,12 +204,18 @@ edr_grpc_status_line(struct edr_grpc_status *s, const char *line, size_t len)
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         const char *sp = memchr(line, ' ', len);
         int code = 0;
-        size_t k;
+        size_t k, ndigits = 0;
         if (sp == NULL)
             return;
         k = (size_t)(sp - line) + 1;
-        for (; k < len && isdigit((unsigned char)line[k]); k++)
-            code = code * 10 + (line[k] - '0');
+        for (; k < len && isdigit((unsigned char)line[k]); k++, ndigits++) {
+            if (ndigits < 3)
+                code = code * 10 + (line[k] - '0');
+        }
+        /* a status code is three digits; any other run is not HTTP's (-1, so
+         * that it is neither "nothing seen" nor a status we act on) */
+        if (ndigits != 3)
+            code = -1;
         /* a new response (e.g. after 100-continue) restarts everything */
         edr_grpc_status_init(s);
         s->http_status = code;

@@ -266,6 +266,14 @@ copy_str(char *dst, size_t dstsz, const struct edr_pb_field *f, const char *sep)
     }
 }
 
+/* The end of a message: an empty one may come as (NULL, 0), and NULL + 0 is
+ * undefined behaviour in C. */
+static const uint8_t *
+msg_end(const uint8_t *buf, size_t len)
+{
+    return len > 0 ? buf + len : buf;
+}
+
 static edr_rc
 prefix(struct edr_err *err, const char *msg)
 {
@@ -277,7 +285,7 @@ prefix(struct edr_err *err, const char *msg)
 edr_rc
 edr_pb_decode_header(const uint8_t *buf, size_t len, struct edr_pb_header *h, struct edr_err *err)
 {
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_pb_field f;
     edr_rc rc;
 
@@ -312,7 +320,7 @@ edr_pb_decode_snapshot_resp(const uint8_t *buf, size_t len, struct edr_pb_snapsh
                             struct edr_err *err)
 {
     static const char what[] = "SnapshotResponse";
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_pb_field f;
     edr_rc rc;
 
@@ -351,7 +359,7 @@ edr_pb_decode_auth_resp(const uint8_t *buf, size_t len, struct edr_pb_auth_resp 
                         struct edr_err *err)
 {
     static const char what[] = "AuthenticateResponse";
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_pb_field f;
     edr_rc rc;
 
@@ -378,7 +386,7 @@ edr_pb_decode_status_resp(const uint8_t *buf, size_t len, struct edr_etcd_status
                           struct edr_err *err)
 {
     static const char what[] = "StatusResponse";
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_pb_header h;
     struct edr_pb_field f;
     edr_rc rc;
@@ -447,7 +455,7 @@ static edr_rc
 decode_member(const uint8_t *buf, size_t len, struct edr_etcd_member *m, struct edr_err *err)
 {
     static const char what[] = "Member";
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_pb_field f;
     edr_rc rc;
 
@@ -490,7 +498,7 @@ edr_pb_decode_member_list(const uint8_t *buf, size_t len, struct edr_etcd_member
                           size_t *n, struct edr_err *err)
 {
     static const char what[] = "MemberListResponse";
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p = buf, *end = msg_end(buf, len);
     struct edr_etcd_member *arr = NULL;
     struct edr_pb_field f;
     size_t count = 0, i = 0;

@@ -1,36 +1,197 @@
 /*
  * Manifest JSON through jansson. 64-bit ids are written as hex strings (no
- * precision loss in JSON consumers), sizes and revisions as integers.
+ * precision loss in JSON consumers), sizes and revisions as integers. The
+ * writer and the parser apply one set of rules to the fields (check_fields()),
+ * so that whatever the parser accepts the writer can write back, and whatever
+ * the writer writes the parser reads back unchanged.
  */
 #include "repo/manifest.h"
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* the longest cluster name edr_repo_check_cluster_name() accepts */
+#define CLUSTER_NAME_MAX 100
 
 void
 edr_time_iso(time_t t, char out[32])
 {
     struct tm tm;
 
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0';
 }
 
 int
 edr_time_parse_iso(const char *s, time_t *out)
 {
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
     struct tm tm;
-    const char *end;
+    char back[32];
+    time_t t;
 
+    for (size_t i = 0; i < sizeof(shape); i++) {
+        if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+            return -1;
+    }
     memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (end == NULL || *end != '\0')
+    tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+    tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+    tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+    tm.tm_hour = (s[11] - '0') * 10 + (s[12] - '0');
+    tm.tm_min = (s[14] - '0') * 10 + (s[15] - '0');
+    tm.tm_sec = (s[17] - '0') * 10 + (s[18] - '0');
+    t = timegm(&tm);
+    /* only the form edr_time_iso() writes back: no 31 February, no leap
+     * second, no year below 1000 (strftime does not pad it to four digits) */
+    edr_time_iso(t, back);
+    if (strcmp(back, s) != 0)
         return -1;
-    *out = timegm(&tm);
+    *out = t;
     return 0;
+}
+
+/* Exactly n lower-case hex digits: what edr_hex() and "%016" PRIx64 write,
+ * and what the stored and computed hashes are compared as. */
+static int
+is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[n] == '\0';
+}
+
+/* A backup id or a cluster name: both name objects of the repository
+ * ("<cluster>/<id>.json"), so both follow edr_repo_check_cluster_name()'s
+ * rule, 1 to max letters, digits, '.', '_', '-', not starting with a dot. */
+static int
+is_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max || s[0] == '.')
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* Valid UTF-8 as jansson requires of every string: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
+static int
+is_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s != '\0') {
+        unsigned c = *s++, cp, need;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            need = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            need = 3, cp = c & 0x07;
+        else
+            return 0;
+        for (unsigned i = 0; i < need; i++, s++) {
+            if ((*s & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (*s & 0x3f);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+    }
+    return 1;
+}
+
+/* A time that edr_time_iso() writes and edr_time_parse_iso() reads back. */
+static int
+time_ok(time_t t)
+{
+    char s[32];
+    time_t back;
+
+    edr_time_iso(t, s);
+    return edr_time_parse_iso(s, &back) == 0 && back == t;
+}
+
+/* The rules of the fields, for the writer and the parser alike. Returns 0, or
+ * -1 with the reason ("field 'x' is ...") in why. */
+static int
+check_fields(const struct edr_manifest *m, char *why, size_t n)
+{
+    static const struct {
+        const char *name;
+        size_t off, size;
+    } strs[] = {
+        {"tool_version", offsetof(struct edr_manifest, tool_version),
+         sizeof(((struct edr_manifest *)0)->tool_version)},
+        {"endpoint", offsetof(struct edr_manifest, endpoint),
+         sizeof(((struct edr_manifest *)0)->endpoint)},
+        {"etcd_version", offsetof(struct edr_manifest, etcd_version),
+         sizeof(((struct edr_manifest *)0)->etcd_version)},
+        {"compression.algorithm", offsetof(struct edr_manifest, compression),
+         sizeof(((struct edr_manifest *)0)->compression)},
+    };
+    const struct {
+        const char *name;
+        uint64_t v;
+    } ints[] = {
+        {"revision", (uint64_t)m->revision}, {"raft_index", m->raft_index},
+        {"raft_term", m->raft_term},         {"db_size", m->db_size},
+        {"stored_size", m->stored_size},     {"total_keys", m->total_keys},
+        {"key_revisions", m->key_revisions},
+    };
+    const char *bad = NULL, *field = NULL;
+
+    if (m->format != EDR_MANIFEST_FORMAT) {
+        field = "format", bad = "is unsupported";
+    } else if (memchr(m->id, '\0', sizeof(m->id)) == NULL || !is_name(m->id, sizeof(m->id) - 1)) {
+        field = "id", bad = "is not a backup id";
+    } else if (memchr(m->cluster, '\0', sizeof(m->cluster)) == NULL ||
+               !is_name(m->cluster, CLUSTER_NAME_MAX)) {
+        field = "cluster", bad = "is not a cluster name";
+    } else if (!time_ok(m->started)) {
+        field = "started", bad = "is out of range";
+    } else if (!time_ok(m->finished)) {
+        field = "finished", bad = "is out of range";
+    } else if (!isfinite(m->duration_s)) {
+        field = "duration_seconds", bad = "is not a finite number";
+    } else if (!is_hex(m->db_sha256, 64)) {
+        field = "db_sha256", bad = "is not 64 lower-case hex digits";
+    } else if (!is_hex(m->stored_sha256, 64)) {
+        field = "stored_sha256", bad = "is not 64 lower-case hex digits";
+    } else if (m->nrecipients < 0 || m->nrecipients > EDR_MANIFEST_MAX_RECIPIENTS) {
+        field = "encryption.recipients", bad = "has too many entries";
+    }
+    for (size_t i = 0; bad == NULL && i < sizeof(strs) / sizeof(strs[0]); i++) {
+        const char *s = (const char *)m + strs[i].off;
+        if (memchr(s, '\0', strs[i].size) == NULL || !is_utf8(s))
+            field = strs[i].name, bad = "is not a UTF-8 string that fits";
+    }
+    for (size_t i = 0; bad == NULL && i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (ints[i].v > INT64_MAX)
+            field = ints[i].name, bad = "is out of range";
+    }
+    for (int i = 0; bad == NULL && i < m->nrecipients; i++) {
+        if (!is_hex(m->recipients[i], 16)) {
+            field = "encryption.recipients";
+            bad = "has an entry that is not 16 lower-case hex digits";
+        }
+    }
+    if (bad == NULL)
+        return 0;
+    snprintf(why, n, "field '%s' %s", field, bad);
+    return -1;
 }
 
 static json_t *
@@ -45,10 +206,14 @@ hex64(uint64_t v)
 edr_rc
 edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *err)
 {
-    char started[32], finished[32];
+    char started[32], finished[32], why[128];
     json_t *o, *rcpt;
     char *s;
 
+    /* what the parser would refuse is not written: a manifest that does not
+     * parse hides its backup */
+    if (check_fields(m, why, sizeof(why)) != 0)
+        return edr_err_set(err, EDR_E_INTERNAL, "unable to build manifest JSON: %s", why);
     edr_time_iso(m->started, started);
     edr_time_iso(m->finished, finished);
     rcpt = json_array();
@@ -93,6 +258,9 @@ edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *e
     return EDR_OK;
 }
 
+/* A string member: 0 when it fits into dst (n bytes with the NUL), -1 when it
+ * is absent or not a string, -2 when it is too long. Never truncates: a cut
+ * string may end inside a UTF-8 sequence, which the writer cannot write. */
 static int
 get_str(json_t *o, const char *k, char *dst, size_t n)
 {
@@ -100,7 +268,9 @@ get_str(json_t *o, const char *k, char *dst, size_t n)
 
     if (!json_is_string(v))
         return -1;
-    snprintf(dst, n, "%s", json_string_value(v));
+    if (json_string_length(v) >= n)
+        return -2;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return 0;
 }
 
@@ -115,15 +285,46 @@ get_int(json_t *o, const char *k, int64_t *dst)
     return 0;
 }
 
+/* An optional string member: absent or of another type leaves dst empty. */
 static int
-get_hex64(json_t *o, const char *k, uint64_t *dst)
+opt_str(json_t *o, const char *k, char *dst, size_t n, char *why, size_t wn)
 {
-    char buf[32], *end;
-
-    if (get_str(o, k, buf, sizeof(buf)) != 0)
+    if (get_str(o, k, dst, n) == -2) {
+        snprintf(why, wn, "field '%s' is longer than %zu bytes", k, n - 1);
         return -1;
-    *dst = strtoull(buf, &end, 16);
-    return *end == '\0' && buf[0] != '\0' ? 0 : -1;
+    }
+    return 0;
+}
+
+/* A hex string member of exactly ndigits digits into dst (ndigits + 1 bytes):
+ * -1 when absent or not a string, -2 when not ndigits lower-case hex digits. */
+static int
+get_hex(json_t *o, const char *k, char *dst, size_t ndigits)
+{
+    json_t *v = json_object_get(o, k);
+
+    if (!json_is_string(v))
+        return -1;
+    if (json_string_length(v) != ndigits || !is_hex(json_string_value(v), ndigits))
+        return -2;
+    memcpy(dst, json_string_value(v), ndigits + 1);
+    return 0;
+}
+
+/* An optional 64-bit id, written as 16 hex digits. */
+static int
+opt_hex64(json_t *o, const char *k, uint64_t *dst, char *why, size_t wn)
+{
+    char buf[17];
+
+    if (json_object_get(o, k) == NULL)
+        return 0;
+    if (get_hex(o, k, buf, 16) != 0) {
+        snprintf(why, wn, "field '%s' is not 16 lower-case hex digits", k);
+        return -1;
+    }
+    *dst = strtoull(buf, NULL, 16);
+    return 0;
 }
 
 edr_rc
@@ -132,9 +333,9 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
 {
     json_error_t jerr;
     json_t *o, *v, *comp, *enc;
-    char ts[64];
+    char ts[32], why[128] = "";
     int64_t i64;
-    const char *bad = NULL;
+    int r;
 
     memset(m, 0, sizeof(*m));
     o = json_loadb(json, len, 0, &jerr);
@@ -142,36 +343,50 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
         return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': invalid JSON at line %d: %s", what,
                            jerr.line, jerr.text);
     if (!json_is_object(o)) {
-        bad = "not an object";
+        snprintf(why, sizeof(why), "not an object");
         goto out;
     }
     if (get_int(o, "format", &i64) != 0 || i64 != EDR_MANIFEST_FORMAT) {
-        bad = "unsupported or missing format";
+        snprintf(why, sizeof(why), "unsupported or missing format");
         goto out;
     }
     m->format = (int)i64;
-    if (get_str(o, "id", m->id, sizeof(m->id)) ||
-        get_str(o, "cluster", m->cluster, sizeof(m->cluster))) {
-        bad = "missing id or cluster";
+    if (!json_is_string(json_object_get(o, "id")) ||
+        !json_is_string(json_object_get(o, "cluster"))) {
+        snprintf(why, sizeof(why), "missing id or cluster");
         goto out;
     }
-    if (get_str(o, "started", ts, sizeof(ts)) || edr_time_parse_iso(ts, &m->started) ||
-        get_str(o, "finished", ts, sizeof(ts)) || edr_time_parse_iso(ts, &m->finished)) {
-        bad = "missing or bad started/finished time";
+    /* a name too long for its field is not a valid name either */
+    if (get_str(o, "id", m->id, sizeof(m->id)) != 0 || !is_name(m->id, sizeof(m->id) - 1)) {
+        snprintf(why, sizeof(why), "field 'id' is not a backup id");
         goto out;
+    }
+    if (get_str(o, "cluster", m->cluster, sizeof(m->cluster)) != 0 ||
+        !is_name(m->cluster, CLUSTER_NAME_MAX)) {
+        snprintf(why, sizeof(why), "field 'cluster' is not a cluster name");
+        goto out;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *k = i == 0 ? "started" : "finished";
+        if ((r = get_str(o, k, ts, sizeof(ts))) == -1) {
+            snprintf(why, sizeof(why), "missing or bad started/finished time");
+            goto out;
+        }
+        if (r != 0 || edr_time_parse_iso(ts, i == 0 ? &m->started : &m->finished) != 0) {
+            snprintf(why, sizeof(why), "field '%s' is not a UTC time like 2026-11-26T18:30:00Z", k);
+            goto out;
+        }
     }
     v = json_object_get(o, "duration_seconds");
     m->duration_s = json_is_number(v) ? json_number_value(v) : 0;
-    get_str(o, "tool_version", m->tool_version, sizeof(m->tool_version));
-    get_str(o, "endpoint", m->endpoint, sizeof(m->endpoint));
-    get_str(o, "etcd_version", m->etcd_version, sizeof(m->etcd_version));
-    if ((json_object_get(o, "cluster_id") && get_hex64(o, "cluster_id", &m->cluster_id)) ||
-        (json_object_get(o, "member_id") && get_hex64(o, "member_id", &m->member_id))) {
-        bad = "cluster_id or member_id is not a hex id";
+    if (opt_str(o, "tool_version", m->tool_version, sizeof(m->tool_version), why, sizeof(why)) ||
+        opt_str(o, "endpoint", m->endpoint, sizeof(m->endpoint), why, sizeof(why)) ||
+        opt_str(o, "etcd_version", m->etcd_version, sizeof(m->etcd_version), why, sizeof(why)) ||
+        opt_hex64(o, "cluster_id", &m->cluster_id, why, sizeof(why)) ||
+        opt_hex64(o, "member_id", &m->member_id, why, sizeof(why)))
         goto out;
-    }
     if (get_int(o, "revision", &m->revision) || get_int(o, "db_size", &i64)) {
-        bad = "missing revision or db_size";
+        snprintf(why, sizeof(why), "missing revision or db_size");
         goto out;
     }
     m->db_size = (uint64_t)i64;
@@ -179,44 +394,67 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
         m->raft_index = (uint64_t)i64;
     if (get_int(o, "raft_term", &i64) == 0)
         m->raft_term = (uint64_t)i64;
-    if (get_str(o, "db_sha256", m->db_sha256, sizeof(m->db_sha256)) ||
-        get_str(o, "stored_sha256", m->stored_sha256, sizeof(m->stored_sha256)) ||
-        get_int(o, "stored_size", &i64) || strlen(m->db_sha256) != 64 ||
-        strlen(m->stored_sha256) != 64) {
-        bad = "missing or bad hashes";
+    if (!json_is_string(json_object_get(o, "db_sha256")) ||
+        !json_is_string(json_object_get(o, "stored_sha256")) || get_int(o, "stored_size", &i64)) {
+        snprintf(why, sizeof(why), "missing or bad hashes");
         goto out;
     }
     m->stored_size = (uint64_t)i64;
+    if (get_hex(o, "db_sha256", m->db_sha256, 64) != 0) {
+        snprintf(why, sizeof(why), "field 'db_sha256' is not 64 lower-case hex digits");
+        goto out;
+    }
+    if (get_hex(o, "stored_sha256", m->stored_sha256, 64) != 0) {
+        snprintf(why, sizeof(why), "field 'stored_sha256' is not 64 lower-case hex digits");
+        goto out;
+    }
     comp = json_object_get(o, "compression");
     if (json_is_object(comp)) {
-        get_str(comp, "algorithm", m->compression, sizeof(m->compression));
-        if (get_int(comp, "level", &i64) == 0)
+        if (get_str(comp, "algorithm", m->compression, sizeof(m->compression)) == -2) {
+            snprintf(why, sizeof(why), "field 'compression.algorithm' is longer than %zu bytes",
+                     sizeof(m->compression) - 1);
+            goto out;
+        }
+        if (get_int(comp, "level", &i64) == 0) {
+            if (i64 < INT_MIN || i64 > INT_MAX) {
+                snprintf(why, sizeof(why), "field 'compression.level' is out of range");
+                goto out;
+            }
             m->compress_level = (int)i64;
+        }
     }
     enc = json_object_get(o, "encryption");
     if (!json_is_object(enc)) {
-        bad = "missing encryption";
+        snprintf(why, sizeof(why), "missing encryption");
         goto out;
     }
     m->encrypted = json_is_true(json_object_get(enc, "enabled"));
     v = json_object_get(enc, "recipients");
     if (json_is_array(v)) {
         size_t i;
-        json_t *r;
-        json_array_foreach(v, i, r)
+        json_t *rv;
+        json_array_foreach(v, i, rv)
         {
-            if (m->nrecipients >= EDR_MANIFEST_MAX_RECIPIENTS || !json_is_string(r))
+            if (m->nrecipients >= EDR_MANIFEST_MAX_RECIPIENTS || !json_is_string(rv))
                 break;
-            snprintf(m->recipients[m->nrecipients++], 17, "%s", json_string_value(r));
+            if (json_string_length(rv) != 16 || !is_hex(json_string_value(rv), 16)) {
+                snprintf(why, sizeof(why),
+                         "field 'encryption.recipients' has an entry that is "
+                         "not 16 lower-case hex digits");
+                goto out;
+            }
+            memcpy(m->recipients[m->nrecipients++], json_string_value(rv), 17);
         }
     }
     if (get_int(o, "total_keys", &i64) == 0)
         m->total_keys = (uint64_t)i64;
     if (get_int(o, "key_revisions", &i64) == 0)
         m->key_revisions = (uint64_t)i64;
+    /* the rest (negative counts and sizes) by the writer's own rules */
+    check_fields(m, why, sizeof(why));
 out:
     json_decref(o);
-    if (bad != NULL)
-        return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': %s", what, bad);
+    if (why[0] != '\0')
+        return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': %s", what, why);
     return EDR_OK;
 }

@@ -1,1 +1,2 @@
 # fuzz targets and their corpus replay
+EXTRA_DIST += tests/fuzz/README.md

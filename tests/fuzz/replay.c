@@ -44,8 +44,11 @@ main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        if (stat(argv[i], &st) != 0)
+        if (stat(argv[i], &st) != 0) {
+            /* a corpus that is not there is a failure, not "0 tests" */
+            printf("not ok %d - %s: missing\n", ++count, argv[i]);
             continue;
+        }
         if (S_ISDIR(st.st_mode)) {
             DIR *d = opendir(argv[i]);
             struct dirent *de;
@@ -63,6 +66,8 @@ main(int argc, char **argv)
             printf("not ok %d - %s: unreadable\n", ++count, argv[i]);
         }
     }
+    if (count == 0) /* an empty corpus replays nothing: that must not pass */
+        printf("not ok %d - no corpus input given or found\n", ++count);
     printf("1..%d\n", count);
     return 0;
 }

@@ -37,7 +37,7 @@ on_msg(void *ud, const uint8_t *msg, size_t len, struct edr_err *err)
     assert_true(c->n < 16);
     if (len > 0)
         memcpy(c->out + c->len, msg, len);
-    if (len > 0 && msg >= c->chunk && msg + len <= c->chunk + c->chunk_len)
+    if (len > 0 && c->chunk != NULL && msg >= c->chunk && msg + len <= c->chunk + c->chunk_len)
         c->zero_copy++;
     c->len += len;
     c->lens[c->n++] = len;
@@ -286,6 +286,74 @@ test_status_lines(void **state)
     assert_string_equal(s.message, "invalid grpc-status");
 }
 
+/* An HTTP status is three digits: a long run of digits (fuzz_grpc: signed
+ * overflow in the `code * 10` loop) or a short one is not a status. */
+static void
+test_status_line_digits(void **state)
+{
+    static const struct {
+        const char *line;
+        int status;
+    } cases[] = {
+        {"HTTP/2 200 \r\n", 200},
+        {"HTTP/2 200", 200},
+        {"HTTP/1.1 100 Continue\r\n", 100},
+        {"HTTP/2 503\r\n", 503},
+        {"HTTP/2 99999999999999999999999999999999999999 \r\n", -1},
+        {"HTTP/2 2147483648\r\n", -1},
+        {"HTTP/2 2000\r\n", -1},
+        {"HTTP/2 20 \r\n", -1},
+        {"HTTP/2 \r\n", -1},
+        {"HTTP/2 x200\r\n", -1},
+    };
+    struct edr_grpc_status s;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        edr_grpc_status_init(&s);
+        s.is_grpc = 1; /* a status line starts a new response */
+        edr_grpc_status_line(&s, cases[i].line, strlen(cases[i].line));
+        assert_int_equal(s.http_status, cases[i].status);
+        assert_false(s.is_grpc);
+    }
+    /* no space: not a status line, nothing changes */
+    edr_grpc_status_init(&s);
+    edr_grpc_status_line(&s, "HTTP/2", 6);
+    assert_int_equal(s.http_status, 0);
+}
+
+static edr_rc
+on_msg_ptr(void *ud, const uint8_t *msg, size_t len, struct edr_err *err)
+{
+    int *calls = ud;
+
+    (void)err;
+    assert_non_null(msg); /* (NULL, 0) made the decoders compute NULL + 0 */
+    assert_int_equal(len, 0);
+    (*calls)++;
+    return EDR_OK;
+}
+
+/* An empty message whose prefix arrived split, before any message needed the
+ * buffer, is handed over with a pointer that is not NULL. */
+static void
+test_dec_empty_split(void **state)
+{
+    static const uint8_t empty[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    struct edr_grpc_dec d;
+    struct edr_err err;
+    int calls = 0;
+    (void)state;
+
+    edr_grpc_dec_init(&d, 0, on_msg_ptr, &calls);
+    for (size_t i = 0; i < sizeof(empty); i++)
+        assert_int_equal(edr_grpc_dec_feed(&d, empty + i, 1, &err), EDR_OK);
+    assert_int_equal(edr_grpc_dec_finish(&d, &err), EDR_OK);
+    assert_int_equal(calls, 2);
+    assert_null(d.buf);
+    edr_grpc_dec_release(&d);
+}
+
 static void
 test_percent_decode(void **state)
 {
@@ -335,9 +403,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dec_chunk_sizes), cmocka_unit_test(test_dec_every_split),
-        cmocka_unit_test(test_dec_errors),      cmocka_unit_test(test_status_lines),
-        cmocka_unit_test(test_percent_decode),  cmocka_unit_test(test_status_rc),
+        cmocka_unit_test(test_dec_chunk_sizes),    cmocka_unit_test(test_dec_every_split),
+        cmocka_unit_test(test_dec_errors),         cmocka_unit_test(test_status_lines),
+        cmocka_unit_test(test_status_line_digits), cmocka_unit_test(test_dec_empty_split),
+        cmocka_unit_test(test_percent_decode),     cmocka_unit_test(test_status_rc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,9 +215,9 @@ test_bad(void **state)
         {"\"id\"", "\"ids\"", "missing id or cluster"},
         {"\"cluster\": \"prod\"", "\"cluster\": 5", "missing id or cluster"},
         {"\"2026-11-26T18:30:00Z\"", "\"2026-11-26 18:30:00\"",
-         "missing or bad started/finished time"},
+         "field 'started' is not a UTC time like 2026-11-26T18:30:00Z"},
         {"\"2026-11-26T18:31:05Z\"", "\"2026-11-26T18:31:05Zjunk\"",
-         "missing or bad started/finished time"},
+         "field 'finished' is not a UTC time like 2026-11-26T18:30:00Z"},
         {"\"finished\"", "\"finish\"", "missing or bad started/finished time"},
         {"\"started\": \"2026-11-26T18:30:00Z\"", "\"started\": 1795717800",
          "missing or bad started/finished time"},
@@ -225,7 +226,7 @@ test_bad(void **state)
         {"\"revision\": 12345", "\"revision\": \"12345\"", "missing revision or db_size"},
         {"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
          "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
-         "missing or bad hashes"},
+         "field 'db_sha256' is not 64 lower-case hex digits"},
         {"\"stored_sha256\"", "\"stored_sha\"", "missing or bad hashes"},
         {"\"stored_size\"", "\"stored\"", "missing or bad hashes"},
         {"\"encryption\"", "\"encrypt\"", "missing encryption"},
@@ -260,6 +261,257 @@ test_bad(void **state)
     assert_int_equal(edr_manifest_from_json(golden, sizeof(golden) - 10, "a", &m, &err),
                      EDR_E_INTEGRITY);
     assert_int_equal(strncmp(err.msg, "manifest 'a': invalid JSON at line 33: ", 39), 0);
+}
+
+/* Values of the right type that the writer could not write back, or that the
+ * rest of etcd-dr would refuse (the parser used to accept all but one): each is
+ * refused with a message naming the field. */
+static void
+test_bad_fields(void **state)
+{
+    static const struct {
+        const char *from, *to, *msg;
+    } cases[] = {
+        /* digests: exactly 64 lower-case hex digits, what edr_hex() writes and
+         * verify compares with strcmp() */
+        {"\"stored_sha256\": \"000", "\"stored_sha256\": \"a94IIIIIIIIIIIIIIII000",
+         "field 'stored_sha256' is not 64 lower-case hex digits"},
+        {"\"stored_sha256\": \"000", "\"stored_sha256\": \"0000",
+         "field 'stored_sha256' is not 64 lower-case hex digits"},
+        {"\"stored_sha256\": \"000", "\"stored_sha256\": \"\\u00e90",
+         "field 'stored_sha256' is not 64 lower-case hex digits"},
+        {"\"db_sha256\": \"a", "\"db_sha256\": \"A",
+         "field 'db_sha256' is not 64 lower-case hex digits"},
+        {"\"db_sha256\": \"aa", "\"db_sha256\": \";a",
+         "field 'db_sha256' is not 64 lower-case hex digits"},
+        {"\"db_sha256\": \"a", "\"db_sha256\": \" ",
+         "field 'db_sha256' is not 64 lower-case hex digits"},
+        /* times: only the form the writer writes */
+        {"\"2026-11-26T18:31:05Z\"", "\"27-11-26T19:45:20Z\"",
+         "field 'finished' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"\"2026-11-26T18:31:05Z\"", "\"0027-11-26T19:45:20Z\"",
+         "field 'finished' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"\"2026-11-26T18:30:00Z\"", "\"2026-02-31T18:30:00Z\"",
+         "field 'started' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"\"2026-11-26T18:30:00Z\"", "\"2026-11-26T18:30:60Z\"",
+         "field 'started' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"\"2026-11-26T18:30:00Z\"", "\" 2026-11-26T18:30:00Z\"",
+         "field 'started' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"\"2026-11-26T18:30:00Z\"", "\"2026-1-26T18:30:00Z\"",
+         "field 'started' is not a UTC time like 2026-11-26T18:30:00Z"},
+        /* ids and cluster names name objects of the repository */
+        {"\"id\": \"20261126T183000Z-r12345\"", "\"id\": \"../etc/x\"",
+         "field 'id' is not a backup id"},
+        {"\"id\": \"20261126T183000Z-r12345\"", "\"id\": \"\"", "field 'id' is not a backup id"},
+        {"\"id\": \"20261126T183000Z-r12345\"", "\"id\": \".hidden\"",
+         "field 'id' is not a backup id"},
+        {"\"id\": \"20261126T183000Z-r12345\"",
+         "\"id\": \"20261126T183000Z-r123456789012345678901234567890123456789012345678\"",
+         "field 'id' is not a backup id"},
+        {"\"cluster\": \"prod\"", "\"cluster\": \"pr od\"",
+         "field 'cluster' is not a cluster name"},
+        {"\"cluster\": \"prod\"", "\"cluster\": \"pr\\u00f6d\"",
+         "field 'cluster' is not a cluster name"},
+        /* strings are not cut (a cut may split a UTF-8 sequence) */
+        {"\"1.2.3\"", "\"1.2.3-xxxxxxxxxxxxxxxxxxxxxxxxxx\"",
+         "field 'tool_version' is longer than 31 bytes"},
+        {"\"3.4.23\"", "\"3.4.23-xxxxxxxxxxxxxxxxxxxxxxx\\u00e9\"",
+         "field 'etcd_version' is longer than 31 bytes"},
+        {"\"zstd\"", "\"zstd-xxxxxxxxxxx\"",
+         "field 'compression.algorithm' is longer than 15 bytes"},
+        /* 64-bit ids: 16 lower-case hex digits, as written */
+        {"\"cdf818194e3a8c32\"", "\"0xcdf818194e3a8c\"",
+         "field 'cluster_id' is not 16 lower-case hex digits"},
+        {"\"cdf818194e3a8c32\"", "\"CDF818194E3A8C32\"",
+         "field 'cluster_id' is not 16 lower-case hex digits"},
+        {"\"8e9e05c52164694d\"", "\"-1\"", "field 'member_id' is not 16 lower-case hex digits"},
+        {"\"8e9e05c52164694d\"", "42", "field 'member_id' is not 16 lower-case hex digits"},
+        /* sizes, counts and revisions are not negative */
+        {"\"db_size\": 20480", "\"db_size\": -1", "field 'db_size' is out of range"},
+        {"\"revision\": 12345", "\"revision\": -12345", "field 'revision' is out of range"},
+        {"\"stored_size\": 4321", "\"stored_size\": -4321", "field 'stored_size' is out of range"},
+        {"\"raft_term\": 7", "\"raft_term\": -7", "field 'raft_term' is out of range"},
+        {"\"key_revisions\": 990", "\"key_revisions\": -990",
+         "field 'key_revisions' is out of range"},
+        {"\"level\": 3", "\"level\": 4294967299", "field 'compression.level' is out of range"},
+        /* recipients are key ids */
+        {"\"fedcba9876543210\"", "\"FEDCBA9876543210\"",
+         "field 'encryption.recipients' has an entry that is not 16 lower-case hex digits"},
+        {"\"fedcba9876543210\"", "\"fedcba98765432100\"",
+         "field 'encryption.recipients' has an entry that is not 16 lower-case hex digits"},
+    };
+    struct edr_manifest m;
+    struct edr_err err;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *doc = edit(cases[i].from, cases[i].to), want[256];
+        snprintf(want, sizeof(want), "manifest 'p/x.json': %s", cases[i].msg);
+        edr_err_clear(&err);
+        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "p/x.json", &m, &err),
+                         EDR_E_INTEGRITY);
+        assert_int_equal(err.code, EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, want);
+        free(doc);
+    }
+}
+
+/* The fuzz find of A12 (tests/fuzz/corpus/manifest/roundtrip-find.json): it
+ * used to parse, with stored_sha256 cut inside a UTF-8 sequence and a year 27,
+ * and the writer then refused the manifest. */
+static void
+test_fuzz_find(void **state)
+{
+    static const char fmt[] =
+        "{\n  \"format\": 1,\n \"id\": \"20\",\n  \"cluster\": \"demo\",\n"
+        "  \"started\": \"2026-11-26T19:45:20Z\",\n  \"finished\": \"%s\",\n"
+        "   \"\": \"96\",\n \"revision\": 51,\n\n  \"db_size\": 24576,\n"
+        "  \"db_sha256\": \"%s\",\n  \"stored_size\":849,\n"
+        "  \"stored_sha256\": \"a94IIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIec815143d2ecd2nulff0fa"
+        "\xc9\x9a\xcc\x9e"
+        "607c3e8b19afca5edc1dd86edfd0e07f6ff\",\n"
+        "  \"comsion\": {\"alfalsgo\": 3\n  },\n  \"encryption\": {\n  },\n"
+        "  \"te\": \"6T194520Z-s5dr\"\n}\n";
+    static const char db_bad[] = "36755c741f699cdb0ed78d8bfac816c478;80aed25646757b91f97cfcdc2318d";
+    static const char db_ok[] = "36755c741f699cdb0ed78d8bfac816c478980aed25646757b91f97cfcdc2318d";
+    static const struct {
+        const char *finished, *db, *msg;
+    } steps[] = {
+        {"27-11-26T19:45:20Z", db_bad,
+         "field 'finished' is not a UTC time like 2026-11-26T18:30:00Z"},
+        {"2027-11-26T19:45:20Z", db_bad, "field 'db_sha256' is not 64 lower-case hex digits"},
+        {"2027-11-26T19:45:20Z", db_ok, "field 'stored_sha256' is not 64 lower-case hex digits"},
+    };
+    struct edr_manifest m;
+    struct edr_err err;
+    char doc[1024], want[256];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        snprintf(doc, sizeof(doc), fmt, steps[i].finished, steps[i].db);
+        snprintf(want, sizeof(want), "manifest 'f': %s", steps[i].msg);
+        edr_err_clear(&err);
+        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "f", &m, &err), EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, want);
+    }
+}
+
+/* The writer refuses what the parser would refuse (a manifest that does not
+ * parse hides its backup from list, prune and restore), naming the field. */
+static void
+test_write_refuses(void **state)
+{
+    struct edr_manifest m;
+    struct edr_err err;
+    char *json = NULL;
+    int step;
+    (void)state;
+
+    for (step = 0;; step++) {
+        const char *msg;
+        fill(&m);
+        switch (step) {
+        case 0:
+            m.stored_sha256[5] = 'A';
+            msg = "field 'stored_sha256' is not 64 lower-case hex digits";
+            break;
+        case 1:
+            /* the find's digest as the old parser cut it */
+            memcpy(m.stored_sha256 + 61, "\xc9\x9a\xcc", 3);
+            msg = "field 'stored_sha256' is not 64 lower-case hex digits";
+            break;
+        case 2:
+            m.db_sha256[63] = '\0';
+            msg = "field 'db_sha256' is not 64 lower-case hex digits";
+            break;
+        case 3:
+            snprintf(m.id, sizeof(m.id), "a/b");
+            msg = "field 'id' is not a backup id";
+            break;
+        case 4:
+            snprintf(m.cluster, sizeof(m.cluster), ".x");
+            msg = "field 'cluster' is not a cluster name";
+            break;
+        case 5:
+            m.finished = -61286645680; /* 0027-11-26T19:45:20Z */
+            msg = "field 'finished' is out of range";
+            break;
+        case 6:
+            m.started = (time_t)1 << 60;
+            msg = "field 'started' is out of range";
+            break;
+        case 7:
+            snprintf(m.endpoint, sizeof(m.endpoint), "http://h\xc3");
+            msg = "field 'endpoint' is not a UTF-8 string that fits";
+            break;
+        case 8:
+            memset(m.etcd_version, 'x', sizeof(m.etcd_version));
+            msg = "field 'etcd_version' is not a UTF-8 string that fits";
+            break;
+        case 9:
+            m.db_size = UINT64_MAX;
+            msg = "field 'db_size' is out of range";
+            break;
+        case 10:
+            m.revision = -1;
+            msg = "field 'revision' is out of range";
+            break;
+        case 11:
+            m.duration_s = HUGE_VAL;
+            msg = "field 'duration_seconds' is not a finite number";
+            break;
+        case 12:
+            m.recipients[1][0] = 'F';
+            msg = "field 'encryption.recipients' has an entry that is not 16 lower-case hex digits";
+            break;
+        case 13:
+            m.nrecipients = EDR_MANIFEST_MAX_RECIPIENTS + 1;
+            msg = "field 'encryption.recipients' has too many entries";
+            break;
+        case 14:
+            m.format = 2;
+            msg = "field 'format' is unsupported";
+            break;
+        default:
+            return;
+        }
+        edr_err_clear(&err);
+        assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_E_INTERNAL);
+        assert_null(json);
+        {
+            char want[256];
+            snprintf(want, sizeof(want), "unable to build manifest JSON: %s", msg);
+            assert_string_equal(err.msg, want);
+        }
+    }
+}
+
+/* Times are read only in the form edr_time_iso() writes back. */
+static void
+test_time_strict(void **state)
+{
+    static const char *const bad[] = {
+        "27-11-26T19:45:20Z",   /* the fuzz find: strptime's %Y took a 2-digit year */
+        "0027-11-26T19:45:20Z", /* written back as "27-11-26..." */
+        "2026-02-31T00:00:00Z", /* timegm() makes it 3 March */
+        "2026-11-26T18:30:60Z", /* a leap second */
+        "2026-11-26T24:00:00Z", " 2026-11-26T18:30:00Z", "2026-1-26T18:30:00Z",
+        "2026-11-26T18:30:0Z",  "+026-11-26T18:30:00Z",  "2026-11-26T18:30:00z",
+    };
+    time_t t;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = 77;
+        assert_int_equal(edr_time_parse_iso(bad[i], &t), -1);
+        assert_int_equal(t, 77);
+    }
+    assert_int_equal(edr_time_parse_iso("2024-02-29T23:59:59Z", &t), 0);
+    assert_int_equal(t, 1709251199);
+    assert_int_equal(edr_time_parse_iso("1969-12-31T23:59:59Z", &t), 0);
+    assert_int_equal(t, -1);
+    assert_int_equal(edr_time_parse_iso("9999-12-31T23:59:59Z", &t), 0);
+    assert_int_equal(t, 253402300799);
 }
 
 static void
@@ -380,9 +632,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden), cmocka_unit_test(test_roundtrip_extremes),
-        cmocka_unit_test(test_bad),    cmocka_unit_test(test_optional_unknown),
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_roundtrip_extremes),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_bad_fields),
+        cmocka_unit_test(test_fuzz_find),
+        cmocka_unit_test(test_write_refuses),
+        cmocka_unit_test(test_optional_unknown),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_time_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
