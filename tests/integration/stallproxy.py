@@ -19,6 +19,13 @@ def pipe(src, dst, count):
                 open(marker, "w").close()
                 if mode == "stall":
                     time.sleep(3600)
+                # shutdown first: a close() alone does not end a connection
+                # another thread still reads, so no FIN would reach the client
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
                 src.close(); dst.close()
                 return
             dst.sendall(data)
