@@ -528,7 +528,9 @@ edr_cmd_import(struct edr_ctx *ctx)
     if ((rc = begin(&r, db_size, &sink, &ctx->err)) != EDR_OK)
         goto out;
     while (done < src.size) {
-        ssize_t n = src_read(&src, buf, 1 << 20);
+        /* never past the size taken at the start: the trailer is 32 bytes */
+        ssize_t n = src_read(&src, buf,
+                             src.size - done < (1u << 20) ? (size_t)(src.size - done) : 1u << 20);
         uint64_t take;
         if (n < 0 && errno == EINTR && src.ar == NULL)
             continue;
@@ -548,6 +550,10 @@ edr_cmd_import(struct edr_ctx *ctx)
         done += (uint64_t)n;
     }
     edr_progress_end(&r.progress);
+    if (src_read(&src, buf, 1) > 0) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' grew while it was read", src.entry);
+        goto out;
+    }
     edr_sha256_final(&h, sha);
     if (has_trailer && !skip && memcmp(sha, trailer, 32) != 0) {
         rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s': sha256 mismatch", src.entry);

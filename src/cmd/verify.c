@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -118,6 +119,22 @@ free_port(void)
     return port;
 }
 
+/* Whether the file at path holds text (etcd's log). */
+static int
+log_says(const char *path, const char *text)
+{
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
 /* Boot the db as a one-member cluster and compare what etcd serves. */
 static edr_rc
 drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct edr_mvcc_status *st,
@@ -185,21 +202,36 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     snprintf(datadir, sizeof(datadir), "%s/data", dir);
     snprintf(prepared, sizeof(prepared), "%s/prepared.db", dir);
     snprintf(logp, sizeof(logp), "%s/etcd.log", dir);
-    snprintf(ic, sizeof(ic), "drill=http://127.0.0.1:%d", pp);
-    snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);
-    if ((rc = edr_restore_cluster_parse(ic, "etcd-dr-drill", &cl, &ctx->err)) != EDR_OK ||
-        (rc = edr_restore_write_db(db, cl, &dbo, prepared, &ctx->err)) != EDR_OK ||
-        (rc = edr_restore_member_dir(cl, "drill", prepared, datadir, NULL, 0, &ctx->err)))
-        goto out;
-    unlink(prepared);
-    t1 = edr_now();
-    r->restore_s = t1 - t0;
-    if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
-        goto out;
-    rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, 1, &pid, &ctx->err);
-    r->drill_started = rc == EDR_OK;
-    if (rc == EDR_OK)
-        rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
+    /* the ports are free when picked, but another process may take one
+     * before etcd binds it: then the drill starts over on new ports (the
+     * member and cluster ids depend on the peer URL, so the data dir too) */
+    for (int attempt = 1;; attempt++) {
+        snprintf(ic, sizeof(ic), "drill=http://127.0.0.1:%d", pp);
+        snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);
+        if ((rc = edr_restore_cluster_parse(ic, "etcd-dr-drill", &cl, &ctx->err)) != EDR_OK ||
+            (rc = edr_restore_write_db(db, cl, &dbo, prepared, &ctx->err)) != EDR_OK ||
+            (rc = edr_restore_member_dir(cl, "drill", prepared, datadir, NULL, 0, &ctx->err)))
+            goto out;
+        unlink(prepared);
+        t1 = edr_now();
+        r->restore_s = t1 - t0;
+        if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
+            goto out;
+        rc = edr_launch_etcd(bin, &cl->members[0], datadir, NULL, client, logp, 1, &pid, &ctx->err);
+        r->drill_started = rc == EDR_OK;
+        if (rc == EDR_OK)
+            rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
+        if (rc == EDR_OK || attempt == 3 || !log_says(logp, "address already in use") ||
+            (pp = free_port()) < 0 || (cp = free_port()) < 0)
+            break;
+        edr_info("drill: a port was taken before etcd bound it; again on new ports");
+        edr_launch_stop(pid);
+        pid = -1;
+        edr_restore_cluster_free(cl);
+        cl = NULL;
+        edr_fs_rm_tree(datadir, NULL);
+        unlink(logp);
+    }
     if (rc != EDR_OK)
         goto out;
     r->start_s = edr_now() - t1;

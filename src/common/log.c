@@ -5,8 +5,10 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 static int log_level = EDR_LOG_WARN;
@@ -39,25 +41,29 @@ edr_log_is_json(void)
     return log_json;
 }
 
+/* JSON string escaping of s into out[n] (cut to fit, always terminated). */
 static void
-json_escape(FILE *f, const char *s)
+json_escape(char *out, size_t n, const char *s)
 {
-    for (; *s; s++) {
+    size_t k = 0;
+
+    for (; *s && k + 7 < n; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
+            k += (size_t)snprintf(out + k, n - k, "\\%c", c);
         else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
+            k += (size_t)snprintf(out + k, n - k, "\\u%04x", c);
         else
-            fputc(c, f);
+            out[k++] = (char)c;
     }
+    out[k] = '\0';
 }
 
 void
 edr_log(enum edr_log_level level, const char *fmt, ...)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
-    char msg[2048];
+    char msg[2048], line[6 * 2048 + 128];
     va_list ap;
 
     if ((int)level > log_level)
@@ -66,15 +72,25 @@ edr_log(enum edr_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (log_json) {
-        char ts[32];
+        char ts[32], esc[6 * sizeof(msg)];
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, names[level]);
-        json_escape(stderr, msg);
-        fputs("\"}\n", stderr);
+        json_escape(esc, sizeof(esc), msg);
+        snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
+                 names[level], esc);
     } else {
-        fprintf(stderr, "etcd-dr: %s: %s\n", names[level], msg);
+        snprintf(line, sizeof(line), "etcd-dr: %s: %s\n", names[level], msg);
+    }
+    /* one write per line: lines of two threads never interleave */
+    fflush(stderr);
+    for (size_t off = 0, len = strlen(line); off < len;) {
+        ssize_t w = write(STDERR_FILENO, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
     }
 }

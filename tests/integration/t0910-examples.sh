@@ -152,20 +152,8 @@ if [ -s "$T/k8s.args" ]; then
 fi
 
 # --- config check -----------------------------------------------------------
-# config_check DESC FILE: ok when `etcd-dr config check` accepts FILE; a TODO
-# point while the config command is not implemented.
-config_check() {
-    "$EDR" config check --config "$2" >"$T/cc.out" 2>&1
-    local rc=$?
-    if [ $rc -eq 0 ]; then
-        ok "$1"
-    elif grep -q "not implemented" "$T/cc.out"; then
-        ok "$1 # TODO config command not yet"
-    else
-        not_ok "$1 (exit $rc)"
-        grep -i error "$T/cc.out" | sed 's/^/#   /' | head -10
-    fi
-}
+# config_check DESC FILE: ok when `etcd-dr config check` accepts FILE
+config_check() { check "$1" "$EDR" config check --config "$2"; }
 config_check "etcd-dr config check accepts examples/etcd-dr.conf" "$EX/etcd-dr.conf"
 [ -s "$T/k8s.conf" ] && config_check "etcd-dr config check accepts the Kubernetes ConfigMap's config" "$T/k8s.conf"
 sections=$(grep -Eo '^\[[a-z]+\]' "$EX/etcd-dr.conf" | tr -d '[]' | sort | tr '\n' ' ')
