@@ -134,7 +134,8 @@ edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n)
             return EDR_E_USAGE;
         }
         snprintf(user, n, "%.*s", (int)(colon - u), u);
-        if (ctx->password == NULL && (rc = copy_secret(colon + 1, &ctx->password, &ctx->err)) != EDR_OK)
+        if (ctx->password == NULL &&
+            (rc = copy_secret(colon + 1, &ctx->password, &ctx->err)) != EDR_OK)
             return rc;
     } else {
         snprintf(user, n, "%s", u);

@@ -190,11 +190,12 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     if (ctx->json) {
         json_t *members = members_json(st.members_json);
         json_t *j = json_pack(
-            "{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:s, "
+            "{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, "
+            "s:s, "
             "s:s, s:o}}",
             "source", o.src.what, "hash", (json_int_t)st.hash, "revision", (json_int_t)st.revision,
-            "totalKey", (json_int_t)total_keys, "totalSize", (json_int_t)st.total_size,
-            "details", "live_keys", (json_int_t)st.live_keys, "pairs", (json_int_t)st.total_keys,
+            "totalKey", (json_int_t)total_keys, "totalSize", (json_int_t)st.total_size, "details",
+            "live_keys", (json_int_t)st.live_keys, "pairs", (json_int_t)st.total_keys,
             "compact_revision", (json_int_t)st.compact_revision, "scheduled_compact_revision",
             (json_int_t)st.scheduled_compact_revision, "consistent_index",
             (json_int_t)st.consistent_index, "term", (json_int_t)st.term, "leases",

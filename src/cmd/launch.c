@@ -78,7 +78,7 @@ edr_launch_etcd(const char *bin, const struct edr_restore_member *m, const char 
         listen_url(client_url, lclient, sizeof(lclient));
         setsid();
         if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
-            _exit(127); /* we are gone already */
+            _exit(127);          /* we are gone already */
         edr_secret_scrub_env(1); /* etcd logs ETCD_* variables it does not know, values too */
         if (devnull >= 0)
             dup2(devnull, 0);

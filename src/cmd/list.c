@@ -68,8 +68,7 @@ edr_cmd_list(struct edr_ctx *ctx)
         edr_fmt_bytes(m->db_size, db, sizeof(db));
         edr_fmt_bytes(m->stored_size, st, sizeof(st));
         printf("%-28s %-20s %10" PRId64 " %-8s %10s %10s %-9s %s%s%s\n", m->id, t, m->revision,
-               m->etcd_version[0] ? m->etcd_version : "-", db, st,
-               m->encrypted ? "yes" : "NO",
+               m->etcd_version[0] ? m->etcd_version : "-", db, st, m->encrypted ? "yes" : "NO",
                m->verified == 0  ? "-"
                : m->verified > 0 ? "ok"
                                  : "FAIL",

@@ -274,7 +274,8 @@ preflight(struct edr_ctx *ctx, struct edr_bolt *bolt, const struct edr_source *s
         edr_err_set(&ctx->err, EDR_E_USAGE,
                     "%s has auth enabled: --start needs --user to check the started members",
                     src->what);
-        edr_err_hint(&ctx->err, "give --user NAME with --password-file FILE (a user of the backup)");
+        edr_err_hint(&ctx->err,
+                     "give --user NAME with --password-file FILE (a user of the backup)");
         return EDR_E_USAGE;
     }
     return EDR_OK;
@@ -362,11 +363,10 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     for (size_t i = 0; i < nt; i++) {
         char def[512];
-        tg[i].m =
-            all ? &cl->members[i]
-            : ro.name == NULL && cl->n_members == 1
-                ? &cl->members[0] /* the only member is the default */
-                : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
+        tg[i].m = all ? &cl->members[i]
+                  : ro.name == NULL && cl->n_members == 1
+                      ? &cl->members[0] /* the only member is the default */
+                      : edr_restore_cluster_find(cl, ro.name ? ro.name : "default");
         if (tg[i].m == NULL) {
             rc = edr_err_set(&ctx->err, EDR_E_USAGE, "member not found in --initial-cluster");
             goto out;
@@ -479,8 +479,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
             snprintf(tg[i].client_url, sizeof(tg[i].client_url), "%s", u);
             snprintf(logp, sizeof(logp), "%s.log", tg[i].data_dir);
             rc = edr_launch_etcd(edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN), tg[i].m, tg[i].data_dir,
-                                 tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, tg[i].client_url, logp,
-                                 0, &tg[i].pid, &ctx->err);
+                                 tg[i].wal_dir[0] ? tg[i].wal_dir : NULL, tg[i].client_url, logp, 0,
+                                 &tg[i].pid, &ctx->err);
             if (rc != EDR_OK)
                 break;
             pids[i] = tg[i].pid;

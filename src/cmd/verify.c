@@ -186,7 +186,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
      * nothing about the backup, so it is not a failed drill */
     edr_launch_etcd_version(bin, binv, sizeof(binv));
     if (binv[0] != '\0' && ((rc = edr_restore_facts_read(bolt, &facts, &ctx->err)) != EDR_OK ||
-                             (rc = edr_restore_check_target(&facts, binv, &ctx->err)) != EDR_OK))
+                            (rc = edr_restore_check_target(&facts, binv, &ctx->err)) != EDR_OK))
         return rc;
     if (pp < 0 || cp < 0)
         return edr_err_set(&ctx->err, EDR_E_DRILL, "no free loopback port for the drill");
@@ -560,8 +560,8 @@ edr_cmd_verify(struct edr_ctx *ctx)
             /* only a verdict on the backup itself is recorded: not a missing
              * key, an unusable --etcd-bin, a full TMPDIR, an unknown id, an
              * etcd too old for it or an interrupted run */
-            int verdict = rc == EDR_OK || rc == EDR_E_INTEGRITY ||
-                          (rc == EDR_E_DRILL && r->drill_started);
+            int verdict =
+                rc == EDR_OK || rc == EDR_E_INTEGRITY || (rc == EDR_E_DRILL && r->drill_started);
             if (verdict && src.m.id[0] != '\0' &&
                 edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK, r->error,
                                        &e2) != EDR_OK)

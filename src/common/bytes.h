@@ -10,6 +10,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A stored text (a version) into a NUL-terminated dst[cap], cut to fit. */
+static inline void
+edr_copy_text(char *dst, size_t cap, const uint8_t *v, size_t vl)
+{
+    size_t n = vl < cap - 1 ? vl : cap - 1;
+
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
 static inline uint16_t
 edr_le16(const uint8_t *p)
 {

@@ -38,7 +38,8 @@ edr_rc edr_fs_rm_tree(const char *path, struct edr_err *err);
 size_t edr_fs_remove_dead(const char *dir, const char *prefix);
 
 /* A fresh temp name for path (see above) into out[n]. */
-edr_rc edr_fs_temp_name(const char *path, const char *tag, char *out, size_t n, struct edr_err *err);
+edr_rc edr_fs_temp_name(const char *path, const char *tag, char *out, size_t n,
+                        struct edr_err *err);
 /* Removes the regular files "<dir>/.<base><tag><pid>.*" whose pid no longer
  * runs (left by a killed run). Returns how many were removed. */
 size_t edr_fs_remove_stale(const char *path, const char *tag);

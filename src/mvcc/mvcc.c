@@ -316,16 +316,6 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
     return r;
 }
 
-/* a stored text (a version) into a NUL-terminated buffer, cut to fit */
-static void
-copy_text(char *dst, size_t cap, const uint8_t *v, size_t vl)
-{
-    size_t n = vl < cap - 1 ? vl : cap - 1;
-
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-
 static int
 on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
@@ -376,7 +366,7 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         else if (name_is(k, kl, "scheduledCompactRev") && vl >= 8)
             st->scheduled_compact_revision = (int64_t)edr_be64(v);
         else if (name_is(k, kl, "storageVersion"))
-            copy_text(st->storage_version, sizeof(st->storage_version), v, vl);
+            edr_copy_text(st->storage_version, sizeof(st->storage_version), v, vl);
         break;
     case BK_LEASE:
         st->leases++;
@@ -390,7 +380,7 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
         break;
     case BK_CLUSTER:
         if (name_is(k, kl, "clusterVersion"))
-            copy_text(st->cluster_version, sizeof(st->cluster_version), v, vl);
+            edr_copy_text(st->cluster_version, sizeof(st->cluster_version), v, vl);
         break;
     case BK_MEMBERS:
         if (mj_member(c, v, vl) != 0) {

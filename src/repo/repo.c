@@ -253,8 +253,8 @@ list_backups(struct edr_repo *r, struct edr_manifest **list, size_t *n,
         size_t len;
         struct edr_err e2;
         if (!has(s.data, s.ndata, s.manifests[i])) {
-            PROBLEM(s.manifests[i], "backup '%s/%s' has a manifest but no data object",
-                    r->cluster, s.manifests[i]);
+            PROBLEM(s.manifests[i], "backup '%s/%s' has a manifest but no data object", r->cluster,
+                    s.manifests[i]);
             continue;
         }
         edr_repo_object_name(r, s.manifests[i], ".json", name, sizeof(name));

@@ -14,14 +14,7 @@
 
 #include <jansson.h>
 
-static void
-copy_text(char *dst, size_t cap, const uint8_t *v, size_t vl)
-{
-    size_t n = vl < cap - 1 ? vl : cap - 1;
-
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
+#include "common/bytes.h"
 
 /* an alarm key is an AlarmMember message: member id (1), alarm type (2) */
 static int
@@ -66,7 +59,7 @@ get_text(struct edr_bolt *b, const char *bucket, const char *key, char *dst, siz
         return EDR_OK;
     }
     if (rc == EDR_OK)
-        copy_text(dst, cap, v, vl);
+        edr_copy_text(dst, cap, v, vl);
     free(v);
     return rc;
 }
@@ -78,8 +71,8 @@ edr_restore_facts_read(struct edr_bolt *b, struct edr_restore_facts *f, struct e
     edr_rc rc;
 
     memset(f, 0, sizeof(*f));
-    if ((rc = get_text(b, "meta", "storageVersion", f->storage_version,
-                       sizeof(f->storage_version), err)) != EDR_OK ||
+    if ((rc = get_text(b, "meta", "storageVersion", f->storage_version, sizeof(f->storage_version),
+                       err)) != EDR_OK ||
         (rc = get_text(b, "cluster", "clusterVersion", f->cluster_version,
                        sizeof(f->cluster_version), err)) != EDR_OK ||
         (rc = get_text(b, "auth", "authEnabled", auth, sizeof(auth), err)) != EDR_OK ||
@@ -127,8 +120,7 @@ edr_restore_data_minor(const struct edr_restore_facts *f)
 }
 
 edr_rc
-edr_restore_check_target(const struct edr_restore_facts *f, const char *target,
-                         struct edr_err *err)
+edr_restore_check_target(const struct edr_restore_facts *f, const char *target, struct edr_err *err)
 {
     int t = edr_restore_version_minor(target);
     int d = edr_restore_data_minor(f);
@@ -145,8 +137,9 @@ edr_restore_check_target(const struct edr_restore_facts *f, const char *target,
         edr_err_set(err, EDR_E_TARGET,
                     "backup holds etcd 3.%d data (cluster version %s); etcd %s cannot start it", d,
                     f->cluster_version, target);
-    edr_err_hint(err, "restore into etcd 3.%d or newer (etcd refuses data written by a newer "
-                      "version)",
+    edr_err_hint(err,
+                 "restore into etcd 3.%d or newer (etcd refuses data written by a newer "
+                 "version)",
                  d);
     return EDR_E_TARGET;
 }

@@ -16,11 +16,11 @@
 #include "common/err.h"
 
 struct edr_restore_facts {
-    char storage_version[32]; /* meta/storageVersion ("3.6.0"), written by 3.6+; "" if absent */
-    char cluster_version[32]; /* cluster/clusterVersion ("3.5.0"); "" if absent */
-    int auth_enabled;         /* auth/authEnabled */
-    int alarm_nospace;        /* alarm bucket: some member raised NOSPACE */
-    int alarm_corrupt;        /* ... CORRUPT */
+    char storage_version[32];  /* meta/storageVersion ("3.6.0"), written by 3.6+; "" if absent */
+    char cluster_version[32];  /* cluster/clusterVersion ("3.5.0"); "" if absent */
+    int auth_enabled;          /* auth/authEnabled */
+    int alarm_nospace;         /* alarm bucket: some member raised NOSPACE */
+    int alarm_corrupt;         /* ... CORRUPT */
     char downgrade_target[32]; /* cluster/downgrade enabled: its target version, else "" */
 };
 

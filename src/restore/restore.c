@@ -342,8 +342,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
      * 3.6.0-3.6.4 read it at startup): not the source cluster's voters */
     if ((rc = conf_state_json(cl, &conf, err)) != EDR_OK)
         goto out;
-    meta_ov[n_meta++] = (struct kv){(const uint8_t *)"confState", 9, (const uint8_t *)conf,
-                                    strlen(conf)};
+    meta_ov[n_meta++] =
+        (struct kv){(const uint8_t *)"confState", 9, (const uint8_t *)conf, strlen(conf)};
     if (do_bump) {
         rc = edr_bolt_foreach(b, "key", 3, latest_cb, &lr, err);
         if (rc == EDR_E_NOTFOUND) {
@@ -786,8 +786,8 @@ edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *member_
                        int force, struct edr_err *err)
 {
     struct edr_restore_staged *st = NULL;
-    edr_rc rc = edr_restore_member_stage(cl, member_name, prepared_db, data_dir, wal_dir, force,
-                                         &st, err);
+    edr_rc rc =
+        edr_restore_member_stage(cl, member_name, prepared_db, data_dir, wal_dir, force, &st, err);
 
     if (rc == EDR_OK)
         rc = edr_restore_staged_commit(st, err);

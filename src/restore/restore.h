@@ -95,9 +95,8 @@ edr_rc edr_restore_member_dir(const struct edr_restore_cluster *cl, const char *
  */
 struct edr_restore_staged;
 edr_rc edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *member_name,
-                                const char *prepared_db, const char *data_dir,
-                                const char *wal_dir, int force, struct edr_restore_staged **out,
-                                struct edr_err *err);
+                                const char *prepared_db, const char *data_dir, const char *wal_dir,
+                                int force, struct edr_restore_staged **out, struct edr_err *err);
 edr_rc edr_restore_staged_commit(struct edr_restore_staged *st, struct edr_err *err);
 void edr_restore_staged_abort(struct edr_restore_staged *st);
 void edr_restore_staged_free(struct edr_restore_staged *st);

@@ -159,15 +159,18 @@ for start in range(0, count, 100):
 PY
 }
 
-# dump ENDPOINT FILE: every key with value and revisions, sorted (for comparisons)
+# dump ENDPOINT FILE [etcdctl args]: every key with value, revisions, version and
+# lease, sorted (for comparisons)
 dump() {
-    etcdctl --endpoints "$1" get --prefix "" -w json | python3 -c '
+    local ep=$1 out=$2
+    shift 2
+    etcdctl --endpoints "$ep" "$@" get --prefix "" -w json | python3 -c '
 import json, sys, base64
 d = json.load(sys.stdin)
 for kv in d.get("kvs", []):
     print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
           kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
-' >"$2"
+' >"$out"
 }
 
 # no_output FILE: neither FILE nor a temp file of it (.FILE.part.*, .FILE.tmp.*) exists

@@ -23,15 +23,7 @@ ctl put /after/compaction yes >/dev/null
 ctl user add root:rootpw >/dev/null 2>&1
 ctl auth enable >/dev/null 2>&1
 AUTH=(--user root:rootpw)
-dumpa() { # dumpa ENDPOINT FILE (with auth)
-    etcdctl --endpoints "$1" "${AUTH[@]}" get --prefix "" -w json | python3 -c '
-import json, sys, base64
-d = json.load(sys.stdin)
-for kv in d.get("kvs", []):
-    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
-          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
-' >"$2"
-}
+dumpa() { dump "$1" "$2" "${AUTH[@]}"; } # with auth
 dumpa "$EP" "$T/src.dump"
 SRCREV=$(etcdctl --endpoints "$EP" "${AUTH[@]}" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
 diag "source: $(wc -l <"$T/src.dump") keys at revision $SRCREV"

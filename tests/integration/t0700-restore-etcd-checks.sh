@@ -36,14 +36,7 @@ hashkv() { # hashkv ENDPOINT: "hash compact_revision" at the backup revision
 }
 SRCHASH=$(hashkv "$EP")
 diag "source: revision $SRCREV, hashkv $SRCHASH"
-dumpa() { # dumpa ENDPOINT FILE: every key, value, revisions, version, lease
-    actl --endpoints "$1" get --prefix "" -w json | python3 -c '
-import json, sys, base64
-for kv in json.load(sys.stdin).get("kvs", []):
-    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
-          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
-' >"$2"
-}
+dumpa() { dump "$1" "$2" "${AUTH[@]}"; } # with auth
 dumpa "$EP" "$T/src.dump"
 
 "$EDR" keygen -o "$T/k" >/dev/null

@@ -27,7 +27,10 @@ struct pair {
     size_t vl;
 };
 
-#define P(b, k, v) {b, k, sizeof(k) - 1, v, sizeof(v) - 1}
+#define P(b, k, v)                                                                                 \
+    {                                                                                              \
+        b, k, sizeof(k) - 1, v, sizeof(v) - 1                                                      \
+    }
 
 static void
 facts_of(const struct pair *p, size_t n, struct edr_restore_facts *f)

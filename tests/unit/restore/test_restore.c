@@ -141,7 +141,9 @@ write_db(const char *path, const struct item *it, size_t n)
 }
 
 /* meta/confState written for the new members: their ids ascending */
-#define CONF3 "{\"voters\":[4298424989112289331,5846913516511329951,8511616437378386749],\"auto_leave\":false}"
+#define CONF3                                                                                      \
+    "{\"voters\":[4298424989112289331,5846913516511329951,8511616437378386749],\"auto_leave\":"    \
+    "false}"
 #define CONF1 "{\"voters\":[10276657743932975437],\"auto_leave\":false}"
 
 /* expected text; an item with k == NULL names an empty bucket */
@@ -306,28 +308,34 @@ test_write_db(void **state)
         };
 
         write_db(src, in, sizeof(in) / sizeof(in[0]));
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
         free(got);
         /* --bump-revision without --mark-compacted does nothing, like etcd */
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 0, 0}, dst, &err), EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 0, 0}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         assert_string_equal(got, want);
         free(got);
         free(want);
         /* bump from the highest (main, sub) = (5, 1) */
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 1, 0}, dst, &err), EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 1, 0}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         want = items_text(bumped, sizeof(bumped) / sizeof(bumped[0]));
         assert_non_null(strstr(got, want));
         free(got);
         free(want);
         /* a drill's private copy: auth turned off, everything else as before */
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 1}, dst,
-                                              &err),
-                         EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 1}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         assert_non_null(strstr(got, "auth 61757468456e61626c6564=00\n"));
         assert_null(strstr(got, "auth 61757468456e61626c6564=01"));
@@ -365,7 +373,9 @@ test_write_db_missing_buckets(void **state)
         };
 
         write_db(src, in, 1);
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 1, 0}, dst, &err), EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 1, 0}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
@@ -390,7 +400,9 @@ test_write_db_missing_buckets(void **state)
         rev(r5, 5, 0, 0);
         unlink(src);
         write_db(src, in, 1);
-        assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err), EDR_OK);
+        assert_int_equal(
+            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err),
+            EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
@@ -431,7 +443,8 @@ test_write_db_large(void **state)
     edr_bolt_writer_free(w);
     edr_restore_buf_cstr(&want);
 
-    assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+    assert_int_equal(
+        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
     got = db_text(dst);
     assert_memory_equal(got, want.data, want.len);
     p = got + want.len;
@@ -467,9 +480,12 @@ test_write_db_errors(void **state)
         write_db(src, in, 2);
     }
     /* a malformed revision key only matters when bumping */
-    assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+    assert_int_equal(
+        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
     unlink(dst);
-    assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){10, 1, 0}, dst, &err), EDR_E_INTEGRITY);
+    assert_int_equal(
+        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){10, 1, 0}, dst, &err),
+        EDR_E_INTEGRITY);
     assert_string_equal(err.msg, "bucket 'key': malformed revision key 626164");
     assert_int_equal(stat(dst, &st), -1);
 
@@ -480,13 +496,18 @@ test_write_db_errors(void **state)
 
         write_db(src, in, 1);
     }
-    assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err), EDR_OK);
+    assert_int_equal(
+        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err), EDR_OK);
     unlink(dst);
-    assert_int_equal(edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){6, 1, 0}, dst, &err), EDR_E_USAGE);
+    assert_int_equal(
+        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){6, 1, 0}, dst, &err),
+        EDR_E_USAGE);
     assert_string_equal(err.msg, "--bump-revision 6: revision 9223372036854775802 + 6 overflows");
     assert_int_equal(stat(dst, &st), -1);
 
-    assert_int_not_equal(edr_restore_write_db(missing, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+    assert_int_not_equal(
+        edr_restore_write_db(missing, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err),
+        EDR_OK);
     assert_non_null(strstr(err.msg, missing));
     assert_int_equal(stat(dst, &st), -1);
     free(src);
