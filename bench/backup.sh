@@ -54,6 +54,10 @@ row "etcd-dr backup (zstd+enc)" "$m_edr" "$(samples etcd-dr)" "$r" "$(kib2mib "$
     "$(mib "$stored_bytes")" "$(median etcd-dr 3)"
 echo "stored/db: $(ratio "$stored_bytes" "$snap_bytes"); etcd's own CPU s per snapshot (median):" \
     "$(median etcd-for-etcdctl 3) for etcdctl, $(median etcd-for-etcd-dr 3) for etcd-dr"
+gib=$(python3 -c "print($snap_bytes / 1073741824)")
+cpg_ctl=$(python3 -c "print('%.2f' % ($(median etcdctl 3) / $gib))")
+cpg_edr=$(python3 -c "print('%.2f' % ($(median etcd-dr 3) / $gib))")
+echo "client CPU s per GiB of db: etcdctl $cpg_ctl, etcd-dr $cpg_edr (ratio $(ratio "$cpg_edr" "$cpg_ctl"))"
 result size_mb "$SIZE"
 result snapshot_bytes "$snap_bytes"
 result etcdctl_median_s "$m_ctl"
@@ -63,5 +67,7 @@ result etcdctl_rss_kib "$rss_ctl"
 result etcddr_rss_kib "$rss_edr"
 result etcdctl_cpu_s "$(median etcdctl 3)"
 result etcddr_cpu_s "$(median etcd-dr 3)"
+result etcdctl_cpu_s_per_gib "$cpg_ctl"
+result etcddr_cpu_s_per_gib "$cpg_edr"
 result stored_bytes "$stored_bytes"
 result stored_ratio "$(ratio "$stored_bytes" "$snap_bytes")"

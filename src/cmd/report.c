@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,19 @@ edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr
             json_object_set_new(o, "endpoint", json_string(m->endpoint));
             json_object_set_new(o, "encrypted", json_boolean(m->encrypted));
             json_object_set_new(o, "total_keys", json_integer((json_int_t)m->total_keys));
+        }
+        {
+            /* the CPU this process used so far (all threads): what a
+             * backup costs a busy control-plane node */
+            struct rusage ru;
+            if (getrusage(RUSAGE_SELF, &ru) == 0) {
+                double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+                json_object_set_new(o, "cpu_seconds", json_real(cpu));
+                if (sum->ok && m->db_size > 0)
+                    json_object_set_new(o, "cpu_seconds_per_gib",
+                                        json_real(cpu / ((double)m->db_size / (1 << 30))));
+            }
         }
         if (sum->prune != NULL) /* backup --prune: one document with both */
             json_object_set(o, "prune", sum->prune);
