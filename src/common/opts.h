@@ -30,7 +30,7 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "client certificate for etcd")                                                              \
     X(CLUSTER, "cluster", 0, STR, "repo", "cluster", NULL, "default", "NAME",                      \
       "cluster name: backups live under <repo>/<NAME>/")                                          \
-    X(COMPRESS_LEVEL, "compress-level", 0, INT, "backup", "compress-level", NULL, "3", "N",       \
+    X(COMPRESS_LEVEL, "compress-level", 0, INT, "backup", "compress-level", NULL, "2", "N",       \
       "zstd level, 1 (fast) to 19")                                                               \
     X(CONFIG, "config", 'c', STR, "", "", NULL, NULL, "FILE", "read options from FILE")           \
     X(CONNECT_TIMEOUT, "connect-timeout", 0, INT, "etcd", "connect-timeout", NULL, "5", "SEC",    \
