@@ -7,7 +7,8 @@
 # target version (--target-version, restore --start, verify --drill); etcd
 # 3.6 is shown to really refuse 3.7 data. list and inspect name the etcd a
 # backup came from. A backup holding a NOSPACE alarm is restored with a
-# warning that the new cluster inherits it. etcd 3.6.4 (3.6.0-3.6.4 need
+# warning that the new cluster inherits it, and so is one taken during a
+# downgrade. etcd 3.6.4 (3.6.0-3.6.4 need
 # meta/confState) sets the storage version of a restored 3.4 backup.
 BASE_PORT=24500
 . "$(dirname "$0")/lib.sh"
@@ -130,6 +131,19 @@ timeout 30 "$(vdir 3.6)/etcd" --name d --data-dir "$T/down4" --listen-client-url
     >"$T/down4.log" 2>&1
 rc=$?
 check "etcd 3.6 itself refuses the 3.7 data (exit $rc, not a timeout)" test "$rc" -ne 0 -a "$rc" -ne 124
+
+# --- inherited state: a downgrade in progress (etcd 3.6 can downgrade to 3.5)
+EPD=http://127.0.0.1:$((BASE_PORT + 85))
+PATH="$(vdir 3.6):$PATH" etcd_start dg $((BASE_PORT + 85)) $((BASE_PORT + 86))
+PATH="$(vdir 3.6):$PATH" wait_healthy "$EPD" || bail "etcd 3.6 did not start"
+"$(vdir 3.6)/etcdctl" --endpoints "$EPD" downgrade enable 3.5 >"$T/dg.out" 2>&1
+check "etcd 3.6 starts a downgrade to 3.5" grep -qi "downgrade enable success\|success" "$T/dg.out"
+check "a backup of it" "$EDR" backup --endpoints "$EPD" --repo "$T/repo" --cluster dg --recipient "$T/k.pub" -q
+etcd_stop dg
+"$EDR" restore latest "${R[@]}" --cluster dg --name g --initial-cluster g=http://127.0.0.1:$((BASE_PORT + 87)) \
+    --data-dir "$T/dg-restore" >/dev/null 2>"$T/dg.err"
+check "restoring it warns that the new cluster inherits the downgrade" \
+    grep -q "warning: the backup was taken during a downgrade to 3.5" "$T/dg.err"
 
 # --- inherited state: a NOSPACE alarm
 EPQ=http://127.0.0.1:$((BASE_PORT + 80))
