@@ -227,7 +227,7 @@ test_argv(void **state)
     assert_string_equal(edr_opt_str(&o, EDR_O_ENDPOINTS), "http://127.0.0.1:2379");
     assert_int_equal(o.src[EDR_O_ENDPOINTS], EDR_SRC_DEFAULT);
     assert_int_equal(edr_opt_int(&o, EDR_O_COMPRESS_LEVEL, 1, 19, &v, &err), EDR_OK);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 2);
     assert_null(edr_opt_str(&o, EDR_O_REPO));
     edr_opts_release(&o);
     edr_opts_release(&o); /* released twice: harmless */
