@@ -1,7 +1,7 @@
 /*
  * bbolt files: a reader that checks what it reads, and a writer that emits a
  * fresh, compact file from sorted bucket contents. Format facts:
- * doc/etcd-formats.md §2. Only little-endian files with one
+ * doc/etcd-internals.md §2. Only little-endian files with one
  * level of buckets below the root (etcd's layout) need be supported; nested
  * buckets are reported as errors by the reader's check.
  *
@@ -38,7 +38,7 @@ edr_rc edr_bolt_open(const char *path, struct edr_bolt **out, struct edr_err *er
 void edr_bolt_close(struct edr_bolt *b);
 void edr_bolt_get_info(const struct edr_bolt *b, struct edr_bolt_info *info);
 
-/* Structural check equivalent to bbolt's tx.Check (doc/etcd-formats.md §2.9):
+/* Structural check equivalent to bbolt's tx.Check (doc/etcd-internals.md §2.9):
  * page ids and types, bounds, double references, key order, inline buckets,
  * freelist. Also counts pages in use (reachable) into *pages_in_use if not NULL. */
 edr_rc edr_bolt_check(struct edr_bolt *b, uint64_t *pages_in_use, struct edr_err *err);

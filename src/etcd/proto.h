@@ -1,7 +1,7 @@
 /*
  * A small protobuf (proto3 wire format) codec for the handful of etcd
  * messages etcd-dr exchanges: Snapshot, Status, MemberList and Authenticate
- * requests and responses (field numbers in doc/etcd-formats.md §1.3). Decoders
+ * requests and responses (field numbers in doc/etcd-internals.md §1.3). Decoders
  * are bounds checked, skip unknown fields of every wire type (groups
  * included), and never read past `end`. Field numbers we know but whose wire
  * type differs from the schema are rejected as malformed.

@@ -3,7 +3,7 @@
  * fed one decoded gRPC message at a time, it learns the database size from
  * the first message, passes blobs to the sink as they come (no buffering),
  * hashes them, and checks the extra final message (the SHA-256 of the data,
- * doc/etcd-formats.md §1.4).
+ * doc/etcd-internals.md §1.4).
  *
  * Errors: EDR_E_INTEGRITY for size and checksum problems, EDR_E_ETCD for
  * malformed messages, the sink's own code for sink failures; messages are

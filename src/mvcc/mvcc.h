@@ -1,5 +1,5 @@
 /*
- * etcd's keyspace on top of the bbolt reader (doc/etcd-formats.md §3, §4): the
+ * etcd's keyspace on top of the bbolt reader (doc/etcd-internals.md §3, §4): the
  * `snapshot status` numbers, an MVCC-level check, the live keys at a revision
  * and a Kubernetes summary. Also the mvccpb.KeyValue protobuf codec.
  * Not thread-safe (the struct edr_bolt is not); none of the callbacks may

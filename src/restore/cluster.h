@@ -1,7 +1,7 @@
 /*
  * The cluster a restore creates: --initial-cluster parsed and validated the
  * way etcd does it, member ids and the cluster id computed from the peer URLs
- * and the cluster token (doc/etcd-formats.md §5.1, §5.2), and the member JSON
+ * and the cluster token (doc/etcd-internals.md §5.1, §5.2), and the member JSON
  * etcd stores for each member (§3.5). Pure computation: no I/O, no DNS.
  */
 #ifndef EDR_RESTORE_CLUSTER_H

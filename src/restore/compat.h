@@ -1,7 +1,7 @@
 /*
  * Whether an etcd of a given version can start a snapshot, and what state a
  * restored cluster inherits from it, decided before a restore writes
- * anything (doc/etcd-formats.md §6, §7). etcd refuses data newer than itself:
+ * anything (doc/etcd-internals.md §6, §7). etcd refuses data newer than itself:
  * 3.6+ check meta/storageVersion against the schema versions they know, and
  * a cluster/clusterVersion above the binary's own is a downgrade they panic
  * on; 3.5 and older read no storage version but still treat a newer cluster

@@ -1,6 +1,6 @@
 /*
  * Native restore of an etcd snapshot into member data dirs (doc/design-notes.md,
- * doc/etcd-formats.md §5): the bbolt file rewritten for the new cluster, then
+ * doc/etcd-internals.md §5): the bbolt file rewritten for the new cluster, then
  * per member a data dir with that db, a WAL and a raft .snap file, written
  * under a temp name and renamed into place. Ids come out identical to what
  * `etcdctl snapshot restore` computes from the same flags; etcd 3.4 to 3.6
@@ -15,7 +15,7 @@
 #include "restore/cluster.h"
 
 /* What the restore command collects from its flags; NULL means the default
- * of doc/etcd-formats.md §5.1 (advertise_peer_urls: the name's URLs). */
+ * of doc/etcd-internals.md §5.1 (advertise_peer_urls: the name's URLs). */
 struct edr_restore_opts {
     const char *name;
     const char *initial_cluster;
@@ -48,7 +48,7 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  *   auth            authEnabled = 0 when o->auth_off
  *   with bump > 0 && mark_compacted: key gets an empty-value entry at
  *   revision (highest main + bump, 0) and meta/scheduledCompactRev = that
- *   revision (doc/etcd-formats.md §5.5).
+ *   revision (doc/etcd-internals.md §5.5).
  * The buckets members, members_removed and meta (and key when bumping) are
  * created if the source lacks them; other absent buckets stay absent (etcd
  * creates them at start). Errors: EDR_E_INTEGRITY from the bolt reader (also

@@ -1,5 +1,5 @@
 /*
- * The raft snapshot file of a restored member (doc/etcd-formats.md §5.7,
+ * The raft snapshot file of a restored member (doc/etcd-internals.md §5.7,
  * doc/etcd-observed.md §4): member/snap/0000000000000001-<N %016x>.snap, a
  * snappb.Snapshot{crc, data} whose data is a raftpb.Snapshot carrying the
  * v2 store (as JSON, in the exact structure Go's json.Marshal gives for

@@ -1,5 +1,5 @@
 /*
- * The write-ahead log of a restored member (doc/etcd-formats.md §5.6,
+ * The write-ahead log of a restored member (doc/etcd-internals.md §5.6,
  * doc/etcd-observed.md §2): one segment 0000000000000000-0000000000000000.wal
  * holding CrcType, Metadata{this member, cluster}, Snapshot{0,0}, one
  * ConfChange AddNode entry per member in ascending id order, HardState{term

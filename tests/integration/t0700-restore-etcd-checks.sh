@@ -102,7 +102,7 @@ for m in a b c; do
     else
         V=""
         [ "$MINOR" = 34 ] && V=3.4
-        check "member $m: the WAL holds $TOOLNAME's records (decoded; differs as doc/etcd-formats.md says)" \
+        check "member $m: the WAL holds $TOOLNAME's records (decoded; differs as doc/etcd-internals.md says)" \
             test "$(wal_content "$W1" $V)" = "$(wal_content "$W2" $V)"
     fi
 done

@@ -2,7 +2,7 @@
  * Unit tests of the WAL writer against the WALs etcd 3.4.23's restore wrote
  * (doc/etcd-observed.md §2): record offsets, length fields, chained CRCs, the
  * first 300 bytes and the SHA-256 of the whole preallocated files, for 1 and
- * 3 members, plus the 3.5-flavour vector of doc/etcd-formats.md §5.10 and the
+ * 3 members, plus the 3.5-flavour vector of doc/etcd-internals.md §5.10 and the
  * file writer (mode, size, refusal to overwrite).
  */
 #include <setjmp.h>
