@@ -203,12 +203,33 @@ edit(const char *from, const char *to)
     return out;
 }
 
+/* A good manifest with from replaced by to, refused with msg. */
+struct edit_case {
+    const char *from, *to, *msg;
+};
+
+static void
+refused(const struct edit_case *cases, size_t n)
+{
+    struct edr_manifest m;
+    struct edr_err err;
+
+    for (size_t i = 0; i < n; i++) {
+        char *doc = edit(cases[i].from, cases[i].to), want[256];
+        snprintf(want, sizeof(want), "manifest 'p/x.json': %s", cases[i].msg);
+        edr_err_clear(&err);
+        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "p/x.json", &m, &err),
+                         EDR_E_INTEGRITY);
+        assert_int_equal(err.code, EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, want);
+        free(doc);
+    }
+}
+
 static void
 test_bad(void **state)
 {
-    static const struct {
-        const char *from, *to, *msg;
-    } cases[] = {
+    static const struct edit_case cases[] = {
         {"\"format\": 1", "\"format\": 2", "unsupported or missing format"},
         {"\"format\": 1", "\"format\": \"1\"", "unsupported or missing format"},
         {"\"format\": 1", "\"formats\": 1", "unsupported or missing format"},
@@ -235,16 +256,7 @@ test_bad(void **state)
     struct edr_err err;
     (void)state;
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *doc = edit(cases[i].from, cases[i].to), want[256];
-        snprintf(want, sizeof(want), "manifest 'p/x.json': %s", cases[i].msg);
-        edr_err_clear(&err);
-        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "p/x.json", &m, &err),
-                         EDR_E_INTEGRITY);
-        assert_int_equal(err.code, EDR_E_INTEGRITY);
-        assert_string_equal(err.msg, want);
-        free(doc);
-    }
+    refused(cases, sizeof(cases) / sizeof(cases[0]));
 
     assert_int_equal(edr_manifest_from_json("[1]", 3, "a", &m, &err), EDR_E_INTEGRITY);
     assert_string_equal(err.msg, "manifest 'a': not an object");
@@ -269,9 +281,7 @@ test_bad(void **state)
 static void
 test_bad_fields(void **state)
 {
-    static const struct {
-        const char *from, *to, *msg;
-    } cases[] = {
+    static const struct edit_case cases[] = {
         /* digests: exactly 64 lower-case hex digits, what edr_hex() writes and
          * verify compares with strcmp() */
         {"\"stored_sha256\": \"000", "\"stored_sha256\": \"a94IIIIIIIIIIIIIIII000",
@@ -340,20 +350,8 @@ test_bad_fields(void **state)
         {"\"fedcba9876543210\"", "\"fedcba98765432100\"",
          "field 'encryption.recipients' has an entry that is not 16 lower-case hex digits"},
     };
-    struct edr_manifest m;
-    struct edr_err err;
     (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *doc = edit(cases[i].from, cases[i].to), want[256];
-        snprintf(want, sizeof(want), "manifest 'p/x.json': %s", cases[i].msg);
-        edr_err_clear(&err);
-        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "p/x.json", &m, &err),
-                         EDR_E_INTEGRITY);
-        assert_int_equal(err.code, EDR_E_INTEGRITY);
-        assert_string_equal(err.msg, want);
-        free(doc);
-    }
+    refused(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* The fuzz find of A12 (tests/fuzz/corpus/manifest/roundtrip-find.json): it
