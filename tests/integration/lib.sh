@@ -191,6 +191,9 @@ PY
 # one of tests/etcd-versions, built by scripts/etcd-versions.sh and put first on
 # PATH. Each listed version gets its own port range (BASE_PORT + 2000 x its line)
 # so that one test can run against two versions at once.
+# EDR_PORT_SHIFT moves every port of a test (two checkouts can then run the same
+# test at once on one machine).
+BASE_PORT=$((BASE_PORT + ${EDR_PORT_SHIFT:-0}))
 ETCD_VERSION=""
 ETCD_VERSION_DIR=$("$SRCDIR/scripts/etcd-versions.sh" --dir "${EDR_ETCD_VERSION:-3.4}")
 if [ -n "${EDR_ETCD_VERSION:-}" ]; then

@@ -11,7 +11,7 @@ SRCDIR=${EDR_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${EDR_BUILDDIR:-$SRCDIR}
 DRIVER=$BUILDDIR/tests/unit/storage/s3_driver
 . "$SRCDIR/tests/integration/s3/lib-s3.sh"
-FPORT=${EDR_T0500_PORT:-21350}
+FPORT=${EDR_T0500_PORT:-$((21350 + ${EDR_PORT_SHIFT:-0}))}
 EP=http://127.0.0.1:$FPORT
 
 skip_or_fail() {
