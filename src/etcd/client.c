@@ -25,6 +25,7 @@
 
 #define URL_MAX 200
 #define SNAPSHOT_BUFFER (512 * 1024)
+#define CALL_WATCH 2
 
 struct endpoint {
     char url[URL_MAX + 1];
@@ -50,7 +51,7 @@ struct call {
     struct edr_etcd_client *c;
     struct endpoint *ep;
     const char *method;
-    int streaming;
+    int streaming; /* 0 unary, 1 snapshot, CALL_WATCH */
     struct edr_grpc_dec dec;
     struct edr_grpc_status gs;
     edr_rc cb_rc;
@@ -340,23 +341,18 @@ curl_failure(struct call *k, CURLcode cc, const char *errbuf, struct edr_err *er
     return rc;
 }
 
-/* Run one call on endpoint k->ep. `frame` is the complete request body
- * (prefix and message). *grpc_code receives the gRPC status when the failure
- * is a gRPC error, else -1. */
+/* Set up endpoint k->ep's handle for one call; `frame` is the complete
+ * request body (prefix and message). *hdrs_out goes to call_outcome. */
 static edr_rc
-perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, int use_token,
-        int *grpc_code, struct edr_err *err)
+call_prepare(struct call *k, const char *service, const uint8_t *frame, size_t flen, int use_token,
+             struct curl_slist **hdrs_out, char *errbuf, struct edr_err *err)
 {
     struct edr_etcd_client *c = k->c;
     struct endpoint *ep = k->ep;
     struct curl_slist *hdrs = NULL, *tmp;
     char url[URL_MAX + 96];
-    char errbuf[CURL_ERROR_SIZE];
-    long httpver = 0;
-    CURLcode cc;
-    edr_rc rc = EDR_OK;
 
-    *grpc_code = -1;
+    *hdrs_out = NULL;
     if (c->interrupted != NULL && c->interrupted())
         return edr_err_set(err, EDR_E_INTERRUPTED, "etcd '%s': %s: interrupted", ep->url,
                            k->method);
@@ -421,7 +417,13 @@ perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, 
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_s);
-    if (k->streaming) {
+    if (k->streaming == CALL_WATCH) {
+        /* a watch is quiet while the cluster is: no stall limit, but TCP
+         * keepalives notice a member that went away */
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
+    } else if (k->streaming) {
         /* no total timeout: a big snapshot takes as long as it takes */
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
@@ -448,7 +450,23 @@ perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, 
     }
 
     edr_debug("etcd '%s': calling %s.%s", ep->url, service, k->method);
-    cc = curl_easy_perform(h);
+    *hdrs_out = hdrs;
+    return EDR_OK;
+}
+
+/* The outcome of a finished transfer of call k: the callbacks' error, the
+ * transfer's, the gRPC status, or a response that is not gRPC. Releases the
+ * request headers. */
+static edr_rc
+call_outcome(struct call *k, CURLcode cc, const char *errbuf, struct curl_slist *hdrs,
+             int *grpc_code, struct edr_err *err)
+{
+    struct endpoint *ep = k->ep;
+    CURL *h = ep->curl;
+    long httpver = 0;
+    edr_rc rc;
+
+    *grpc_code = -1;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -492,6 +510,24 @@ perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, 
         return edr_err_set(err, EDR_E_ETCD, "etcd '%s': %s: response ended without grpc-status",
                            ep->url, k->method);
     return EDR_OK;
+}
+
+/* Run one call on endpoint k->ep. `frame` is the complete request body
+ * (prefix and message). *grpc_code receives the gRPC status when the failure
+ * is a gRPC error, else -1. */
+static edr_rc
+perform(struct call *k, const char *service, const uint8_t *frame, size_t flen, int use_token,
+        int *grpc_code, struct edr_err *err)
+{
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE];
+    edr_rc rc;
+
+    *grpc_code = -1;
+    rc = call_prepare(k, service, frame, flen, use_token, &hdrs, errbuf, err);
+    if (rc != EDR_OK)
+        return rc;
+    return call_outcome(k, curl_easy_perform(k->ep->curl), errbuf, hdrs, grpc_code, err);
 }
 
 /* Unary response collector: exactly one message. */
@@ -564,11 +600,7 @@ authenticate(struct edr_etcd_client *c, size_t i, struct edr_err *err)
     frame = sodium_malloc(flen);
     if (frame == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of secure memory");
-    frame[0] = 0;
-    frame[1] = (uint8_t)(mlen >> 24);
-    frame[2] = (uint8_t)(mlen >> 16);
-    frame[3] = (uint8_t)(mlen >> 8);
-    frame[4] = (uint8_t)mlen;
+    edr_grpc_frame_prefix(frame, mlen);
     edr_pb_encode_auth_req(frame + EDR_GRPC_PREFIX, mlen, c->user, c->password);
 
     edr_debug("etcd '%s': authenticating as '%s'", ep->url, c->user);
@@ -845,6 +877,107 @@ edr_etcd_snapshot(struct edr_etcd_client *c, size_t i, struct edr_etcd_snapshot_
     return rc;
 }
 
+/* -- long-lived streams (Watch) ------------------------------------------ */
+
+edr_rc
+edr_etcd_stream_call(struct edr_etcd_client *c, size_t i, const char *service, const char *method,
+                     const uint8_t *msg, size_t len, const struct edr_etcd_stream_cb *cb,
+                     struct edr_err *err)
+{
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    struct call k;
+    CURLM *multi = NULL;
+    CURLcode cc = CURLE_OK;
+    uint8_t *frame;
+    int code, running = 1;
+    edr_rc rc, tick_rc = EDR_OK;
+
+    if (i >= c->n)
+        return edr_err_set(err, EDR_E_INTERNAL, "endpoint index %zu out of range", i);
+    if (c->user != NULL && (rc = authenticate(c, i, err)) != EDR_OK)
+        return rc;
+    if ((frame = malloc(EDR_GRPC_PREFIX + len)) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    edr_grpc_frame_prefix(frame, len);
+    if (len > 0)
+        memcpy(frame + EDR_GRPC_PREFIX, msg, len);
+    call_init(&k, c, i, method);
+    k.streaming = CALL_WATCH;
+    edr_grpc_dec_init(&k.dec, 0, cb->on_msg, cb->ud);
+    rc = call_prepare(&k, service, frame, EDR_GRPC_PREFIX + len, 1, &hdrs, errbuf, err);
+    if (rc != EDR_OK)
+        goto out;
+    if ((multi = curl_multi_init()) == NULL ||
+        curl_multi_add_handle(multi, k.ep->curl) != CURLM_OK) {
+        curl_slist_free_all(hdrs);
+        rc = edr_err_set(err, EDR_E_INTERNAL, "curl_multi_init failed");
+        goto out;
+    }
+    /* the request went whole (half-closed); responses come until the server
+     * or a callback ends the call. The tick runs between transfers, outside
+     * libcurl's callbacks, so it may use other handles (a storage upload). */
+    while (running) {
+        struct CURLMsg *m;
+        int left;
+
+        if (curl_multi_perform(multi, &running) != CURLM_OK)
+            break;
+        while ((m = curl_multi_info_read(multi, &left)) != NULL)
+            if (m->msg == CURLMSG_DONE)
+                cc = m->data.result;
+        if (!running || k.cb_rc != EDR_OK)
+            break;
+        if (cb->tick != NULL && (tick_rc = cb->tick(cb->ud, err)) != EDR_OK)
+            break;
+        curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    curl_multi_remove_handle(multi, k.ep->curl);
+    if (running && k.cb_rc == EDR_OK && tick_rc == EDR_OK) /* curl_multi_perform failed */
+        cc = CURLE_RECV_ERROR;
+    rc = call_outcome(&k, cc, errbuf, hdrs, &code, err);
+    if (tick_rc != EDR_OK)
+        rc = tick_rc; /* err holds the tick's message */
+    else if (rc == EDR_OK)
+        rc = edr_err_set(err, EDR_E_ETCD, "etcd '%s': %s: the server ended the stream",
+                         k.ep->url, method);
+out:
+    if (multi != NULL)
+        curl_multi_cleanup(multi);
+    call_release(&k);
+    free(frame);
+    return rc;
+}
+
+edr_rc
+edr_etcd_unary(struct edr_etcd_client *c, size_t i, const char *service, const char *method,
+               const uint8_t *msg, size_t len, uint8_t **resp, size_t *resp_len,
+               struct edr_err *err)
+{
+    struct call k;
+    uint8_t *frame;
+    edr_rc rc;
+
+    *resp = NULL;
+    *resp_len = 0;
+    if (i >= c->n)
+        return edr_err_set(err, EDR_E_INTERNAL, "endpoint index %zu out of range", i);
+    if ((frame = malloc(EDR_GRPC_PREFIX + len)) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    edr_grpc_frame_prefix(frame, len);
+    if (len > 0)
+        memcpy(frame + EDR_GRPC_PREFIX, msg, len);
+    rc = unary_auth_req(&k, c, i, service, method, frame, EDR_GRPC_PREFIX + len, err);
+    free(frame);
+    if (rc == EDR_OK) {
+        *resp = k.resp;
+        *resp_len = k.resp_len;
+        k.resp = NULL;
+    }
+    call_release(&k);
+    return rc;
+}
+
 /* -- Range ------------------------------------------------------------- */
 
 static edr_rc
@@ -915,11 +1048,7 @@ edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size_t key_
         edr_pb_put_bytes(&w, 2, range_end, range_end_len);
     edr_pb_put_uint(&w, 3, (uint64_t)limit);
     edr_pb_put_uint(&w, 9, count_only ? 1 : 0);
-    frame[0] = 0;
-    frame[1] = (uint8_t)(w.len >> 24);
-    frame[2] = (uint8_t)(w.len >> 16);
-    frame[3] = (uint8_t)(w.len >> 8);
-    frame[4] = (uint8_t)w.len;
+    edr_grpc_frame_prefix(frame, w.len);
     rc = unary_auth_req(&k, c, i, "KV", "Range", frame, EDR_GRPC_PREFIX + w.len, err);
     free(frame);
     if (rc != EDR_OK) {

@@ -148,4 +148,27 @@ edr_rc edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size
                       struct edr_etcd_range *out, struct edr_err *err);
 void edr_etcd_range_release(struct edr_etcd_range *r);
 
+/*
+ * A long-lived server stream (Watch): the request message msg is sent whole
+ * (the client side then half-closes, which etcd's watch server takes as "no
+ * more requests", not as the end), and each response message goes to
+ * on_msg. tick runs at least once a second while the call is open, outside
+ * libcurl's callbacks. The call ends when a callback returns an error (that
+ * error is returned), on interruption, or when the stream breaks or the
+ * server ends it (EDR_E_ETCD, also for a clean end: a watch never ends).
+ */
+struct edr_etcd_stream_cb {
+    edr_rc (*on_msg)(void *ud, const uint8_t *msg, size_t len, struct edr_err *err);
+    edr_rc (*tick)(void *ud, struct edr_err *err);
+    void *ud;
+};
+edr_rc edr_etcd_stream_call(struct edr_etcd_client *c, size_t i, const char *service,
+                            const char *method, const uint8_t *msg, size_t len,
+                            const struct edr_etcd_stream_cb *cb, struct edr_err *err);
+/* A unary call of service/method with request message msg (authenticating
+ * as needed); *resp (malloc'ed) receives the response message. */
+edr_rc edr_etcd_unary(struct edr_etcd_client *c, size_t i, const char *service, const char *method,
+                      const uint8_t *msg, size_t len, uint8_t **resp, size_t *resp_len,
+                      struct edr_err *err);
+
 #endif

@@ -32,6 +32,16 @@ edr_grpc_dec_release(struct edr_grpc_dec *d)
     d->cap = 0;
 }
 
+void
+edr_grpc_frame_prefix(uint8_t out[EDR_GRPC_PREFIX], size_t len)
+{
+    out[0] = 0;
+    out[1] = (uint8_t)(len >> 24);
+    out[2] = (uint8_t)(len >> 16);
+    out[3] = (uint8_t)(len >> 8);
+    out[4] = (uint8_t)len;
+}
+
 /* Check a 5-byte prefix; returns the body length in *mlen. */
 static edr_rc
 parse_prefix(const struct edr_grpc_dec *d, const uint8_t *h, size_t *mlen, struct edr_err *err)

@@ -34,6 +34,9 @@ struct edr_grpc_dec {
     uint64_t nmsgs; /* messages delivered */
 };
 
+/* Write the 5-byte prefix of an uncompressed message of len bytes. */
+void edr_grpc_frame_prefix(uint8_t out[EDR_GRPC_PREFIX], size_t len);
+
 /* max_msg 0 means EDR_GRPC_MSG_MAX. The buffer grows to the largest message
  * that arrived split, never beyond max_msg. */
 void edr_grpc_dec_init(struct edr_grpc_dec *d, size_t max_msg, edr_grpc_msg_fn on_msg, void *ud);

@@ -3,7 +3,8 @@ libedr_a_SOURCES += \
 	src/etcd/client.c src/etcd/client.h \
 	src/etcd/grpc.c src/etcd/grpc.h \
 	src/etcd/proto.c src/etcd/proto.h \
-	src/etcd/snapshot.c src/etcd/snapshot.h
+	src/etcd/snapshot.c src/etcd/snapshot.h \
+	src/etcd/watch.c src/etcd/watch.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/etcd/test_proto tests/unit/etcd/test_grpc tests/unit/etcd/test_client \
