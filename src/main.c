@@ -13,6 +13,8 @@
 static const struct edr_cmd commands[] = {
     {"backup", edr_cmd_backup, edr_cmd_backup_opts, "",
      "snapshot etcd into the repository (checked, compressed, encrypted)"},
+    {"capture", edr_cmd_capture, edr_cmd_capture_opts, "",
+     "record every change as segments, for restores to any revision"},
     {"config", edr_cmd_config, edr_cmd_config_opts, "check",
      "validate a config file and print the effective settings"},
     {"decrypt", edr_cmd_decrypt, edr_cmd_decrypt_opts, "BACKUP",

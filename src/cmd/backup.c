@@ -152,6 +152,36 @@ load_recipients(struct run *r, struct edr_ctx *ctx)
     return rc;
 }
 
+edr_rc
+edr_backup_recipients(struct edr_ctx *ctx, struct edr_pubkey **rcpt, size_t *n)
+{
+    struct run r;
+    edr_rc rc;
+
+    memset(&r, 0, sizeof(r));
+    rc = load_recipients(&r, ctx);
+    *rcpt = r.rcpt;
+    *n = r.nrcpt;
+    return rc;
+}
+
+edr_rc
+edr_cmd_endpoint_policy(struct edr_ctx *ctx, enum edr_etcd_policy *policy)
+{
+    const char *s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
+
+    if (s == NULL || strcmp(s, "follower") == 0)
+        *policy = EDR_ETCD_POLICY_FOLLOWER;
+    else if (strcmp(s, "leader") == 0)
+        *policy = EDR_ETCD_POLICY_LEADER;
+    else if (strcmp(s, "first") == 0)
+        *policy = EDR_ETCD_POLICY_FIRST;
+    else
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "invalid --endpoint-policy '%s' (follower, leader or first)", s);
+    return EDR_OK;
+}
+
 static int
 any_object(const struct edr_storage_entry *e, void *ud)
 {
@@ -326,7 +356,6 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     struct edr_manifest m;
     size_t *order = NULL, norder = 0, chosen = 0;
     int64_t retries;
-    const char *policy_s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
     enum edr_etcd_policy policy;
     double t0 = edr_now();
     edr_rc rc;
@@ -335,15 +364,8 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     memset(sum, 0, sizeof(*sum));
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)))
         return rc;
-    if (policy_s == NULL || strcmp(policy_s, "follower") == 0)
-        policy = EDR_ETCD_POLICY_FOLLOWER;
-    else if (strcmp(policy_s, "leader") == 0)
-        policy = EDR_ETCD_POLICY_LEADER;
-    else if (strcmp(policy_s, "first") == 0)
-        policy = EDR_ETCD_POLICY_FIRST;
-    else
-        return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "invalid --endpoint-policy '%s' (follower, leader or first)", policy_s);
+    if ((rc = edr_cmd_endpoint_policy(ctx, &policy)) != EDR_OK)
+        return rc;
     if ((rc = prepare(ctx, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)

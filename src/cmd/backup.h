@@ -5,6 +5,7 @@
 #define EDR_CMD_BACKUP_H
 
 #include "cmd/cmd.h"
+#include "etcd/client.h"
 #include "repo/manifest.h"
 
 struct edr_repo;
@@ -18,6 +19,11 @@ struct edr_backup_summary {
     void *prune; /* --prune with --json: the decisions (a json_t array), owned */
 };
 
+/* The --recipient keys (none with --no-encrypt); *rcpt malloc'ed. */
+struct edr_pubkey;
+edr_rc edr_backup_recipients(struct edr_ctx *ctx, struct edr_pubkey **rcpt, size_t *n);
+/* --endpoint-policy */
+edr_rc edr_cmd_endpoint_policy(struct edr_ctx *ctx, enum edr_etcd_policy *policy);
 /* One backup run (with --prune when set). Fills sum even on failure. */
 edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);
 /* Print the summary (text or --json), write --metrics-file, run hooks. */

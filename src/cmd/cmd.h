@@ -41,6 +41,7 @@ struct edr_cmd {
     extern const enum edr_opt_id edr_cmd_##name##_opts[]
 
 EDR_CMD_DECLARE(backup);
+EDR_CMD_DECLARE(capture);
 EDR_CMD_DECLARE(config);
 EDR_CMD_DECLARE(decrypt);
 EDR_CMD_DECLARE(export);

@@ -28,6 +28,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "CA bundle to verify etcd's server certificate")                                            \
     X(CERT, "cert", 0, STR, "etcd", "cert", "ETCDCTL_CERT", NULL, "FILE",                         \
       "client certificate for etcd")                                                              \
+    X(CHAIN, "chain", 0, BOOL, "verify", "chain", NULL, NULL, NULL,                              \
+      "verify the captured changes: complete, linked, intact")                                    \
     X(CLUSTER, "cluster", 0, STR, "repo", "cluster", NULL, "default", "NAME",                      \
       "cluster name: backups live under <repo>/<NAME>/")                                          \
     X(COMPRESS_LEVEL, "compress-level", 0, INT, "backup", "compress-level", NULL, "2", "N",       \
@@ -47,6 +49,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "http://127.0.0.1:2379", "URLS", "comma-separated etcd client URLs")                        \
     X(ETCD_BIN, "etcd-bin", 0, STR, "verify", "etcd-bin", NULL, "etcd", "PATH",                   \
       "etcd binary for --drill")                                                                  \
+    X(FLUSH, "flush", 0, INT, "capture", "flush", NULL, "5", "SEC",                                \
+      "publish captured changes at least every SEC")                                              \
     X(FORCE, "force", 'f', BOOL, "restore", "force", NULL, NULL, NULL,                            \
       "move a non-empty data dir aside instead of refusing")                                      \
     X(IDENTITY, "identity", 'i', STR, "repo", "identity", NULL, NULL, "FILE",                     \
@@ -146,6 +150,10 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "compression threads (0 = all cores)")                                                      \
     X(TIMEZONE, "timezone", 0, STR, "schedule", "timezone", NULL, "UTC", "TZ",                    \
       "time zone of the schedule")                                                                \
+    X(TO_REVISION, "to-revision", 0, INT, "restore", "to-revision", NULL, "0", "REV",             \
+      "restore the state at revision REV (a backup plus captured changes)")                      \
+    X(TO_TIME, "to-time", 0, STR, "restore", "to-time", NULL, NULL, "TIME",                       \
+      "restore the last revision captured at or before TIME (UTC, 2026-12-02T10:15:00Z)")        \
     X(TOP, "top", 0, INT, "inspect", "top", NULL, "10", "N", "namespaces shown")                  \
     X(USER, "user", 'u', STR, "etcd", "user", "ETCDCTL_USER", NULL, "NAME", "etcd user name")     \
     X(WAL_DIR, "wal-dir", 0, STR, "restore", "wal-dir", NULL, NULL, "DIR", "separate WAL dir")

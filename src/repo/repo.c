@@ -377,11 +377,18 @@ edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest *out, 
 edr_rc
 edr_repo_lock(struct edr_repo *r, int wait_s, struct edr_storage_lock **out, struct edr_err *err)
 {
+    return edr_repo_lock_named(r, ".lock", wait_s, out, err);
+}
+
+edr_rc
+edr_repo_lock_named(struct edr_repo *r, const char *lock, int wait_s, struct edr_storage_lock **out,
+                    struct edr_err *err)
+{
     char name[256], owner[512], host[256] = "unknown", now[32];
 
     gethostname(host, sizeof(host) - 1);
     edr_time_iso(time(NULL), now);
-    snprintf(name, sizeof(name), "%s/.lock", r->cluster);
+    snprintf(name, sizeof(name), "%s/%s", r->cluster, lock);
     snprintf(owner, sizeof(owner), "{\"host\":\"%s\",\"pid\":%ld,\"since\":\"%s\"}\n", host,
              (long)getpid(), now);
     return r->st->ops->lock(r->st, name, owner, wait_s, 6 * 3600, out, err);

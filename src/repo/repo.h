@@ -51,6 +51,9 @@ edr_rc edr_repo_resolve(struct edr_repo *r, const char *ref, struct edr_manifest
 
 edr_rc edr_repo_lock(struct edr_repo *r, int wait_s, struct edr_storage_lock **out,
                      struct edr_err *err);
+/* Another lock of the cluster, e.g. "changes/.lock" (held by capture). */
+edr_rc edr_repo_lock_named(struct edr_repo *r, const char *lock, int wait_s,
+                           struct edr_storage_lock **out, struct edr_err *err);
 void edr_repo_unlock(struct edr_repo *r, struct edr_storage_lock *lk);
 
 /* With the lock held: remove temp files and multipart uploads older than
