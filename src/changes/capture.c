@@ -112,8 +112,8 @@ on_msg(void *ud, const uint8_t *msg, size_t len, struct edr_err *err)
         else if (c->st->cluster_id != r.header.cluster_id) {
             edr_watch_resp_release(&r);
             return edr_err_set(err, EDR_E_ETCD,
-                               "the endpoint belongs to cluster %016" PRIx64
-                               ", not %016" PRIx64 " as the chain does",
+                               "the endpoint belongs to cluster %016" PRIx64 ", not %016" PRIx64
+                               " as the chain does",
                                r.header.cluster_id, c->st->cluster_id);
         }
     }
@@ -123,8 +123,8 @@ on_msg(void *ud, const uint8_t *msg, size_t len, struct edr_err *err)
             c->st->compact_revision = r.compact_revision;
             c->compacted = 1;
             return edr_err_set(err, EDR_E_NOTFOUND,
-                               "revision %" PRId64 " is compacted (etcd keeps revisions from %" PRId64
-                               ")",
+                               "revision %" PRId64
+                               " is compacted (etcd keeps revisions from %" PRId64 ")",
                                c->st->next_rev, r.compact_revision);
         }
         return edr_err_set(err, EDR_E_ETCD, "etcd cancelled the watch%s%s",

@@ -243,8 +243,7 @@ check_segment(const struct edr_segment *s)
         return "invalid revision range";
     if (s->first_time_ms < 0 || s->last_time_ms < s->first_time_ms)
         return "invalid time range";
-    if (!hex_ok(s->records_sha256, 0) || !hex_ok(s->prev_sha256, 1) ||
-        !hex_ok(s->stored_sha256, 0))
+    if (!hex_ok(s->records_sha256, 0) || !hex_ok(s->prev_sha256, 1) || !hex_ok(s->stored_sha256, 0))
         return "a digest is not 64 hex digits";
     if (s->nrecipients < 0 || s->nrecipients > EDR_MANIFEST_MAX_RECIPIENTS)
         return "too many recipients";
@@ -254,7 +253,8 @@ check_segment(const struct edr_segment *s)
     if (strspn(s->base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
         strlen(s->base))
         return "invalid base id";
-    if (strspn(s->tool_version, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+") !=
+    if (strspn(s->tool_version,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+") !=
         strlen(s->tool_version))
         return "invalid tool version";
     return NULL;
@@ -419,8 +419,7 @@ edr_segment_publish(struct edr_repo *repo, const struct edr_pubkey *rcpt, size_t
         return rc;
     edr_segment_name(repo->cluster, s->first_revision, s->last_revision, ".edr", data,
                      sizeof(data));
-    edr_segment_name(repo->cluster, s->first_revision, s->last_revision, ".json", man,
-                     sizeof(man));
+    edr_segment_name(repo->cluster, s->first_revision, s->last_revision, ".json", man, sizeof(man));
     if ((rc = st->ops->put_open(st, data, len / 2 + 4096, &w, err)) != EDR_OK ||
         (rc = edr_stream_sha256_new(w, &sha, err)) != EDR_OK ||
         (rc = edr_stream_size_new(sha, NULL, &size, err)) != EDR_OK ||
@@ -436,7 +435,8 @@ edr_segment_publish(struct edr_repo *repo, const struct edr_pubkey *rcpt, size_t
         (rc = edr_tar_writer_begin(tar, "manifest.json", strlen(inner), 0600, mtime, err)) !=
             EDR_OK ||
         (rc = edr_stream_write(tar, inner, strlen(inner), err)) != EDR_OK ||
-        (rc = edr_tar_writer_end(tar, err)) != EDR_OK || (rc = edr_stream_finish(tar, err)) != EDR_OK)
+        (rc = edr_tar_writer_end(tar, err)) != EDR_OK ||
+        (rc = edr_stream_finish(tar, err)) != EDR_OK)
         goto out;
     s->stored_size = edr_stream_size_get(size);
     edr_stream_sha256_hex(sha, s->stored_sha256);
@@ -489,8 +489,7 @@ check_record(void *ud, const struct edr_seg_record *r, struct edr_err *err)
         int64_t want = sr->last_event_rev == 0 ? s->first_revision : sr->last_event_rev + 1;
         if (r->rev != sr->last_event_rev && r->rev != want)
             return edr_err_set(err, EDR_E_INTEGRITY,
-                               "revisions %" PRId64 "..%" PRId64 " are missing",
-                               want, r->rev - 1);
+                               "revisions %" PRId64 "..%" PRId64 " are missing", want, r->rev - 1);
         sr->last_event_rev = r->rev;
         sr->events++;
     }
@@ -508,7 +507,8 @@ seg_entry_begin(void *ud, const char *name, uint64_t size, struct edr_stream **s
     *sink = NULL;
     if (strcmp(name, "changes.bin") == 0 && !sr->saw_records) {
         sr->saw_records = 1;
-        if ((rc = edr_seg_parser_new(check_record, sr, "changes.bin", &sr->parser, err)) != EDR_OK ||
+        if ((rc = edr_seg_parser_new(check_record, sr, "changes.bin", &sr->parser, err)) !=
+                EDR_OK ||
             (rc = edr_stream_sha256_new(sr->parser, &sr->sha, err)) != EDR_OK)
             return rc;
         *sink = sr->sha;
@@ -586,8 +586,7 @@ edr_segment_read(struct edr_repo *repo, const struct edr_segment *s, struct edr_
         rc = edr_err_set(err, EDR_E_INTEGRITY, "records do not match the manifest's sha256");
         goto out;
     }
-    if (sr.last_event_rev != s->last_revision || sr.events != s->events ||
-        sr.leases != s->leases) {
+    if (sr.last_event_rev != s->last_revision || sr.events != s->events || sr.leases != s->leases) {
         rc = edr_err_set(err, EDR_E_INTEGRITY,
                          "records end at revision %" PRId64 " with %" PRIu64
                          " events; the manifest says %" PRId64 " and %" PRIu64,
@@ -683,8 +682,7 @@ cmp_seg(const void *a, const void *b)
 }
 
 static int
-add_problem(struct edr_seg_problem **pv, size_t *n, size_t *cap, const char *name,
-            const char *msg)
+add_problem(struct edr_seg_problem **pv, size_t *n, size_t *cap, const char *name, const char *msg)
 {
     if (edr_grow(pv, cap, *n + 1, sizeof(**pv)) != 0)
         return -1;
@@ -796,8 +794,8 @@ edr_segment_chains(const struct edr_segment *segs, size_t n, struct edr_chain **
             free(v);
             return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         }
-        v[nv++] = (struct edr_chain){i, i, s->first_revision - 1, s->last_revision,
-                                     s->first_time_ms, s->last_time_ms};
+        v[nv++] = (struct edr_chain){
+            i, i, s->first_revision - 1, s->last_revision, s->first_time_ms, s->last_time_ms};
     }
     *chains = v;
     *nchains = nv;

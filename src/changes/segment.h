@@ -43,10 +43,10 @@ enum edr_seg_type { EDR_SEG_PUT = 1, EDR_SEG_DEL = 2, EDR_SEG_LEASE = 3 };
 struct edr_seg_record {
     enum edr_seg_type type;
     int64_t rev;
-    int64_t time_ms;                 /* events */
-    const uint8_t *kv;               /* events: the KeyValue bytes */
+    int64_t time_ms;   /* events */
+    const uint8_t *kv; /* events: the KeyValue bytes */
     size_t kv_len;
-    int64_t lease_id, lease_ttl;     /* leases */
+    int64_t lease_id, lease_ttl; /* leases */
 };
 
 /* Append one record (the magic first when b is empty). 0, or -1 when out of
@@ -58,10 +58,9 @@ int edr_seg_put_lease(struct edr_strbuf *b, int64_t rev, int64_t id, int64_t ttl
 /* A terminal stream parsing records: fn gets each one (pointers valid during
  * the call). Checks the magic and that revisions never go back. Errors:
  * EDR_E_INTEGRITY "<what>: ..." for bad input, or fn's. */
-typedef edr_rc (*edr_seg_record_fn)(void *ud, const struct edr_seg_record *r,
-                                    struct edr_err *err);
-edr_rc edr_seg_parser_new(edr_seg_record_fn fn, void *ud, const char *what,
-                          struct edr_stream **out, struct edr_err *err);
+typedef edr_rc (*edr_seg_record_fn)(void *ud, const struct edr_seg_record *r, struct edr_err *err);
+edr_rc edr_seg_parser_new(edr_seg_record_fn fn, void *ud, const char *what, struct edr_stream **out,
+                          struct edr_err *err);
 
 #define EDR_SEG_FORMAT 1
 

@@ -24,8 +24,8 @@
 #include "repo/repo.h"
 
 const enum edr_opt_id edr_cmd_capture_opts[] = {
-    EDR_OPTS_ETCD, EDR_OPTS_REPO, EDR_O_RECIPIENT, EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
-    EDR_O_THREADS, EDR_O_FLUSH,   EDR_O__COUNT};
+    EDR_OPTS_ETCD,        EDR_OPTS_REPO, EDR_O_RECIPIENT, EDR_O_NO_ENCRYPT,
+    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_FLUSH,     EDR_O__COUNT};
 
 #define FLUSH_BYTES (8u << 20)
 
@@ -45,7 +45,8 @@ full_backup(struct edr_ctx *ctx, struct edr_capture_state *st, const char *why)
     st->next_rev = sum.manifest.revision + 1;
     st->cluster_id = sum.manifest.cluster_id;
     snprintf(st->base, sizeof(st->base), "%s", sum.manifest.id);
-    edr_warn("full backup '%s' at revision %" PRId64 "; new chain of changes from revision %" PRId64,
+    edr_warn("full backup '%s' at revision %" PRId64
+             "; new chain of changes from revision %" PRId64,
              sum.manifest.id, sum.manifest.revision, st->next_rev);
     return EDR_OK;
 }

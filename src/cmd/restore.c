@@ -22,6 +22,7 @@
 #include "bolt/bolt.h"
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
+#include "cmd/pitr.h"
 #include "cmd/source.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -33,6 +34,8 @@
 const enum edr_opt_id edr_cmd_restore_opts[] = {
     EDR_OPTS_REPO,
     EDR_O_IDENTITY,
+    EDR_O_TO_REVISION,
+    EDR_O_TO_TIME,
     EDR_O_NAME,
     EDR_O_INITIAL_CLUSTER,
     EDR_O_INITIAL_CLUSTER_TOKEN,
@@ -293,6 +296,9 @@ edr_cmd_restore(struct edr_ctx *ctx)
     size_t nt = 0;
     int64_t bump;
     struct edr_restore_db_opts dbo = {0};
+    struct edr_pitr pitr;
+    int pitr_asked;
+    const char *ref;
     int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED);
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
     int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
@@ -305,9 +311,12 @@ edr_cmd_restore(struct edr_ctx *ctx)
     edr_rc rc;
 
     memset(&src, 0, sizeof(src));
+    memset(&pitr, 0, sizeof(pitr));
     memset(&sp, 0, sizeof(sp));
     sp.fd = -1;
-    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
+    pitr_asked = edr_opt_str(&ctx->opts, EDR_O_TO_TIME) != NULL ||
+                 edr_opt_str(&ctx->opts, EDR_O_TO_REVISION) != NULL;
+    if ((rc = edr_cmd_args(ctx, pitr_asked ? 0 : 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
         return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
         return rc;
@@ -396,7 +405,12 @@ edr_cmd_restore(struct edr_ctx *ctx)
     if ((rc = make_parent(ctx, tg[0].data_dir, parent, sizeof(parent))) != EDR_OK)
         goto out;
     edr_cmd_catch_signals();
-    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
+    ref = ctx->opts.nargs > 0 ? ctx->opts.args[0] : NULL;
+    if ((rc = edr_pitr_prepare(ctx, ref, &pitr)) != EDR_OK)
+        goto out;
+    if (pitr.asked)
+        ref = pitr.backup_id;
+    if ((rc = edr_source_open(ctx, ref, &src)) != EDR_OK)
         goto out;
     if ((rc = edr_source_spool(ctx, &src, parent, edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK),
                                &sp)) != EDR_OK)
@@ -421,6 +435,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     dbo.bump = bump;
     dbo.mark_compacted = mark;
+    edr_pitr_db_opts(&pitr, &dbo);
     if ((rc = edr_restore_write_db(sp.db, cl, &dbo, prepared, &ctx->err)) != EDR_OK)
         goto out;
     edr_spool_release(&sp);
@@ -505,15 +520,21 @@ edr_cmd_restore(struct edr_ctx *ctx)
                                                  (json_int_t)tg[i].pid));
         }
         edr_restore_id_hex(cl->cluster_id, hex);
-        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:f, s:o}", "source", src.what, "cluster_id",
-                                     hex, "revision",
-                                     (json_int_t)(src.kind == EDR_SOURCE_REPO ? src.m.revision : 0),
+        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:I, s:f, s:o}", "source", src.what,
+                                     "cluster_id", hex, "revision",
+                                     (json_int_t)(pitr.asked                    ? pitr.rp.to_rev
+                                                  : src.kind == EDR_SOURCE_REPO ? src.m.revision
+                                                                                : 0),
+                                     "changes_replayed", (json_int_t)pitr.rp.events,
                                      "duration_seconds", edr_now() - t0, "members", arr));
     } else if (!ctx->quiet) {
         char hex[17];
         edr_restore_id_hex(cl->cluster_id, hex);
         printf("restored %s into %zu member%s of cluster %s in %.1fs\n", src.what, nt,
                nt == 1 ? "" : "s", hex, edr_now() - t0);
+        if (pitr.asked)
+            printf("  at revision %" PRId64 " (%" PRIu64 " captured changes replayed)\n",
+                   pitr.rp.to_rev, pitr.rp.events);
         for (size_t i = 0; i < nt; i++) {
             if (archives != NULL)
                 printf("  %s: %s (unpack into the member's data dir)\n", tg[i].m->name,
@@ -550,5 +571,6 @@ out:
     free(tg);
     edr_restore_cluster_free(cl);
     edr_source_close(&src);
+    edr_pitr_release(&pitr);
     return rc;
 }

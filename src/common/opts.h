@@ -150,7 +150,7 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "compression threads (0 = all cores)")                                                      \
     X(TIMEZONE, "timezone", 0, STR, "schedule", "timezone", NULL, "UTC", "TZ",                    \
       "time zone of the schedule")                                                                \
-    X(TO_REVISION, "to-revision", 0, INT, "restore", "to-revision", NULL, "0", "REV",             \
+    X(TO_REVISION, "to-revision", 0, INT, "restore", "to-revision", NULL, NULL, "REV",              \
       "restore the state at revision REV (a backup plus captured changes)")                      \
     X(TO_TIME, "to-time", 0, STR, "restore", "to-time", NULL, NULL, "TIME",                       \
       "restore the last revision captured at or before TIME (UTC, 2026-12-02T10:15:00Z)")        \

@@ -62,13 +62,6 @@ edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_restore_cl
 
 /* ---- the db ---------------------------------------------------------- */
 
-struct kv {
-    const uint8_t *k;
-    size_t klen;
-    const uint8_t *v;
-    size_t vlen;
-};
-
 static int
 keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
@@ -190,7 +183,7 @@ latest_cb(void *ud, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 
 struct merge {
     struct edr_bolt_writer *w;
-    const struct kv *ov; /* sorted overrides: inserted, or replacing equal keys */
+    const struct edr_restore_kv *ov; /* sorted overrides: inserted, or replacing equal keys */
     size_t n_ov, pos;
     struct edr_err *err;
 };
@@ -202,7 +195,7 @@ merge_cb(void *ud, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
     int c = 1;
 
     while (m->pos < m->n_ov && (c = keycmp(m->ov[m->pos].k, m->ov[m->pos].klen, k, klen)) <= 0) {
-        const struct kv *o = &m->ov[m->pos++];
+        const struct edr_restore_kv *o = &m->ov[m->pos++];
 
         if (edr_bolt_writer_put(m->w, o->k, o->klen, o->v, o->vlen, m->err) != EDR_OK)
             return -1;
@@ -217,7 +210,7 @@ merge_cb(void *ud, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
 static int
 cmp_kv(const void *a, const void *b)
 {
-    const struct kv *x = a, *y = b;
+    const struct edr_restore_kv *x = a, *y = b;
 
     return keycmp(x->k, x->klen, y->k, y->klen);
 }
@@ -231,11 +224,11 @@ name_is(const uint8_t *name, size_t len, const char *s)
 /* The members bucket: hex id -> member JSON, keys in byte order of the hex
  * strings (not numeric order: ids may have fewer than 16 hex digits). */
 static edr_rc
-members_kvs(const struct edr_restore_cluster *cl, struct kv **out, char ***strs,
+members_kvs(const struct edr_restore_cluster *cl, struct edr_restore_kv **out, char ***strs,
             struct edr_err *err)
 {
     size_t n = cl->n_members, i;
-    struct kv *kvs = calloc(n, sizeof(*kvs));
+    struct edr_restore_kv *kvs = calloc(n, sizeof(*kvs));
     char **s = calloc(2 * n, sizeof(*s));
     edr_rc rc = EDR_OK;
 
@@ -316,8 +309,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
     struct edr_bolt_info info;
     struct bucket_names bn = {0};
     struct latest_rev lr = {0};
-    struct kv *mem_kvs = NULL, meta_ov[4], key_ov[1],
-              auth_ov[1] = {{(const uint8_t *)"authEnabled", 11, off, 1}};
+    struct edr_restore_kv *mem_kvs = NULL, meta_ov[4], key_ov[1],
+                          auth_ov[1] = {{(const uint8_t *)"authEnabled", 11, off, 1}};
     char **mem_strs = NULL, *conf = NULL;
     uint8_t cindex[8], term[8], newrev[REV_KEY_LEN];
     size_t n_meta = 0, i;
@@ -336,14 +329,14 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
 
     edr_put_be64(cindex, cl->n_members);
     edr_put_be64(term, 1);
-    meta_ov[n_meta++] = (struct kv){(const uint8_t *)"consistent_index", 16, cindex, 8};
-    meta_ov[n_meta++] = (struct kv){(const uint8_t *)"term", 4, term, 8};
+    meta_ov[n_meta++] = (struct edr_restore_kv){(const uint8_t *)"consistent_index", 16, cindex, 8};
+    meta_ov[n_meta++] = (struct edr_restore_kv){(const uint8_t *)"term", 4, term, 8};
     /* the new cluster's own raft conf state (etcd 3.5+ keep it in meta,
      * 3.6.0-3.6.4 read it at startup): not the source cluster's voters */
     if ((rc = conf_state_json(cl, &conf, err)) != EDR_OK)
         goto out;
-    meta_ov[n_meta++] =
-        (struct kv){(const uint8_t *)"confState", 9, (const uint8_t *)conf, strlen(conf)};
+    meta_ov[n_meta++] = (struct edr_restore_kv){(const uint8_t *)"confState", 9,
+                                                (const uint8_t *)conf, strlen(conf)};
     if (do_bump) {
         rc = edr_bolt_foreach(b, "key", 3, latest_cb, &lr, err);
         if (rc == EDR_E_NOTFOUND) {
@@ -352,6 +345,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
         }
         if (rc != EDR_OK)
             goto out;
+        if (o->append_keys != NULL && o->replay_to > lr.main)
+            lr.main = o->replay_to;
         if (lr.main > INT64_MAX - bump) {
             rc = edr_err_set(err, EDR_E_USAGE,
                              "--bump-revision %lld: revision %lld + %lld overflows",
@@ -359,9 +354,9 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
             goto out;
         }
         rev_bytes(newrev, lr.main + bump, 0);
-        key_ov[0] = (struct kv){newrev, REV_KEY_LEN, empty, 0};
-        meta_ov[n_meta++] =
-            (struct kv){(const uint8_t *)"scheduledCompactRev", 19, newrev, REV_KEY_LEN};
+        key_ov[0] = (struct edr_restore_kv){newrev, REV_KEY_LEN, empty, 0};
+        meta_ov[n_meta++] = (struct edr_restore_kv){(const uint8_t *)"scheduledCompactRev", 19,
+                                                    newrev, REV_KEY_LEN};
     }
     qsort(meta_ov, n_meta, sizeof(meta_ov[0]), cmp_kv);
     rc = members_kvs(cl, &mem_kvs, &mem_strs, err);
@@ -369,7 +364,9 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
         goto out;
 
     if (add_name(&bn, "members", 7) < 0 || add_name(&bn, "members_removed", 15) < 0 ||
-        add_name(&bn, "meta", 4) < 0 || (do_bump && add_name(&bn, "key", 3) < 0)) {
+        add_name(&bn, "meta", 4) < 0 ||
+        ((do_bump || o->append_keys != NULL) && add_name(&bn, "key", 3) < 0) ||
+        (o->append_keys != NULL && add_name(&bn, "lease", 5) < 0)) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -397,6 +394,9 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
                 m.ov = key_ov, m.n_ov = 1;
             else if (o->auth_off && name_is(name, len, "auth"))
                 m.ov = auth_ov, m.n_ov = 1;
+            else if (o->lease_entries != NULL && name_is(name, len, "lease") &&
+                     (rc = o->lease_entries(o->replay_ud, &m.ov, &m.n_ov, err)) != EDR_OK)
+                goto out;
             rc = edr_bolt_foreach(b, name, len, merge_cb, &m, err);
             if (rc == EDR_E_NOTFOUND) { /* a bucket we add */
                 edr_err_clear(err);
@@ -404,9 +404,13 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
             }
             if (rc != EDR_OK)
                 goto out;
+            /* replayed revisions come after every source one, before a bump */
+            if (o->append_keys != NULL && name_is(name, len, "key") &&
+                (rc = o->append_keys(o->replay_ud, w, err)) != EDR_OK)
+                goto out;
         }
         for (; m.pos < m.n_ov; m.pos++) {
-            const struct kv *o = &m.ov[m.pos];
+            const struct edr_restore_kv *o = &m.ov[m.pos];
 
             rc = edr_bolt_writer_put(w, o->k, o->klen, o->v, o->vlen, err);
             if (rc != EDR_OK)

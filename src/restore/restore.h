@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "bolt/bolt.h"
 #include "restore/cluster.h"
 
 /* What the restore command collects from its flags; NULL means the default
@@ -55,10 +56,26 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  * for a malformed revision key when bumping), EDR_E_USAGE for a bump that
  * overflows, EDR_E_IO for dst_db. On failure dst_db is removed.
  */
+struct edr_restore_kv {
+    const uint8_t *k;
+    size_t klen;
+    const uint8_t *v;
+    size_t vlen;
+};
 struct edr_restore_db_opts {
     int64_t bump;       /* --bump-revision (only with mark_compacted, like etcd) */
     int mark_compacted; /* --mark-compacted */
     int auth_off;       /* auth/authEnabled = 0 when the bucket exists (a drill's private copy) */
+    /* Replay (a point-in-time restore): after the source's key bucket,
+     * append_keys adds the entries of revisions up to replay_to (all after
+     * the source's); then lease_entries gives the lease bucket's entries to
+     * add or replace (sorted by key, valid until the write ends). The
+     * buckets key and lease are created if the source lacks them. */
+    edr_rc (*append_keys)(void *ud, struct edr_bolt_writer *w, struct edr_err *err);
+    edr_rc (*lease_entries)(void *ud, const struct edr_restore_kv **kvs, size_t *n,
+                            struct edr_err *err);
+    void *replay_ud;
+    int64_t replay_to;
 };
 edr_rc edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
                             const struct edr_restore_db_opts *o, const char *dst_db,
