@@ -70,6 +70,9 @@ EDR_CMD_DECLARE(verify);
         EDR_O_KEEP_YEARLY, EDR_O_KEEP_VERIFIED
 #define EDR_OPTS_RETENTION EDR_OPTS_RETENTION_COUNTS, EDR_O_KEEP_WITHIN
 
+/* verify --chain (cmd/verify_chain.c) */
+edr_rc edr_verify_chain(struct edr_ctx *ctx);
+
 /* Helpers (cmd/common.c). */
 void edr_cmd_cleanup(struct edr_ctx *ctx);
 void edr_cmd_storage_opts(const struct edr_ctx *ctx, struct edr_storage_opts *so);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "changes/segment.h"
 #include "cmd/cmd.h"
 #include "repo/repo.h"
 
@@ -33,9 +34,58 @@ edr_cmd_manifest_json(const struct edr_manifest *m)
     return o;
 }
 
+static void
+ms_iso(int64_t ms, char out[40])
+{
+    char t[32];
+
+    edr_time_iso((time_t)(ms / 1000), t);
+    snprintf(out, 40, "%.19s.%03dZ", t, (int)(ms % 1000));
+}
+
+/* The chain that continues backup m: one whose range (from, to] holds the
+ * revision after it, or NULL. */
+static const struct edr_chain *
+chain_of(const struct edr_manifest *m, const struct edr_chain *c, size_t nc)
+{
+    for (size_t i = nc; i-- > 0;)
+        if (c[i].from_rev <= m->revision && c[i].to_rev > m->revision)
+            return &c[i];
+    return NULL;
+}
+
+static void
+print_changes(const struct edr_manifest *list, size_t n, const struct edr_chain *chains, size_t nc)
+{
+    printf("\nchanges captured (restore --to-revision / --to-time):\n");
+    for (size_t k = 0; k < nc; k++) {
+        const struct edr_chain *c = &chains[k];
+        const struct edr_manifest *base = NULL;
+        char a[40], b[40];
+
+        for (size_t i = 0; i < n; i++)
+            if (chain_of(&list[i], c, 1) != NULL &&
+                (base == NULL || list[i].revision < base->revision))
+                base = &list[i];
+        ms_iso(c->from_ms, a);
+        ms_iso(c->to_ms, b);
+        printf("  revisions %" PRId64 "..%" PRId64 " (%s .. %s), %zu segment%s: ", c->from_rev + 1,
+               c->to_rev, a, b, c->last - c->first + 1, c->last == c->first ? "" : "s");
+        if (base != NULL)
+            printf("any revision from %" PRId64 " (backup %s) to %" PRId64 " is recoverable\n",
+                   base->revision, base->id, c->to_rev);
+        else
+            printf("NOT recoverable: no backup at or after revision %" PRId64 " in this range\n",
+                   c->from_rev);
+    }
+}
+
 edr_rc
 edr_cmd_list(struct edr_ctx *ctx)
 {
+    struct edr_segment *segs = NULL;
+    struct edr_chain *chains = NULL;
+    size_t nsegs = 0, nc = 0;
     struct edr_repo *repo = NULL;
     struct edr_manifest *list = NULL;
     size_t n = 0;
@@ -45,12 +95,25 @@ edr_cmd_list(struct edr_ctx *ctx)
         return rc;
     if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
         return rc;
-    if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK)
+    if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK ||
+        (rc = edr_segment_list(repo, &segs, &nsegs, NULL, NULL, &ctx->err)) != EDR_OK ||
+        (rc = edr_segment_chains(segs, nsegs, &chains, &nc, &ctx->err)) != EDR_OK)
         goto out;
     if (ctx->json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, edr_cmd_manifest_json(&list[i]));
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = edr_cmd_manifest_json(&list[i]);
+            const struct edr_chain *c = chain_of(&list[i], chains, nc);
+            char t[40];
+            if (o != NULL && c != NULL) {
+                ms_iso(c->to_ms, t);
+                /* captured changes continue this backup up to there */
+                json_object_set_new(
+                    o, "recoverable_to",
+                    json_pack("{s:I, s:s}", "revision", (json_int_t)c->to_rev, "time", t));
+            }
+            json_array_append_new(arr, o);
+        }
         edr_cmd_print_json(arr);
         goto out;
     }
@@ -74,7 +137,11 @@ edr_cmd_list(struct edr_ctx *ctx)
                                  : "FAIL",
                m->verified ? " " : "", m->verified ? m->verify_level : "");
     }
+    if (nc > 0)
+        print_changes(list, n, chains, nc);
 out:
+    free(segs);
+    free(chains);
     free(list);
     edr_repo_free(repo);
     return rc;

@@ -39,9 +39,9 @@
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 
-const enum edr_opt_id edr_cmd_verify_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_LEVEL,
-                                               EDR_O_DRILL,   EDR_O_ALL,      EDR_O_ETCD_BIN,
-                                               EDR_O_JUNIT,   EDR_O_JSON,     EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_verify_opts[] = {
+    EDR_OPTS_REPO, EDR_O_CHAIN,    EDR_O_IDENTITY, EDR_O_LEVEL, EDR_O_DRILL,
+    EDR_O_ALL,     EDR_O_ETCD_BIN, EDR_O_JUNIT,    EDR_O_JSON,  EDR_O__COUNT};
 
 enum level { LEVEL_STORED, LEVEL_CONTENT, LEVEL_DRILL };
 static const char *const level_names[] = {"stored", "content", "drill"};
@@ -478,6 +478,11 @@ edr_cmd_verify(struct edr_ctx *ctx)
     int level_given = 0, have_identity = edr_opt_str(&ctx->opts, EDR_O_IDENTITY) != NULL;
     edr_rc rc, first = EDR_OK;
 
+    if (edr_opt_bool(&ctx->opts, EDR_O_CHAIN)) {
+        if ((rc = edr_cmd_args(ctx, 0, 0, "--chain")) != EDR_OK)
+            return rc;
+        return edr_verify_chain(ctx);
+    }
     if (lv != NULL) {
         level_given = 1;
         if (strcmp(lv, "stored") == 0)
