@@ -148,7 +148,14 @@ resolve_leases(struct cap *c, struct edr_err *err)
         int64_t granted = 0, ttl = -1;
         struct edr_err e2;
 
-        if (edr_etcd_lease_ttl(c->o->query_client, c->ep, p->id, &granted, &ttl, &e2) != EDR_OK)
+        edr_rc lrc = EDR_E_ETCD;
+        size_t nep = edr_etcd_endpoint_count(c->o->query_client);
+
+        /* the watched member first, then any other that answers */
+        for (size_t j = 0; j < nep && lrc != EDR_OK; j++)
+            lrc = edr_etcd_lease_ttl(c->o->query_client, (c->ep + j) % nep, p->id, &granted, &ttl,
+                                     &e2);
+        if (lrc != EDR_OK)
             edr_warn("lease %016" PRIx64 ": TTL lookup failed (%s); recorded without a TTL",
                      (uint64_t)p->id, e2.msg);
         if (edr_seg_put_lease(&c->buf, p->rev, p->id, granted > 0 ? granted : 0) != 0 ||

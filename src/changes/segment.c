@@ -114,7 +114,8 @@ parse_one(struct parser *ps, int *done, struct edr_err *err)
                            ps->what, ps->offset + ps->off);
     }
     r.rev = (int64_t)a;
-    if (r.rev <= 0 || r.rev < ps->last_rev)
+    /* events never go back; a lease record names an earlier event's revision */
+    if (r.rev <= 0 || (r.type != EDR_SEG_LEASE && r.rev < ps->last_rev))
         return edr_err_set(err, EDR_E_INTEGRITY,
                            "%s: revision %" PRId64 " after %" PRId64 " at offset %" PRIu64,
                            ps->what, r.rev, ps->last_rev, ps->offset + ps->off);
@@ -133,7 +134,8 @@ parse_one(struct parser *ps, int *done, struct edr_err *err)
         r.kv_len = (size_t)c;
         p += c;
     }
-    ps->last_rev = r.rev;
+    if (r.type != EDR_SEG_LEASE)
+        ps->last_rev = r.rev;
     ps->off = (size_t)(p - (const uint8_t *)ps->buf.p);
     *done = 1;
     return ps->fn != NULL ? ps->fn(ps->ud, &r, err) : EDR_OK;
