@@ -9,16 +9,10 @@
  * A broken stream is retried on the next healthy endpoint with a fresh
  * pipeline; whatever fails, the writer's free() discards the partial object.
  */
-#include <archive.h>
-#include <archive_entry.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,25 +35,8 @@ const enum edr_opt_id edr_cmd_backup_opts[] = {
     EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_PRUNE,        EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,
     EDR_O_ON_FAILURE,     EDR_O_JSON,    EDR_O__COUNT};
 
-struct chain {
-    struct edr_stream *writer, *stored_sha, *stored_size, *seal, *zst, *tar, *scan, *prog;
-};
-
-struct run {
-    struct edr_ctx *ctx;
-    struct edr_repo *repo;
-    struct edr_pubkey *rcpt;
-    size_t nrcpt;
-    int level, threads;
-    char id[64];
-    char dataname[256];
-    struct chain ch;
-    struct edr_progress progress;
-    time_t started;
-};
-
 static void
-chain_free(struct chain *c)
+chain_free(struct edr_backup_chain *c)
 {
     edr_stream_free(c->prog);
     edr_stream_free(c->scan);
@@ -72,11 +49,11 @@ chain_free(struct chain *c)
     memset(c, 0, sizeof(*c));
 }
 
-static edr_rc
-begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
+edr_rc
+edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
 {
-    struct run *r = ud;
-    struct chain *c = &r->ch;
+    struct edr_backup_writer *r = ud;
+    struct edr_backup_chain *c = &r->ch;
     struct edr_storage *st = r->repo->st;
     edr_rc rc;
 
@@ -111,7 +88,7 @@ begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
 }
 
 static edr_rc
-load_recipients(struct run *r, struct edr_ctx *ctx)
+load_recipients(struct edr_backup_writer *r, struct edr_ctx *ctx)
 {
     int n = 0;
     char **files = edr_opt_list(&ctx->opts, EDR_O_RECIPIENT, &n);
@@ -164,8 +141,8 @@ any_object(const struct edr_storage_entry *e, void *ud)
  * serialized by the lock, so when the repository already has an id of this
  * second (a run that finished within it), waiting for the next second keeps
  * every new id sorting after every older one, whatever the tags. */
-static edr_rc
-make_id(struct run *r, const char *tag, struct edr_err *err)
+edr_rc
+edr_backup_make_id(struct edr_backup_writer *r, const char *tag, struct edr_err *err)
 {
     char base[48], prefix[256];
     struct tm tm;
@@ -199,9 +176,9 @@ retryable(edr_rc rc)
 
 /* Options, recipients, repository, lock and leftovers: what every run that
  * stores a backup needs first. */
-static edr_rc
-prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
-        struct edr_backup_summary *sum)
+edr_rc
+edr_backup_prepare(struct edr_ctx *ctx, struct edr_backup_writer *r, struct edr_storage_lock **lock,
+                   struct edr_backup_summary *sum)
 {
     int64_t level, threads, lock_wait;
     edr_rc rc;
@@ -227,8 +204,9 @@ prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
 /* The db went through the chain whole: append its sha256 trailer, close
  * the tar with a copy of the manifest, publish the data object, then write
  * the manifest. m comes in with the source's fields filled. */
-static edr_rc
-commit(struct run *r, const uint8_t sha[32], uint64_t db_size, struct edr_manifest *m, double t0)
+edr_rc
+edr_backup_commit(struct edr_backup_writer *r, const uint8_t sha[32], uint64_t db_size,
+                  struct edr_manifest *m, double t0)
 {
     struct edr_ctx *ctx = r->ctx;
     struct edr_bolt_scan_result scan;
@@ -287,9 +265,9 @@ out:
 }
 
 /* Release what a run holds, prune when asked, count the repository. */
-static edr_rc
-finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summary *sum, edr_rc rc,
-           double t0)
+edr_rc
+edr_backup_finish(struct edr_backup_writer *r, struct edr_storage_lock *lock,
+                  struct edr_backup_summary *sum, edr_rc rc, double t0)
 {
     struct edr_ctx *ctx = r->ctx;
 
@@ -318,7 +296,7 @@ finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summa
 edr_rc
 edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
 {
-    struct run r;
+    struct edr_backup_writer r;
     struct edr_etcd_client *client = NULL;
     struct edr_etcd_status *statuses = NULL;
     struct edr_storage_lock *lock = NULL;
@@ -344,7 +322,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     else
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "invalid --endpoint-policy '%s' (follower, leader or first)", policy_s);
-    if ((rc = prepare(ctx, &r, &lock, sum)) != EDR_OK)
+    if ((rc = edr_backup_prepare(ctx, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
         goto out;
@@ -357,7 +335,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     if ((rc = edr_etcd_rank(client, policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
         goto out;
     for (int64_t attempt = 0;; attempt++) {
-        struct edr_etcd_snapshot_sink sink = {begin, &r};
+        struct edr_etcd_snapshot_sink sink = {edr_backup_begin, &r};
         chosen = order[attempt % (int64_t)norder];
         if (attempt == 0 && statuses[chosen].alarms_and_errors[0] != '\0')
             edr_warn("etcd '%s' reports %s: the snapshot is taken; the cluster accepts no writes "
@@ -366,7 +344,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
         if (attempt == 0) {
             char tag[32];
             snprintf(tag, sizeof(tag), "r%" PRId64, statuses[chosen].revision);
-            if ((rc = make_id(&r, tag, &ctx->err)) != EDR_OK)
+            if ((rc = edr_backup_make_id(&r, tag, &ctx->err)) != EDR_OK)
                 goto out;
         }
         edr_info("snapshot from '%s' (member %016" PRIx64 ", attempt %d)",
@@ -390,7 +368,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     m.revision = statuses[chosen].revision;
     m.raft_index = statuses[chosen].raft_index;
     m.raft_term = statuses[chosen].raft_term;
-    if ((rc = commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
+    if ((rc = edr_backup_commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
         goto out;
     sum->manifest = m;
     sum->ok = 1;
@@ -398,180 +376,7 @@ out:
     edr_etcd_client_free(client);
     free(statuses);
     free(order);
-    return finish_run(&r, lock, sum, rc, t0);
-}
-
-/* import: a plain etcd snapshot file, or an archive (zip, tar, gzip, ...)
- * holding one, stored as a backup through the same pipeline. */
-const enum edr_opt_id edr_cmd_import_opts[] = {
-    EDR_OPTS_REPO, EDR_O_RECIPIENT,       EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
-    EDR_O_THREADS, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,       EDR_O__COUNT};
-
-struct import_src {
-    int fd;
-    struct archive *ar;
-    uint64_t size;
-    char entry[512];
-};
-
-static ssize_t
-src_read(struct import_src *s, void *buf, size_t n)
-{
-    if (s->ar != NULL)
-        return archive_read_data(s->ar, buf, n);
-    return read(s->fd, buf, n);
-}
-
-static int
-is_bbolt(const uint8_t *p, size_t n)
-{
-    return n >= 20 && p[16] == 0xED && p[17] == 0xDA && p[18] == 0x0C && p[19] == 0xED;
-}
-
-static edr_rc
-import_open(struct edr_ctx *ctx, const char *path, struct import_src *s)
-{
-    uint8_t head[64];
-    struct stat sb;
-    ssize_t n;
-    struct archive_entry *e;
-
-    memset(s, 0, sizeof(*s));
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0 || fstat(s->fd, &sb) != 0) {
-        int err = errno;
-        return edr_err_errno(&ctx->err, err == ENOENT ? EDR_E_NOTFOUND : EDR_E_IO, err,
-                             "unable to open '%s'", path);
-    }
-    n = pread(s->fd, head, sizeof(head), 0);
-    if (n > 0 && is_bbolt(head, (size_t)n)) {
-        s->size = (uint64_t)sb.st_size;
-        snprintf(s->entry, sizeof(s->entry), "%s", path);
-        return EDR_OK;
-    }
-    s->ar = archive_read_new();
-    if (s->ar == NULL)
-        return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-    archive_read_support_filter_all(s->ar);
-    archive_read_support_format_all(s->ar);
-    if (archive_read_open_fd(s->ar, s->fd, 1 << 16) != ARCHIVE_OK)
-        return edr_err_set(&ctx->err, EDR_E_INTEGRITY,
-                           "'%s' is neither an etcd snapshot nor an archive: %s", path,
-                           archive_error_string(s->ar));
-    while (archive_read_next_header(s->ar, &e) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        size_t l = name ? strlen(name) : 0;
-        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_size_is_set(e))
-            continue;
-        if ((l >= 3 && strcmp(name + l - 3, ".db") == 0) ||
-            (l >= 2 && strcmp(name + l - 2, "db") == 0 && (l == 2 || name[l - 3] == '/'))) {
-            s->size = (uint64_t)archive_entry_size(e);
-            snprintf(s->entry, sizeof(s->entry), "%s:%s", path, name);
-            return EDR_OK;
-        }
-    }
-    return edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no etcd snapshot (*.db) in archive '%s'", path);
-}
-
-static void
-import_close(struct import_src *s)
-{
-    if (s->ar != NULL)
-        archive_read_free(s->ar);
-    if (s->fd >= 0)
-        close(s->fd);
-}
-
-edr_rc
-edr_cmd_import(struct edr_ctx *ctx)
-{
-    struct run r;
-    struct import_src src;
-    struct edr_storage_lock *lock = NULL;
-    struct edr_backup_summary sum;
-    struct edr_stream *sink = NULL;
-    struct edr_sha256 h;
-    struct edr_manifest m;
-    uint8_t sha[32], trailer[32], *buf = NULL;
-    uint64_t db_size, done = 0;
-    int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK), has_trailer;
-    double t0 = edr_now();
-    edr_rc rc;
-
-    memset(&r, 0, sizeof(r));
-    memset(&sum, 0, sizeof(sum));
-    h.ctx = NULL;
-    src.fd = -1;
-    src.ar = NULL;
-    if ((rc = edr_cmd_args(ctx, 1, 1, "FILE")) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
-    if ((rc = import_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
-        goto out;
-    has_trailer = src.size % 512 == 32;
-    if (!has_trailer && !skip) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' has no sha256 trailer", src.entry);
-        edr_err_hint(&ctx->err, "a db copied from a data dir has none: use --skip-hash-check to "
-                                "import it (a trailer is computed)");
-        goto out;
-    }
-    db_size = has_trailer ? src.size - 32 : src.size;
-    if ((rc = prepare(ctx, &r, &lock, &sum)) != EDR_OK)
-        goto out;
-    if ((rc = make_id(&r, "import", &ctx->err)) != EDR_OK)
-        goto out;
-    buf = malloc(1 << 20);
-    if (buf == NULL || edr_sha256_init(&h) != 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-        goto out;
-    }
-    if ((rc = begin(&r, db_size, &sink, &ctx->err)) != EDR_OK)
-        goto out;
-    while (done < src.size) {
-        /* never past the size taken at the start: the trailer is 32 bytes */
-        ssize_t n = src_read(&src, buf,
-                             src.size - done < (1u << 20) ? (size_t)(src.size - done) : 1u << 20);
-        uint64_t take;
-        if (n < 0 && errno == EINTR && src.ar == NULL)
-            continue;
-        if (n <= 0) {
-            rc = edr_err_set(&ctx->err, n < 0 ? EDR_E_IO : EDR_E_INTEGRITY,
-                             "unable to read '%s': %s", src.entry,
-                             n < 0 ? (src.ar ? archive_error_string(src.ar) : strerror(errno))
-                                   : "unexpected end of file");
-            goto out;
-        }
-        take = done >= db_size ? 0 : db_size - done < (uint64_t)n ? db_size - done : (uint64_t)n;
-        edr_sha256_update(&h, buf, take);
-        if ((rc = edr_stream_write(sink, buf, take, &ctx->err)) != EDR_OK)
-            goto out;
-        if ((uint64_t)n > take)
-            memcpy(trailer + (done + take - db_size), buf + take, (size_t)((uint64_t)n - take));
-        done += (uint64_t)n;
-    }
-    edr_progress_end(&r.progress);
-    if (src_read(&src, buf, 1) > 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' grew while it was read", src.entry);
-        goto out;
-    }
-    edr_sha256_final(&h, sha);
-    if (has_trailer && !skip && memcmp(sha, trailer, 32) != 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s': sha256 mismatch", src.entry);
-        goto out;
-    }
-    memset(&m, 0, sizeof(m));
-    snprintf(m.endpoint, sizeof(m.endpoint), "import:%.240s", src.entry);
-    if ((rc = commit(&r, sha, db_size, &m, t0)) != EDR_OK)
-        goto out;
-    sum.manifest = m;
-    sum.ok = 1;
-out:
-    edr_sha256_release(&h);
-    free(buf);
-    import_close(&src);
-    rc = finish_run(&r, lock, &sum, rc, t0);
-    edr_backup_report(ctx, &sum, rc);
-    return rc;
+    return edr_backup_finish(&r, lock, sum, rc, t0);
 }
 
 edr_rc

@@ -1,13 +1,18 @@
 /*
- * Entry points shared by backup, prune and the schedule daemon.
+ * Entry points shared by backup, import, prune and the schedule daemon.
  */
 #ifndef EDR_CMD_BACKUP_H
 #define EDR_CMD_BACKUP_H
 
+#include <time.h>
+
 #include "cmd/cmd.h"
+#include "common/progress.h"
 #include "repo/manifest.h"
 
 struct edr_repo;
+struct edr_storage_lock;
+struct edr_stream;
 
 struct edr_backup_summary {
     int ok;
@@ -17,6 +22,46 @@ struct edr_backup_summary {
     size_t backups_in_repo;
     void *prune; /* --prune with --json: the decisions (a json_t array), owned */
 };
+
+/* Storing one backup (backup.c; import uses it too): the pipeline from the
+ * plain db to the stored object, its id and the repository it goes to. */
+/* plain db -> progress -> scan -> tar -> zstd -> seal -> stored size/sha -> writer */
+struct edr_backup_chain {
+    struct edr_stream *writer, *stored_sha, *stored_size, *seal, *zst, *tar, *scan, *prog;
+};
+
+struct edr_backup_writer {
+    struct edr_ctx *ctx;
+    struct edr_repo *repo;
+    struct edr_pubkey *rcpt;
+    size_t nrcpt;
+    int level, threads;
+    char id[64];
+    char dataname[256];
+    struct edr_backup_chain ch;
+    struct edr_progress progress;
+    time_t started;
+};
+
+/* Options, recipients, repository (created when missing), lock and the
+ * leftovers of killed runs: what a run that stores a backup needs first.
+ * Release with edr_backup_finish whatever this returned. */
+edr_rc edr_backup_prepare(struct edr_ctx *ctx, struct edr_backup_writer *w,
+                          struct edr_storage_lock **lock, struct edr_backup_summary *sum);
+/* The backup's id "<UTC second>-<tag>", later than every id in the repository. */
+edr_rc edr_backup_make_id(struct edr_backup_writer *w, const char *tag, struct edr_err *err);
+/* A fresh pipeline for a db of db_size bytes (plus its trailer); *out takes
+ * the db's bytes. The shape of an edr_etcd_snapshot_sink's begin (ud: w). */
+edr_rc edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err);
+/* The db went through whole: append its sha256 trailer, close the tar with a
+ * copy of the manifest, publish the data object, then the manifest m (its
+ * source fields filled by the caller). */
+edr_rc edr_backup_commit(struct edr_backup_writer *w, const uint8_t sha[32], uint64_t db_size,
+                         struct edr_manifest *m, double t0);
+/* Release what the run holds, prune when asked, count the repository;
+ * returns rc or the prune's failure. */
+edr_rc edr_backup_finish(struct edr_backup_writer *w, struct edr_storage_lock *lock,
+                         struct edr_backup_summary *sum, edr_rc rc, double t0);
 
 /* One backup run (with --prune when set). Fills sum even on failure. */
 edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);

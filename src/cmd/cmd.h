@@ -85,6 +85,10 @@ edr_rc edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n);
 edr_rc edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */
 void edr_cmd_print_json(void *json);
+/* Bytes as a JSON string: as they are when they are text ("utf-8" in
+ * *encoding), else base64 ("base64"). */
+struct json_t;
+struct json_t *edr_cmd_bytes_json(const uint8_t *p, size_t n, const char **encoding);
 void edr_fmt_bytes(uint64_t n, char *buf, size_t len);
 /* Observer that counts bytes into the progress bar and fails with
  * EDR_E_INTERRUPTED once SIGINT/SIGTERM arrived (edr_cmd_catch_signals). */
@@ -92,7 +96,7 @@ struct edr_progress;
 struct edr_stream;
 edr_rc edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress *p,
                                    struct edr_stream **out, struct edr_err *err);
-/* SIGINT/SIGTERM set a flag long work polls (cmd/report.c). */
+/* SIGINT/SIGTERM set a flag long work polls (cmd/signals.c). */
 void edr_cmd_catch_signals(void);
 int edr_cmd_interrupted(void);
 /* EDR_OK, or EDR_E_INTERRUPTED ("interrupted by a signal") set in err once a
