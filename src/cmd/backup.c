@@ -385,9 +385,6 @@ edr_cmd_backup(struct edr_ctx *ctx)
     struct edr_backup_summary sum;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "[OPTIONS]")) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
     rc = edr_backup_run(ctx, &sum);
     edr_backup_report(ctx, &sum, rc);
     return rc;

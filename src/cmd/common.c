@@ -192,13 +192,10 @@ edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
 }
 
 edr_rc
-edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage)
+edr_cmd_usage(struct edr_ctx *ctx)
 {
-    if (ctx->opts.nargs < min || ctx->opts.nargs > max) {
-        edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr %s %s", ctx->cmd_name, usage);
-        return EDR_E_USAGE;
-    }
-    return EDR_OK;
+    return edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr %s %s", ctx->cmd->name,
+                       ctx->cmd->usage);
 }
 
 void

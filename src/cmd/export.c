@@ -41,10 +41,6 @@ edr_export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     struct stat sb;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP -o FILE")) != EDR_OK)
-        return rc;
-    /* SIGINT/SIGTERM end the run cleanly: the temp file is removed */
-    edr_cmd_catch_signals();
     if (path == NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE, "%s needs -o FILE (or -o - for stdout)",
                            ctx->cmd_name);

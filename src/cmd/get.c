@@ -58,13 +58,10 @@ edr_cmd_get(struct edr_ctx *ctx)
     edr_rc rc;
 
     memset(&s, 0, sizeof(s));
-    if ((rc = edr_cmd_args(ctx, 2, 2, "BACKUP|FILE.db KEY [-o value|json]")) != EDR_OK)
-        return rc;
     if (fmt != NULL && strcmp(fmt, "value") != 0 && strcmp(fmt, "json") != 0)
         return edr_err_set(&ctx->err, EDR_E_USAGE, "get -o takes 'value' or 'json', not '%s'", fmt);
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_REV, 0, INT64_MAX, &rev, &ctx->err)) != EDR_OK)
         return rc;
-    edr_cmd_catch_signals();
     if ((rc = edr_source_db_open(ctx, ctx->opts.args[0], &o)) != EDR_OK)
         goto out;
     s.key = (const uint8_t *)ctx->opts.args[1];

@@ -122,9 +122,6 @@ edr_cmd_import(struct edr_ctx *ctx)
     h.ctx = NULL;
     src.fd = -1;
     src.ar = NULL;
-    if ((rc = edr_cmd_args(ctx, 1, 1, "FILE")) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
     if ((rc = import_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
         goto out;
     has_trailer = src.size % 512 == 32;

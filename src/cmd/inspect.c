@@ -88,11 +88,8 @@ edr_cmd_inspect(struct edr_ctx *ctx)
 
     memset(&st, 0, sizeof(st));
     edr_source_db_init(&o);
-    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db")) != EDR_OK)
-        return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_TOP, 1, 100000, &top, &ctx->err)) != EDR_OK)
         return rc;
-    edr_cmd_catch_signals();
     if ((rc = edr_source_open(ctx, ctx->opts.args[0], &o.src)) != EDR_OK)
         goto out;
     if (o.src.kind != EDR_SOURCE_DB) {

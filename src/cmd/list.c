@@ -36,15 +36,11 @@ edr_cmd_manifest_json(const struct edr_manifest *m)
 edr_rc
 edr_cmd_list(struct edr_ctx *ctx)
 {
-    struct edr_repo *repo = NULL;
+    struct edr_repo *repo = ctx->repo;
     struct edr_manifest *list = NULL;
     size_t n = 0;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "[--json]")) != EDR_OK)
-        return rc;
-    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
-        return rc;
     if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK)
         goto out;
     if (ctx->json) {
@@ -76,6 +72,5 @@ edr_cmd_list(struct edr_ctx *ctx)
     }
 out:
     free(list);
-    edr_repo_free(repo);
     return rc;
 }

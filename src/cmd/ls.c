@@ -51,12 +51,9 @@ edr_cmd_ls(struct edr_ctx *ctx)
     edr_rc rc;
 
     memset(&s, 0, sizeof(s));
-    if ((rc = edr_cmd_args(ctx, 1, 2, "BACKUP|FILE.db [PREFIX]")) != EDR_OK)
-        return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_REV, 0, INT64_MAX, &rev, &ctx->err)) != EDR_OK)
         return rc;
     prefix = ctx->opts.nargs > 1 ? ctx->opts.args[1] : "";
-    edr_cmd_catch_signals();
     if ((rc = edr_source_db_open(ctx, ctx->opts.args[0], &o)) != EDR_OK)
         goto out;
     if (ctx->json)

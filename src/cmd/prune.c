@@ -136,14 +136,5 @@ out:
 edr_rc
 edr_cmd_prune(struct edr_ctx *ctx)
 {
-    struct edr_repo *repo = NULL;
-    edr_rc rc;
-
-    if ((rc = edr_cmd_args(ctx, 0, 0, "--keep-... [--dry-run]")) != EDR_OK)
-        return rc;
-    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
-        return rc;
-    rc = edr_prune_run(ctx, repo, 0, NULL);
-    edr_repo_free(repo);
-    return rc;
+    return edr_prune_run(ctx, ctx->repo, 0, NULL);
 }

@@ -307,8 +307,6 @@ edr_cmd_restore(struct edr_ctx *ctx)
     memset(&src, 0, sizeof(src));
     memset(&sp, 0, sizeof(sp));
     sp.fd = -1;
-    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
-        return rc;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
         return rc;
     if ((bump > 0) != (mark != 0))
@@ -395,7 +393,6 @@ edr_cmd_restore(struct edr_ctx *ctx)
     /* read, check and spool the snapshot next to the first target */
     if ((rc = make_parent(ctx, tg[0].data_dir, parent, sizeof(parent))) != EDR_OK)
         goto out;
-    edr_cmd_catch_signals();
     if ((rc = edr_source_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
         goto out;
     if ((rc = edr_source_spool(ctx, &src, parent, edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK),

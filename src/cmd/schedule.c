@@ -494,8 +494,6 @@ edr_cmd_schedule(struct edr_ctx *ctx)
     enum edr_sched_outcome outcome;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "--config FILE [OPTIONS]")) != EDR_OK)
-        return rc;
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
     d->ctx = ctx;

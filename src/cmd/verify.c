@@ -495,9 +495,7 @@ edr_cmd_verify(struct edr_ctx *ctx)
         level_given = 1;
     }
     if (all ? ctx->opts.nargs != 0 : ctx->opts.nargs != 1)
-        return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "usage: etcd-dr verify BACKUP|FILE [--level L|--drill] or verify --all");
-    edr_cmd_catch_signals();
+        return edr_cmd_usage(ctx);
     if (all) {
         if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
             return rc;
