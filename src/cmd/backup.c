@@ -87,46 +87,88 @@ edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr
     return EDR_OK;
 }
 
+/* The recipients' public keys (the options were checked by
+ * edr_backup_params_from_opts). */
 static edr_rc
 load_recipients(struct edr_backup_writer *r, struct edr_ctx *ctx)
 {
-    int n = 0;
-    char **files = edr_opt_list(&ctx->opts, EDR_O_RECIPIENT, &n);
-    edr_rc rc = EDR_OK;
+    const struct edr_backup_params *p = r->params;
+    edr_rc rc;
 
-    if (edr_opt_bool(&ctx->opts, EDR_O_NO_ENCRYPT)) {
-        if (n > 0)
-            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
-                             "--no-encrypt and --recipient exclude each "
-                             "other");
-        else
-            edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
-        edr_strv_free(files, n);
-        return rc;
+    if (p->no_encrypt) {
+        edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
+        return EDR_OK;
     }
-    if (n == 0) {
-        edr_err_set(&ctx->err, EDR_E_USAGE, "no recipient for the backup's encryption");
-        edr_err_hint(&ctx->err, "give --recipient FILE.pub (from 'etcd-dr keygen'), or "
-                                "--no-encrypt to store it unencrypted");
+    if ((rc = edr_crypto_init(&ctx->err)) != EDR_OK)
+        return rc;
+    r->rcpt = calloc((size_t)p->nrecipients, sizeof(*r->rcpt));
+    if (r->rcpt == NULL)
+        return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+    for (int i = 0; i < p->nrecipients; i++)
+        if ((rc = edr_pubkey_load(p->recipients[i], &r->rcpt[i], &ctx->err)) != EDR_OK)
+            return rc;
+    r->nrcpt = (size_t)p->nrecipients;
+    return EDR_OK;
+}
+
+edr_rc
+edr_backup_params_from_opts(const struct edr_opts *o, int from_etcd, struct edr_backup_params *p,
+                            struct edr_err *err)
+{
+    const char *policy = edr_opt_str(o, EDR_O_ENDPOINT_POLICY);
+    int64_t v;
+    edr_rc rc;
+
+    memset(p, 0, sizeof(*p));
+    if (from_etcd) {
+        if ((rc = edr_opt_int(o, EDR_O_RETRIES, 0, 100, &v, err)) != EDR_OK)
+            return rc;
+        p->retries = (int)v;
+        if (policy == NULL || strcmp(policy, "follower") == 0)
+            p->policy = EDR_ETCD_POLICY_FOLLOWER;
+        else if (strcmp(policy, "leader") == 0)
+            p->policy = EDR_ETCD_POLICY_LEADER;
+        else if (strcmp(policy, "first") == 0)
+            p->policy = EDR_ETCD_POLICY_FIRST;
+        else
+            return edr_err_set(err, EDR_E_USAGE,
+                               "invalid --endpoint-policy '%s' (follower, leader or first)",
+                               policy);
+    }
+    if ((rc = edr_opt_int(o, EDR_O_COMPRESS_LEVEL, 1, 19, &v, err)) != EDR_OK)
+        return rc;
+    p->compress_level = (int)v;
+    if ((rc = edr_opt_int(o, EDR_O_THREADS, 0, 256, &v, err)) != EDR_OK)
+        return rc;
+    p->threads = v > 0 ? (int)v : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if ((rc = edr_opt_int(o, EDR_O_LOCK_WAIT, 0, 86400, &v, err)) != EDR_OK)
+        return rc;
+    p->lock_wait = (int)v;
+    p->no_encrypt = edr_opt_bool(o, EDR_O_NO_ENCRYPT);
+    p->recipients = edr_opt_list(o, EDR_O_RECIPIENT, &p->nrecipients);
+    if (p->no_encrypt && p->nrecipients > 0)
+        return edr_err_set(err, EDR_E_USAGE, "--no-encrypt and --recipient exclude each other");
+    if (!p->no_encrypt && p->nrecipients == 0) {
+        edr_err_set(err, EDR_E_USAGE, "no recipient for the backup's encryption");
+        edr_err_hint(err, "give --recipient FILE.pub (from 'etcd-dr keygen'), or "
+                          "--no-encrypt to store it unencrypted");
         return EDR_E_USAGE;
     }
-    if (n > EDR_SEAL_MAX_RECIPIENTS) {
-        edr_strv_free(files, n);
-        return edr_err_set(&ctx->err, EDR_E_USAGE, "too many recipients (%d, at most %d)", n,
+    if (p->nrecipients > EDR_SEAL_MAX_RECIPIENTS)
+        return edr_err_set(err, EDR_E_USAGE, "too many recipients (%d, at most %d)", p->nrecipients,
                            EDR_SEAL_MAX_RECIPIENTS);
-    }
-    if ((rc = edr_crypto_init(&ctx->err)) != EDR_OK) {
-        edr_strv_free(files, n);
+    p->prune = from_etcd && edr_opt_bool(o, EDR_O_PRUNE);
+    if (p->prune && (rc = edr_prune_params_from_opts(o, &p->prune_params, err)) != EDR_OK)
         return rc;
-    }
-    r->rcpt = calloc((size_t)n, sizeof(*r->rcpt));
-    if (r->rcpt == NULL)
-        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-    for (int i = 0; rc == EDR_OK && i < n; i++)
-        rc = edr_pubkey_load(files[i], &r->rcpt[i], &ctx->err);
-    r->nrcpt = rc == EDR_OK ? (size_t)n : 0;
-    edr_strv_free(files, n);
-    return rc;
+    return EDR_OK;
+}
+
+void
+edr_backup_params_release(struct edr_backup_params *p)
+{
+    edr_strv_free(p->recipients, p->nrecipients);
+    p->recipients = NULL;
+    p->nrecipients = 0;
 }
 
 static int
@@ -177,26 +219,23 @@ retryable(edr_rc rc)
 /* Options, recipients, repository, lock and leftovers: what every run that
  * stores a backup needs first. */
 edr_rc
-edr_backup_prepare(struct edr_ctx *ctx, struct edr_backup_writer *r, struct edr_storage_lock **lock,
+edr_backup_prepare(struct edr_ctx *ctx, const struct edr_backup_params *p,
+                   struct edr_backup_writer *r, struct edr_storage_lock **lock,
                    struct edr_backup_summary *sum)
 {
-    int64_t level, threads, lock_wait;
     edr_rc rc;
 
     r->ctx = ctx;
+    r->params = p;
     r->started = time(NULL);
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_THREADS, 0, 256, &threads, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
-        return rc;
-    r->level = (int)level;
-    r->threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    r->level = p->compress_level;
+    r->threads = p->threads;
     if ((rc = load_recipients(r, ctx)) != EDR_OK)
         return rc;
     if ((rc = edr_cmd_open_repo(ctx, 1, &r->repo)) != EDR_OK)
         return rc;
     snprintf(sum->cluster, sizeof(sum->cluster), "%s", r->repo->cluster);
-    if ((rc = edr_repo_lock(r->repo, (int)lock_wait, lock, &ctx->err)) != EDR_OK)
+    if ((rc = edr_repo_lock(r->repo, p->lock_wait, lock, &ctx->err)) != EDR_OK)
         return rc;
     return edr_repo_cleanup(r->repo, 0, &ctx->err);
 }
@@ -278,8 +317,8 @@ edr_backup_finish(struct edr_backup_writer *r, struct edr_storage_lock *lock,
     free(r->rcpt);
     r->rcpt = NULL;
     sum->duration_s = edr_now() - t0;
-    if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
-        rc = edr_prune_run(ctx, r->repo, 0, &sum->prune);
+    if (rc == EDR_OK && r->params != NULL && r->params->prune)
+        rc = edr_prune_run(ctx, r->repo, &r->params->prune_params, 0, &sum->prune);
     if (r->repo != NULL && rc == EDR_OK) {
         struct edr_manifest *list = NULL;
         size_t n = 0;
@@ -294,7 +333,8 @@ edr_backup_finish(struct edr_backup_writer *r, struct edr_storage_lock *lock,
 }
 
 edr_rc
-edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
+edr_backup_run(struct edr_ctx *ctx, const struct edr_backup_params *p,
+               struct edr_backup_summary *sum)
 {
     struct edr_backup_writer r;
     struct edr_etcd_client *client = NULL;
@@ -303,26 +343,13 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     struct edr_etcd_snapshot_result res;
     struct edr_manifest m;
     size_t *order = NULL, norder = 0, chosen = 0;
-    int64_t retries;
-    const char *policy_s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
-    enum edr_etcd_policy policy;
+    int64_t retries = p->retries;
     double t0 = edr_now();
     edr_rc rc;
 
     memset(&r, 0, sizeof(r));
     memset(sum, 0, sizeof(*sum));
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)))
-        return rc;
-    if (policy_s == NULL || strcmp(policy_s, "follower") == 0)
-        policy = EDR_ETCD_POLICY_FOLLOWER;
-    else if (strcmp(policy_s, "leader") == 0)
-        policy = EDR_ETCD_POLICY_LEADER;
-    else if (strcmp(policy_s, "first") == 0)
-        policy = EDR_ETCD_POLICY_FIRST;
-    else
-        return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "invalid --endpoint-policy '%s' (follower, leader or first)", policy_s);
-    if ((rc = edr_backup_prepare(ctx, &r, &lock, sum)) != EDR_OK)
+    if ((rc = edr_backup_prepare(ctx, p, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
         goto out;
@@ -332,7 +359,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
         rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    if ((rc = edr_etcd_rank(client, policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
+    if ((rc = edr_etcd_rank(client, p->policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
         goto out;
     for (int64_t attempt = 0;; attempt++) {
         struct edr_etcd_snapshot_sink sink = {edr_backup_begin, &r};
@@ -382,10 +409,14 @@ out:
 edr_rc
 edr_cmd_backup(struct edr_ctx *ctx)
 {
+    struct edr_backup_params p;
     struct edr_backup_summary sum;
     edr_rc rc;
 
-    rc = edr_backup_run(ctx, &sum);
+    memset(&sum, 0, sizeof(sum));
+    if ((rc = edr_backup_params_from_opts(&ctx->opts, 1, &p, &ctx->err)) == EDR_OK)
+        rc = edr_backup_run(ctx, &p, &sum);
     edr_backup_report(ctx, &sum, rc);
+    edr_backup_params_release(&p);
     return rc;
 }

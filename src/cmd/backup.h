@@ -8,11 +8,34 @@
 
 #include "cmd/cmd.h"
 #include "common/progress.h"
+#include "etcd/client.h"
 #include "repo/manifest.h"
+#include "sched/retention.h"
 
 struct edr_repo;
 struct edr_storage_lock;
 struct edr_stream;
+
+/* prune's parameters: the retention rules and how to apply them. */
+struct edr_prune_params {
+    struct edr_retention_policy policy;
+    int dry_run;   /* print the decisions, delete nothing, take no lock */
+    int lock_wait; /* seconds to wait for the repository lock */
+};
+
+/* What storing a backup takes (backup and import), and for backup where
+ * the snapshot comes from and what follows it. */
+struct edr_backup_params {
+    int compress_level, threads, lock_wait;
+    int no_encrypt;
+    char **recipients; /* public key files, owned */
+    int nrecipients;
+    /* backup only (edr_backup_params_from_opts with from_etcd) */
+    int retries;
+    enum edr_etcd_policy policy;
+    int prune; /* apply prune_params after a backup that succeeded */
+    struct edr_prune_params prune_params;
+};
 
 struct edr_backup_summary {
     int ok;
@@ -32,6 +55,7 @@ struct edr_backup_chain {
 
 struct edr_backup_writer {
     struct edr_ctx *ctx;
+    const struct edr_backup_params *params;
     struct edr_repo *repo;
     struct edr_pubkey *rcpt;
     size_t nrcpt;
@@ -46,8 +70,9 @@ struct edr_backup_writer {
 /* Options, recipients, repository (created when missing), lock and the
  * leftovers of killed runs: what a run that stores a backup needs first.
  * Release with edr_backup_finish whatever this returned. */
-edr_rc edr_backup_prepare(struct edr_ctx *ctx, struct edr_backup_writer *w,
-                          struct edr_storage_lock **lock, struct edr_backup_summary *sum);
+edr_rc edr_backup_prepare(struct edr_ctx *ctx, const struct edr_backup_params *p,
+                          struct edr_backup_writer *w, struct edr_storage_lock **lock,
+                          struct edr_backup_summary *sum);
 /* The backup's id "<UTC second>-<tag>", later than every id in the repository. */
 edr_rc edr_backup_make_id(struct edr_backup_writer *w, const char *tag, struct edr_err *err);
 /* A fresh pipeline for a db of db_size bytes (plus its trailer); *out takes
@@ -63,15 +88,26 @@ edr_rc edr_backup_commit(struct edr_backup_writer *w, const uint8_t sha[32], uin
 edr_rc edr_backup_finish(struct edr_backup_writer *w, struct edr_storage_lock *lock,
                          struct edr_backup_summary *sum, edr_rc rc, double t0);
 
-/* One backup run (with --prune when set). Fills sum even on failure. */
-edr_rc edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum);
+/* --compress-level, --threads, --lock-wait and the recipients from o; with
+ * from_etcd also --retries, --endpoint-policy, and --prune with the
+ * retention rules. EDR_E_USAGE names a bad option; release p either way. */
+edr_rc edr_backup_params_from_opts(const struct edr_opts *o, int from_etcd,
+                                   struct edr_backup_params *p, struct edr_err *err);
+void edr_backup_params_release(struct edr_backup_params *p);
+/* One backup run (and prune when p->prune). Fills sum even on failure. */
+edr_rc edr_backup_run(struct edr_ctx *ctx, const struct edr_backup_params *p,
+                      struct edr_backup_summary *sum);
 /* Print the summary (text or --json), write --metrics-file, run hooks. */
 void edr_backup_report(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc);
 /* Non-zero when any --keep-* rule is set. */
 int edr_retention_opts_set(const struct edr_opts *o);
+/* The retention rules, --dry-run and --lock-wait from o. */
+edr_rc edr_prune_params_from_opts(const struct edr_opts *o, struct edr_prune_params *p,
+                                  struct edr_err *err);
 /* Retention on an open repository; the caller may hold the lock (locked=1).
  * With --json the decisions are printed, or, when decisions is not NULL,
  * handed over there (a json_t array) for the caller's own document. */
-edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void **decisions);
+edr_rc edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_prune_params *p,
+                     int locked, void **decisions);
 
 #endif

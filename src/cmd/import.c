@@ -105,6 +105,7 @@ edr_rc
 edr_cmd_import(struct edr_ctx *ctx)
 {
     struct edr_backup_writer r;
+    struct edr_backup_params p;
     struct import_src src;
     struct edr_storage_lock *lock = NULL;
     struct edr_backup_summary sum;
@@ -118,6 +119,7 @@ edr_cmd_import(struct edr_ctx *ctx)
     edr_rc rc;
 
     memset(&r, 0, sizeof(r));
+    memset(&p, 0, sizeof(p));
     memset(&sum, 0, sizeof(sum));
     h.ctx = NULL;
     src.fd = -1;
@@ -132,7 +134,8 @@ edr_cmd_import(struct edr_ctx *ctx)
         goto out;
     }
     db_size = has_trailer ? src.size - 32 : src.size;
-    if ((rc = edr_backup_prepare(ctx, &r, &lock, &sum)) != EDR_OK)
+    if ((rc = edr_backup_params_from_opts(&ctx->opts, 0, &p, &ctx->err)) != EDR_OK ||
+        (rc = edr_backup_prepare(ctx, &p, &r, &lock, &sum)) != EDR_OK)
         goto out;
     if ((rc = edr_backup_make_id(&r, "import", &ctx->err)) != EDR_OK)
         goto out;
@@ -187,5 +190,6 @@ out:
     import_close(&src);
     rc = edr_backup_finish(&r, lock, &sum, rc, t0);
     edr_backup_report(ctx, &sum, rc);
+    edr_backup_params_release(&p);
     return rc;
 }

@@ -29,6 +29,12 @@ edr_cmd_catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    edr_cmd_watch_interrupts();
+}
+
+void
+edr_cmd_watch_interrupts(void)
+{
     /* a request hanging on an S3 server must not outlive the signal */
     edr_s3_set_interrupt_check(edr_cmd_interrupted);
 }
