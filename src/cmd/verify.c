@@ -62,6 +62,8 @@ struct result {
 };
 
 #define SAMPLE_MAX 32
+/* a drill whose ports were taken before etcd bound them starts over this often */
+#define DRILL_PORT_TRIES 3
 
 struct sample {
     uint64_t every, seen;
@@ -151,7 +153,7 @@ drill(struct edr_ctx *ctx, const char *bin, const char *db, struct edr_bolt *bol
     struct edr_etcd_range rg;
     struct sample smp;
     pid_t pid = -1;
-    int pp = free_port(), cp = free_port();
+    int pp = free_port(), cp = free_port(), attempt, taken = 0;
     double t0 = edr_now(), t1;
     edr_rc rc;
 
@@ -204,7 +206,7 @@ drill(struct edr_ctx *ctx, const char *bin, const char *db, struct edr_bolt *bol
     /* the ports are free when picked, but another process may take one
      * before etcd binds it: then the drill starts over on new ports (the
      * member and cluster ids depend on the peer URL, so the data dir too) */
-    for (int attempt = 1;; attempt++) {
+    for (attempt = 1;; attempt++) {
         snprintf(ic, sizeof(ic), "drill=http://127.0.0.1:%d", pp);
         snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);
         if ((rc = edr_restore_cluster_parse(ic, "etcd-dr-drill", &cl, &ctx->err)) != EDR_OK ||
@@ -220,8 +222,9 @@ drill(struct edr_ctx *ctx, const char *bin, const char *db, struct edr_bolt *bol
         r->drill_started = rc == EDR_OK;
         if (rc == EDR_OK)
             rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
-        if (rc == EDR_OK || attempt == 3 || !log_says(logp, "address already in use") ||
-            (pp = free_port()) < 0 || (cp = free_port()) < 0)
+        taken = rc != EDR_OK && rc != EDR_E_INTERRUPTED && log_says(logp, "address already in use");
+        if (rc == EDR_OK || !taken || attempt == DRILL_PORT_TRIES || (pp = free_port()) < 0 ||
+            (cp = free_port()) < 0)
             break;
         edr_info("drill: a port was taken before etcd bound it; again on new ports");
         edr_launch_stop(pid);
@@ -230,6 +233,14 @@ drill(struct edr_ctx *ctx, const char *bin, const char *db, struct edr_bolt *bol
         cl = NULL;
         edr_fs_rm_tree(datadir, NULL);
         unlink(logp);
+    }
+    if (rc != EDR_OK && taken) {
+        /* etcd never read the backup: not a verdict on it */
+        r->drill_started = 0;
+        rc = edr_err_set(&ctx->err, EDR_E_DRILL,
+                         "etcd could not bind the drill's loopback ports (taken by another "
+                         "process, %d attempts)",
+                         attempt);
     }
     if (rc != EDR_OK)
         goto out;
