@@ -9,32 +9,43 @@
 #include "cmd/cmd.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "repo/repo.h"
 
+/* name, run, options, help's arguments, min/max arguments, usage error, needs, summary */
 static const struct edr_cmd commands[] = {
-    {"backup", edr_cmd_backup, edr_cmd_backup_opts, "",
+    {"backup", edr_cmd_backup, edr_cmd_backup_opts, "", 0, 0, "[OPTIONS]", EDR_CMD_SIGNALS,
      "snapshot etcd into the repository (checked, compressed, encrypted)"},
-    {"capture", edr_cmd_capture, edr_cmd_capture_opts, "",
+    {"capture", edr_cmd_capture, edr_cmd_capture_opts, "", 0, 0, "[OPTIONS]", EDR_CMD_SIGNALS,
      "record every change as segments, for restores to any revision"},
-    {"config", edr_cmd_config, edr_cmd_config_opts, "check",
-     "validate a config file and print the effective settings"},
-    {"decrypt", edr_cmd_decrypt, edr_cmd_decrypt_opts, "BACKUP",
-     "write a backup's decrypted tar.zst stream (zstd -d | tar x opens it)"},
-    {"export", edr_cmd_export, edr_cmd_export_opts, "BACKUP",
-     "write a backup as a plain etcd snapshot file"},
-    {"get", edr_cmd_get, edr_cmd_get_opts, "BACKUP KEY", "print one key's value from a backup"},
-    {"import", edr_cmd_import, edr_cmd_import_opts, "FILE",
+    {"config", edr_cmd_config, edr_cmd_config_opts, "check", 1, 1, "check --config FILE [--json]",
+     0, "validate a config file and print the effective settings"},
+    {"decrypt", edr_cmd_decrypt, edr_cmd_decrypt_opts, "BACKUP", 1, 1, "BACKUP -o FILE",
+     EDR_CMD_SIGNALS, "write a backup's decrypted tar.zst stream (zstd -d | tar x opens it)"},
+    {"export", edr_cmd_export, edr_cmd_export_opts, "BACKUP", 1, 1, "BACKUP -o FILE",
+     EDR_CMD_SIGNALS, "write a backup as a plain etcd snapshot file"},
+    {"get", edr_cmd_get, edr_cmd_get_opts, "BACKUP KEY", 2, 2, "BACKUP|FILE.db KEY [-o value|json]",
+     EDR_CMD_SIGNALS, "print one key's value from a backup"},
+    {"import", edr_cmd_import, edr_cmd_import_opts, "FILE", 1, 1, "FILE", EDR_CMD_SIGNALS,
      "store a plain etcd snapshot (or a zip/tar/gzip holding one) as a backup"},
-    {"inspect", edr_cmd_inspect, edr_cmd_inspect_opts, "BACKUP|FILE.db",
-     "snapshot status, keyspace and Kubernetes resource counts"},
-    {"keygen", edr_cmd_keygen, edr_cmd_keygen_opts, "", "create an X25519 key pair"},
-    {"list", edr_cmd_list, edr_cmd_list_opts, "", "list the backups in the repository"},
-    {"ls", edr_cmd_ls, edr_cmd_ls_opts, "BACKUP [PREFIX]", "list keys in a backup"},
-    {"prune", edr_cmd_prune, edr_cmd_prune_opts, "", "remove backups outside the retention rules"},
-    {"restore", edr_cmd_restore, edr_cmd_restore_opts, "BACKUP|FILE.db",
-     "write fresh member data dirs from a backup"},
-    {"schedule", edr_cmd_schedule, edr_cmd_schedule_opts, "",
+    {"inspect", edr_cmd_inspect, edr_cmd_inspect_opts, "BACKUP|FILE.db", 1, 1, "BACKUP|FILE.db",
+     EDR_CMD_SIGNALS, "snapshot status, keyspace and Kubernetes resource counts"},
+    {"keygen", edr_cmd_keygen, edr_cmd_keygen_opts, "", 0, 0, "-o PATH", 0,
+     "create an X25519 key pair"},
+    {"list", edr_cmd_list, edr_cmd_list_opts, "", 0, 0, "[--json]", EDR_CMD_REPO,
+     "list the backups in the repository"},
+    {"ls", edr_cmd_ls, edr_cmd_ls_opts, "BACKUP [PREFIX]", 1, 2, "BACKUP|FILE.db [PREFIX]",
+     EDR_CMD_SIGNALS, "list keys in a backup"},
+    {"prune", edr_cmd_prune, edr_cmd_prune_opts, "", 0, 0, "--keep-... [--dry-run]", EDR_CMD_REPO,
+     "remove backups outside the retention rules"},
+    /* BACKUP may be left out with --to-revision/--to-time: restore checks */
+    {"restore", edr_cmd_restore, edr_cmd_restore_opts, "[BACKUP|FILE.db]", 0, 1,
+     "BACKUP|FILE.db [OPTIONS]", EDR_CMD_SIGNALS, "write fresh member data dirs from a backup"},
+    /* the daemon installs its own handlers (sched/daemon.c) */
+    {"schedule", edr_cmd_schedule, edr_cmd_schedule_opts, "", 0, 0, "--config FILE [OPTIONS]", 0,
      "daemon: run backup, prune and verify on cron schedules"},
-    {"verify", edr_cmd_verify, edr_cmd_verify_opts, "[BACKUP]",
+    /* one BACKUP, or none with --all: verify checks which */
+    {"verify", edr_cmd_verify, edr_cmd_verify_opts, "[BACKUP]", 0, 1,
+     "BACKUP|FILE [--level L|--drill] or verify --all", EDR_CMD_SIGNALS,
      "check backups: stored bytes, content, or a boot drill"},
 };
 
@@ -84,6 +95,24 @@ bad_log_option(struct edr_ctx *ctx, enum edr_opt_id id, const char *valid)
                        valid);
 }
 
+/* What the table says a command needs, then the command. */
+static edr_rc
+run_command(const struct edr_cmd *cmd, struct edr_ctx *ctx)
+{
+    edr_rc rc;
+
+    if (ctx->opts.nargs < cmd->min_args || ctx->opts.nargs > cmd->max_args)
+        return edr_cmd_usage(ctx);
+    if (cmd->flags & EDR_CMD_SIGNALS)
+        edr_cmd_catch_signals();
+    if ((cmd->flags & EDR_CMD_REPO) && (rc = edr_cmd_open_repo(ctx, 0, &ctx->repo)) != EDR_OK)
+        return rc;
+    rc = cmd->run(ctx);
+    edr_repo_free(ctx->repo);
+    ctx->repo = NULL;
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -123,6 +152,7 @@ main(int argc, char **argv)
             return EDR_OK;
         }
     }
+    ctx.cmd = cmd;
     ctx.cmd_name = cmd->name;
     rc = edr_opts_load(&ctx.opts, argc - 2, argv + 2, cmd->opts, &ctx.err);
     if (rc == EDR_OK) {
@@ -140,7 +170,7 @@ main(int argc, char **argv)
     if (rc == EDR_OK) {
         ctx.json = edr_opt_bool(&ctx.opts, EDR_O_JSON);
         ctx.progress = !ctx.quiet && !ctx.json && !edr_opt_bool(&ctx.opts, EDR_O_NO_PROGRESS);
-        rc = cmd->run(&ctx);
+        rc = run_command(cmd, &ctx);
     }
     if (rc != EDR_OK) {
         if (ctx.err.msg[0] == '\0')

@@ -9,16 +9,10 @@
  * A broken stream is retried on the next healthy endpoint with a fresh
  * pipeline; whatever fails, the writer's free() discards the partial object.
  */
-#include <archive.h>
-#include <archive_entry.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,25 +35,8 @@ const enum edr_opt_id edr_cmd_backup_opts[] = {
     EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_PRUNE,        EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,
     EDR_O_ON_FAILURE,     EDR_O_JSON,    EDR_O__COUNT};
 
-struct chain {
-    struct edr_stream *writer, *stored_sha, *stored_size, *seal, *zst, *tar, *scan, *prog;
-};
-
-struct run {
-    struct edr_ctx *ctx;
-    struct edr_repo *repo;
-    struct edr_pubkey *rcpt;
-    size_t nrcpt;
-    int level, threads;
-    char id[64];
-    char dataname[256];
-    struct chain ch;
-    struct edr_progress progress;
-    time_t started;
-};
-
 static void
-chain_free(struct chain *c)
+chain_free(struct edr_backup_chain *c)
 {
     edr_stream_free(c->prog);
     edr_stream_free(c->scan);
@@ -72,11 +49,11 @@ chain_free(struct chain *c)
     memset(c, 0, sizeof(*c));
 }
 
-static edr_rc
-begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
+edr_rc
+edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
 {
-    struct run *r = ud;
-    struct chain *c = &r->ch;
+    struct edr_backup_writer *r = ud;
+    struct edr_backup_chain *c = &r->ch;
     struct edr_storage *st = r->repo->st;
     edr_rc rc;
 
@@ -110,76 +87,103 @@ begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr_err *err)
     return EDR_OK;
 }
 
+/* The recipients' public keys (the options were checked by
+ * edr_backup_params_from_opts). */
 static edr_rc
-load_recipients(struct run *r, struct edr_ctx *ctx)
+load_recipients(struct edr_backup_writer *r, struct edr_ctx *ctx)
 {
-    int n = 0;
-    char **files = edr_opt_list(&ctx->opts, EDR_O_RECIPIENT, &n);
-    edr_rc rc = EDR_OK;
-
-    if (edr_opt_bool(&ctx->opts, EDR_O_NO_ENCRYPT)) {
-        if (n > 0)
-            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
-                             "--no-encrypt and --recipient exclude each "
-                             "other");
-        else
-            edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
-        edr_strv_free(files, n);
-        return rc;
-    }
-    if (n == 0) {
-        edr_err_set(&ctx->err, EDR_E_USAGE, "no recipient for the backup's encryption");
-        edr_err_hint(&ctx->err, "give --recipient FILE.pub (from 'etcd-dr keygen'), or "
-                                "--no-encrypt to store it unencrypted");
-        return EDR_E_USAGE;
-    }
-    if (n > EDR_SEAL_MAX_RECIPIENTS) {
-        edr_strv_free(files, n);
-        return edr_err_set(&ctx->err, EDR_E_USAGE, "too many recipients (%d, at most %d)", n,
-                           EDR_SEAL_MAX_RECIPIENTS);
-    }
-    if ((rc = edr_crypto_init(&ctx->err)) != EDR_OK) {
-        edr_strv_free(files, n);
-        return rc;
-    }
-    r->rcpt = calloc((size_t)n, sizeof(*r->rcpt));
-    if (r->rcpt == NULL)
-        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-    for (int i = 0; rc == EDR_OK && i < n; i++)
-        rc = edr_pubkey_load(files[i], &r->rcpt[i], &ctx->err);
-    r->nrcpt = rc == EDR_OK ? (size_t)n : 0;
-    edr_strv_free(files, n);
-    return rc;
-}
-
-edr_rc
-edr_backup_recipients(struct edr_ctx *ctx, struct edr_pubkey **rcpt, size_t *n)
-{
-    struct run r;
+    const struct edr_backup_params *p = r->params;
     edr_rc rc;
 
-    memset(&r, 0, sizeof(r));
-    rc = load_recipients(&r, ctx);
-    *rcpt = r.rcpt;
-    *n = r.nrcpt;
+    if (p->no_encrypt) {
+        edr_warn("--no-encrypt: this backup is stored UNENCRYPTED");
+        return EDR_OK;
+    }
+    if ((rc = edr_crypto_init(&ctx->err)) != EDR_OK)
+        return rc;
+    r->rcpt = calloc((size_t)p->nrecipients, sizeof(*r->rcpt));
+    if (r->rcpt == NULL)
+        return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+    for (int i = 0; i < p->nrecipients; i++)
+        if ((rc = edr_pubkey_load(p->recipients[i], &r->rcpt[i], &ctx->err)) != EDR_OK)
+            return rc;
+    r->nrcpt = (size_t)p->nrecipients;
+    return EDR_OK;
+}
+
+edr_rc
+edr_backup_load_recipients(struct edr_ctx *ctx, const struct edr_backup_params *p,
+                           struct edr_pubkey **rcpt, size_t *n)
+{
+    struct edr_backup_writer w;
+    edr_rc rc;
+
+    memset(&w, 0, sizeof(w));
+    w.params = p;
+    rc = load_recipients(&w, ctx);
+    *rcpt = w.rcpt;
+    *n = w.nrcpt;
     return rc;
 }
 
 edr_rc
-edr_cmd_endpoint_policy(struct edr_ctx *ctx, enum edr_etcd_policy *policy)
+edr_backup_params_from_opts(const struct edr_opts *o, int from_etcd, struct edr_backup_params *p,
+                            struct edr_err *err)
 {
-    const char *s = edr_opt_str(&ctx->opts, EDR_O_ENDPOINT_POLICY);
+    const char *policy = edr_opt_str(o, EDR_O_ENDPOINT_POLICY);
+    int64_t v;
+    edr_rc rc;
 
-    if (s == NULL || strcmp(s, "follower") == 0)
-        *policy = EDR_ETCD_POLICY_FOLLOWER;
-    else if (strcmp(s, "leader") == 0)
-        *policy = EDR_ETCD_POLICY_LEADER;
-    else if (strcmp(s, "first") == 0)
-        *policy = EDR_ETCD_POLICY_FIRST;
-    else
-        return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "invalid --endpoint-policy '%s' (follower, leader or first)", s);
+    memset(p, 0, sizeof(*p));
+    if (from_etcd) {
+        if ((rc = edr_opt_int(o, EDR_O_RETRIES, 0, 100, &v, err)) != EDR_OK)
+            return rc;
+        p->retries = (int)v;
+        if (policy == NULL || strcmp(policy, "follower") == 0)
+            p->policy = EDR_ETCD_POLICY_FOLLOWER;
+        else if (strcmp(policy, "leader") == 0)
+            p->policy = EDR_ETCD_POLICY_LEADER;
+        else if (strcmp(policy, "first") == 0)
+            p->policy = EDR_ETCD_POLICY_FIRST;
+        else
+            return edr_err_set(err, EDR_E_USAGE,
+                               "invalid --endpoint-policy '%s' (follower, leader or first)",
+                               policy);
+    }
+    if ((rc = edr_opt_int(o, EDR_O_COMPRESS_LEVEL, 1, 19, &v, err)) != EDR_OK)
+        return rc;
+    p->compress_level = (int)v;
+    if ((rc = edr_opt_int(o, EDR_O_THREADS, 0, 256, &v, err)) != EDR_OK)
+        return rc;
+    p->threads = v > 0 ? (int)v : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if ((rc = edr_opt_int(o, EDR_O_LOCK_WAIT, 0, 86400, &v, err)) != EDR_OK)
+        return rc;
+    p->lock_wait = (int)v;
+    p->no_encrypt = edr_opt_bool(o, EDR_O_NO_ENCRYPT);
+    p->recipients = edr_opt_list(o, EDR_O_RECIPIENT, &p->nrecipients);
+    if (p->no_encrypt && p->nrecipients > 0)
+        return edr_err_set(err, EDR_E_USAGE, "--no-encrypt and --recipient exclude each other");
+    if (!p->no_encrypt && p->nrecipients == 0) {
+        edr_err_set(err, EDR_E_USAGE, "no recipient for the backup's encryption");
+        edr_err_hint(err, "give --recipient FILE.pub (from 'etcd-dr keygen'), or "
+                          "--no-encrypt to store it unencrypted");
+        return EDR_E_USAGE;
+    }
+    if (p->nrecipients > EDR_SEAL_MAX_RECIPIENTS)
+        return edr_err_set(err, EDR_E_USAGE, "too many recipients (%d, at most %d)", p->nrecipients,
+                           EDR_SEAL_MAX_RECIPIENTS);
+    p->prune = from_etcd && edr_opt_bool(o, EDR_O_PRUNE);
+    if (p->prune && (rc = edr_prune_params_from_opts(o, &p->prune_params, err)) != EDR_OK)
+        return rc;
     return EDR_OK;
+}
+
+void
+edr_backup_params_release(struct edr_backup_params *p)
+{
+    edr_strv_free(p->recipients, p->nrecipients);
+    p->recipients = NULL;
+    p->nrecipients = 0;
 }
 
 static int
@@ -194,8 +198,8 @@ any_object(const struct edr_storage_entry *e, void *ud)
  * serialized by the lock, so when the repository already has an id of this
  * second (a run that finished within it), waiting for the next second keeps
  * every new id sorting after every older one, whatever the tags. */
-static edr_rc
-make_id(struct run *r, const char *tag, struct edr_err *err)
+edr_rc
+edr_backup_make_id(struct edr_backup_writer *r, const char *tag, struct edr_err *err)
 {
     char base[48], prefix[256];
     struct tm tm;
@@ -229,27 +233,24 @@ retryable(edr_rc rc)
 
 /* Options, recipients, repository, lock and leftovers: what every run that
  * stores a backup needs first. */
-static edr_rc
-prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
-        struct edr_backup_summary *sum)
+edr_rc
+edr_backup_prepare(struct edr_ctx *ctx, const struct edr_backup_params *p,
+                   struct edr_backup_writer *r, struct edr_storage_lock **lock,
+                   struct edr_backup_summary *sum)
 {
-    int64_t level, threads, lock_wait;
     edr_rc rc;
 
     r->ctx = ctx;
+    r->params = p;
     r->started = time(NULL);
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_THREADS, 0, 256, &threads, &ctx->err)) ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
-        return rc;
-    r->level = (int)level;
-    r->threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    r->level = p->compress_level;
+    r->threads = p->threads;
     if ((rc = load_recipients(r, ctx)) != EDR_OK)
         return rc;
     if ((rc = edr_cmd_open_repo(ctx, 1, &r->repo)) != EDR_OK)
         return rc;
     snprintf(sum->cluster, sizeof(sum->cluster), "%s", r->repo->cluster);
-    if ((rc = edr_repo_lock(r->repo, (int)lock_wait, lock, &ctx->err)) != EDR_OK)
+    if ((rc = edr_repo_lock(r->repo, p->lock_wait, lock, &ctx->err)) != EDR_OK)
         return rc;
     return edr_repo_cleanup(r->repo, 0, &ctx->err);
 }
@@ -257,8 +258,9 @@ prepare(struct edr_ctx *ctx, struct run *r, struct edr_storage_lock **lock,
 /* The db went through the chain whole: append its sha256 trailer, close
  * the tar with a copy of the manifest, publish the data object, then write
  * the manifest. m comes in with the source's fields filled. */
-static edr_rc
-commit(struct run *r, const uint8_t sha[32], uint64_t db_size, struct edr_manifest *m, double t0)
+edr_rc
+edr_backup_commit(struct edr_backup_writer *r, const uint8_t sha[32], uint64_t db_size,
+                  struct edr_manifest *m, double t0)
 {
     struct edr_ctx *ctx = r->ctx;
     struct edr_bolt_scan_result scan;
@@ -317,9 +319,9 @@ out:
 }
 
 /* Release what a run holds, prune when asked, count the repository. */
-static edr_rc
-finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summary *sum, edr_rc rc,
-           double t0)
+edr_rc
+edr_backup_finish(struct edr_backup_writer *r, struct edr_storage_lock *lock,
+                  struct edr_backup_summary *sum, edr_rc rc, double t0)
 {
     struct edr_ctx *ctx = r->ctx;
 
@@ -330,8 +332,8 @@ finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summa
     free(r->rcpt);
     r->rcpt = NULL;
     sum->duration_s = edr_now() - t0;
-    if (rc == EDR_OK && edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
-        rc = edr_prune_run(ctx, r->repo, 0, &sum->prune);
+    if (rc == EDR_OK && r->params != NULL && r->params->prune)
+        rc = edr_prune_run(ctx, r->repo, &r->params->prune_params, 0, &sum->prune);
     if (r->repo != NULL && rc == EDR_OK) {
         struct edr_manifest *list = NULL;
         size_t n = 0;
@@ -346,27 +348,23 @@ finish_run(struct run *r, struct edr_storage_lock *lock, struct edr_backup_summa
 }
 
 edr_rc
-edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
+edr_backup_run(struct edr_ctx *ctx, const struct edr_backup_params *p,
+               struct edr_backup_summary *sum)
 {
-    struct run r;
+    struct edr_backup_writer r;
     struct edr_etcd_client *client = NULL;
     struct edr_etcd_status *statuses = NULL;
     struct edr_storage_lock *lock = NULL;
     struct edr_etcd_snapshot_result res;
     struct edr_manifest m;
     size_t *order = NULL, norder = 0, chosen = 0;
-    int64_t retries;
-    enum edr_etcd_policy policy;
+    int64_t retries = p->retries;
     double t0 = edr_now();
     edr_rc rc;
 
     memset(&r, 0, sizeof(r));
     memset(sum, 0, sizeof(*sum));
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_RETRIES, 0, 100, &retries, &ctx->err)))
-        return rc;
-    if ((rc = edr_cmd_endpoint_policy(ctx, &policy)) != EDR_OK)
-        return rc;
-    if ((rc = prepare(ctx, &r, &lock, sum)) != EDR_OK)
+    if ((rc = edr_backup_prepare(ctx, p, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
         goto out;
@@ -376,10 +374,10 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
         rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    if ((rc = edr_etcd_rank(client, policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
+    if ((rc = edr_etcd_rank(client, p->policy, order, &norder, statuses, &ctx->err)) != EDR_OK)
         goto out;
     for (int64_t attempt = 0;; attempt++) {
-        struct edr_etcd_snapshot_sink sink = {begin, &r};
+        struct edr_etcd_snapshot_sink sink = {edr_backup_begin, &r};
         chosen = order[attempt % (int64_t)norder];
         if (attempt == 0 && statuses[chosen].alarms_and_errors[0] != '\0')
             edr_warn("etcd '%s' reports %s: the snapshot is taken; the cluster accepts no writes "
@@ -388,7 +386,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
         if (attempt == 0) {
             char tag[32];
             snprintf(tag, sizeof(tag), "r%" PRId64, statuses[chosen].revision);
-            if ((rc = make_id(&r, tag, &ctx->err)) != EDR_OK)
+            if ((rc = edr_backup_make_id(&r, tag, &ctx->err)) != EDR_OK)
                 goto out;
         }
         edr_info("snapshot from '%s' (member %016" PRIx64 ", attempt %d)",
@@ -412,7 +410,7 @@ edr_backup_run(struct edr_ctx *ctx, struct edr_backup_summary *sum)
     m.revision = statuses[chosen].revision;
     m.raft_index = statuses[chosen].raft_index;
     m.raft_term = statuses[chosen].raft_term;
-    if ((rc = commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
+    if ((rc = edr_backup_commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
         goto out;
     sum->manifest = m;
     sum->ok = 1;
@@ -420,192 +418,20 @@ out:
     edr_etcd_client_free(client);
     free(statuses);
     free(order);
-    return finish_run(&r, lock, sum, rc, t0);
-}
-
-/* import: a plain etcd snapshot file, or an archive (zip, tar, gzip, ...)
- * holding one, stored as a backup through the same pipeline. */
-const enum edr_opt_id edr_cmd_import_opts[] = {
-    EDR_OPTS_REPO, EDR_O_RECIPIENT,       EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
-    EDR_O_THREADS, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,       EDR_O__COUNT};
-
-struct import_src {
-    int fd;
-    struct archive *ar;
-    uint64_t size;
-    char entry[512];
-};
-
-static ssize_t
-src_read(struct import_src *s, void *buf, size_t n)
-{
-    if (s->ar != NULL)
-        return archive_read_data(s->ar, buf, n);
-    return read(s->fd, buf, n);
-}
-
-static int
-is_bbolt(const uint8_t *p, size_t n)
-{
-    return n >= 20 && p[16] == 0xED && p[17] == 0xDA && p[18] == 0x0C && p[19] == 0xED;
-}
-
-static edr_rc
-import_open(struct edr_ctx *ctx, const char *path, struct import_src *s)
-{
-    uint8_t head[64];
-    struct stat sb;
-    ssize_t n;
-    struct archive_entry *e;
-
-    memset(s, 0, sizeof(*s));
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0 || fstat(s->fd, &sb) != 0) {
-        int err = errno;
-        return edr_err_errno(&ctx->err, err == ENOENT ? EDR_E_NOTFOUND : EDR_E_IO, err,
-                             "unable to open '%s'", path);
-    }
-    n = pread(s->fd, head, sizeof(head), 0);
-    if (n > 0 && is_bbolt(head, (size_t)n)) {
-        s->size = (uint64_t)sb.st_size;
-        snprintf(s->entry, sizeof(s->entry), "%s", path);
-        return EDR_OK;
-    }
-    s->ar = archive_read_new();
-    if (s->ar == NULL)
-        return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-    archive_read_support_filter_all(s->ar);
-    archive_read_support_format_all(s->ar);
-    if (archive_read_open_fd(s->ar, s->fd, 1 << 16) != ARCHIVE_OK)
-        return edr_err_set(&ctx->err, EDR_E_INTEGRITY,
-                           "'%s' is neither an etcd snapshot nor an archive: %s", path,
-                           archive_error_string(s->ar));
-    while (archive_read_next_header(s->ar, &e) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        size_t l = name ? strlen(name) : 0;
-        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_size_is_set(e))
-            continue;
-        if ((l >= 3 && strcmp(name + l - 3, ".db") == 0) ||
-            (l >= 2 && strcmp(name + l - 2, "db") == 0 && (l == 2 || name[l - 3] == '/'))) {
-            s->size = (uint64_t)archive_entry_size(e);
-            snprintf(s->entry, sizeof(s->entry), "%s:%s", path, name);
-            return EDR_OK;
-        }
-    }
-    return edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no etcd snapshot (*.db) in archive '%s'", path);
-}
-
-static void
-import_close(struct import_src *s)
-{
-    if (s->ar != NULL)
-        archive_read_free(s->ar);
-    if (s->fd >= 0)
-        close(s->fd);
-}
-
-edr_rc
-edr_cmd_import(struct edr_ctx *ctx)
-{
-    struct run r;
-    struct import_src src;
-    struct edr_storage_lock *lock = NULL;
-    struct edr_backup_summary sum;
-    struct edr_stream *sink = NULL;
-    struct edr_sha256 h;
-    struct edr_manifest m;
-    uint8_t sha[32], trailer[32], *buf = NULL;
-    uint64_t db_size, done = 0;
-    int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK), has_trailer;
-    double t0 = edr_now();
-    edr_rc rc;
-
-    memset(&r, 0, sizeof(r));
-    memset(&sum, 0, sizeof(sum));
-    h.ctx = NULL;
-    src.fd = -1;
-    src.ar = NULL;
-    if ((rc = edr_cmd_args(ctx, 1, 1, "FILE")) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
-    if ((rc = import_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
-        goto out;
-    has_trailer = src.size % 512 == 32;
-    if (!has_trailer && !skip) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' has no sha256 trailer", src.entry);
-        edr_err_hint(&ctx->err, "a db copied from a data dir has none: use --skip-hash-check to "
-                                "import it (a trailer is computed)");
-        goto out;
-    }
-    db_size = has_trailer ? src.size - 32 : src.size;
-    if ((rc = prepare(ctx, &r, &lock, &sum)) != EDR_OK)
-        goto out;
-    if ((rc = make_id(&r, "import", &ctx->err)) != EDR_OK)
-        goto out;
-    buf = malloc(1 << 20);
-    if (buf == NULL || edr_sha256_init(&h) != 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-        goto out;
-    }
-    if ((rc = begin(&r, db_size, &sink, &ctx->err)) != EDR_OK)
-        goto out;
-    while (done < src.size) {
-        /* never past the size taken at the start: the trailer is 32 bytes */
-        ssize_t n = src_read(&src, buf,
-                             src.size - done < (1u << 20) ? (size_t)(src.size - done) : 1u << 20);
-        uint64_t take;
-        if (n < 0 && errno == EINTR && src.ar == NULL)
-            continue;
-        if (n <= 0) {
-            rc = edr_err_set(&ctx->err, n < 0 ? EDR_E_IO : EDR_E_INTEGRITY,
-                             "unable to read '%s': %s", src.entry,
-                             n < 0 ? (src.ar ? archive_error_string(src.ar) : strerror(errno))
-                                   : "unexpected end of file");
-            goto out;
-        }
-        take = done >= db_size ? 0 : db_size - done < (uint64_t)n ? db_size - done : (uint64_t)n;
-        edr_sha256_update(&h, buf, take);
-        if ((rc = edr_stream_write(sink, buf, take, &ctx->err)) != EDR_OK)
-            goto out;
-        if ((uint64_t)n > take)
-            memcpy(trailer + (done + take - db_size), buf + take, (size_t)((uint64_t)n - take));
-        done += (uint64_t)n;
-    }
-    edr_progress_end(&r.progress);
-    if (src_read(&src, buf, 1) > 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s' grew while it was read", src.entry);
-        goto out;
-    }
-    edr_sha256_final(&h, sha);
-    if (has_trailer && !skip && memcmp(sha, trailer, 32) != 0) {
-        rc = edr_err_set(&ctx->err, EDR_E_INTEGRITY, "'%s': sha256 mismatch", src.entry);
-        goto out;
-    }
-    memset(&m, 0, sizeof(m));
-    snprintf(m.endpoint, sizeof(m.endpoint), "import:%.240s", src.entry);
-    if ((rc = commit(&r, sha, db_size, &m, t0)) != EDR_OK)
-        goto out;
-    sum.manifest = m;
-    sum.ok = 1;
-out:
-    edr_sha256_release(&h);
-    free(buf);
-    import_close(&src);
-    rc = finish_run(&r, lock, &sum, rc, t0);
-    edr_backup_report(ctx, &sum, rc);
-    return rc;
+    return edr_backup_finish(&r, lock, sum, rc, t0);
 }
 
 edr_rc
 edr_cmd_backup(struct edr_ctx *ctx)
 {
+    struct edr_backup_params p;
     struct edr_backup_summary sum;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "[OPTIONS]")) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
-    rc = edr_backup_run(ctx, &sum);
+    memset(&sum, 0, sizeof(sum));
+    if ((rc = edr_backup_params_from_opts(&ctx->opts, 1, &p, &ctx->err)) == EDR_OK)
+        rc = edr_backup_run(ctx, &p, &sum);
     edr_backup_report(ctx, &sum, rc);
+    edr_backup_params_release(&p);
     return rc;
 }

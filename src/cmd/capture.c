@@ -31,13 +31,14 @@ const enum edr_opt_id edr_cmd_capture_opts[] = {
 
 /* A full backup now; the chain then starts after its revision. */
 static edr_rc
-full_backup(struct edr_ctx *ctx, struct edr_capture_state *st, const char *why)
+full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_capture_state *st,
+            const char *why)
 {
     struct edr_backup_summary sum;
     edr_rc rc;
 
     edr_warn("%s: taking a full backup to start a new chain of changes", why);
-    rc = edr_backup_run(ctx, &sum);
+    rc = edr_backup_run(ctx, bp, &sum);
     free(sum.prune);
     if (rc != EDR_OK)
         return rc;
@@ -74,7 +75,8 @@ clean_leftovers(struct edr_repo *repo, const struct edr_seg_problem *probs, size
 
 /* Where to continue: after the newest chain, else after the newest backup. */
 static edr_rc
-resume_point(struct edr_ctx *ctx, struct edr_repo *repo, struct edr_capture_state *st)
+resume_point(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_repo *repo,
+             struct edr_capture_state *st)
 {
     struct edr_segment *segs = NULL;
     struct edr_seg_problem *probs = NULL;
@@ -107,7 +109,7 @@ resume_point(struct edr_ctx *ctx, struct edr_repo *repo, struct edr_capture_stat
         edr_info("starting a chain of changes after backup '%s' (revision %" PRId64 ")", b->id,
                  b->revision);
     } else {
-        rc = full_backup(ctx, st, "no backup in the repository");
+        rc = full_backup(ctx, bp, st, "no backup in the repository");
     }
 out:
     free(segs);
@@ -135,17 +137,15 @@ edr_cmd_capture(struct edr_ctx *ctx)
     struct edr_etcd_client *wc = NULL, *qc = NULL;
     struct edr_etcd_status *statuses = NULL;
     size_t nrcpt = 0, *order = NULL, norder = 0, nep;
-    enum edr_etcd_policy policy;
-    int64_t flush_s, level;
+    struct edr_backup_params bp;
+    int64_t flush_s;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "")) != EDR_OK ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_FLUSH, 1, 3600, &flush_s, &ctx->err)) != EDR_OK ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_COMPRESS_LEVEL, 1, 19, &level, &ctx->err)) != EDR_OK ||
-        (rc = edr_cmd_endpoint_policy(ctx, &policy)) != EDR_OK)
-        return rc;
-    edr_cmd_catch_signals();
-    if ((rc = edr_backup_recipients(ctx, &rcpt, &nrcpt)) != EDR_OK ||
+    /* the full backups it takes are stored as `backup` stores them */
+    if ((rc = edr_backup_params_from_opts(&ctx->opts, 1, &bp, &ctx->err)) != EDR_OK ||
+        (rc = edr_opt_int(&ctx->opts, EDR_O_FLUSH, 1, 3600, &flush_s, &ctx->err)) != EDR_OK)
+        goto out;
+    if ((rc = edr_backup_load_recipients(ctx, &bp, &rcpt, &nrcpt)) != EDR_OK ||
         (rc = edr_cmd_open_repo(ctx, 1, &repo)) != EDR_OK)
         goto out;
     rc = edr_repo_lock_named(repo, "changes/.lock", 0, &lock, &ctx->err);
@@ -163,13 +163,13 @@ edr_cmd_capture(struct edr_ctx *ctx)
         rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    if ((rc = resume_point(ctx, repo, &st)) != EDR_OK)
+    if ((rc = resume_point(ctx, &bp, repo, &st)) != EDR_OK)
         goto out;
     memset(&co, 0, sizeof(co));
     co.repo = repo;
     co.rcpt = rcpt;
     co.nrcpt = nrcpt;
-    co.level = (int)level;
+    co.level = bp.compress_level;
     co.flush_s = (double)flush_s;
     co.flush_bytes = FLUSH_BYTES;
     co.watch_client = wc;
@@ -177,7 +177,7 @@ edr_cmd_capture(struct edr_ctx *ctx)
     for (int idle = 0; !edr_cmd_interrupted();) {
         struct edr_err e2;
 
-        if (edr_etcd_rank(qc, policy, order, &norder, statuses, &e2) != EDR_OK) {
+        if (edr_etcd_rank(qc, bp.policy, order, &norder, statuses, &e2) != EDR_OK) {
             edr_warn("%s; retrying", e2.msg);
             sleep_interruptible(idle < 5 ? ++idle : idle);
             continue;
@@ -189,7 +189,7 @@ edr_cmd_capture(struct edr_ctx *ctx)
             if (rc == EDR_E_NOTFOUND) {
                 char why[EDR_ERR_MSG_MAX + 64];
                 snprintf(why, sizeof(why), "cannot continue the chain: %s", ctx->err.msg);
-                if ((rc = full_backup(ctx, &st, why)) != EDR_OK)
+                if ((rc = full_backup(ctx, &bp, &st, why)) != EDR_OK)
                     goto out;
                 break;
             }
@@ -214,5 +214,6 @@ out:
         edr_repo_unlock(repo, lock);
     edr_repo_free(repo);
     free(rcpt);
+    edr_backup_params_release(&bp);
     return rc;
 }

@@ -18,21 +18,37 @@ struct edr_pubkey;
 struct edr_etcd_client;
 struct edr_storage_opts;
 
+struct edr_cmd;
+
 struct edr_ctx {
     struct edr_opts opts;
+    const struct edr_cmd *cmd;
     const char *cmd_name;
     int json;
     int quiet;
     int progress; /* progress bars allowed (stderr may still not be a tty) */
     struct edr_err err;
-    char *password; /* etcd password, sodium_malloc'ed; wiped by edr_cmd_cleanup */
+    char *password;        /* etcd password, sodium_malloc'ed; wiped by edr_cmd_cleanup */
+    struct edr_repo *repo; /* with EDR_CMD_REPO: opened before run, freed after */
+};
+
+/* What a command needs before it runs; main.c provides it, in one place. */
+enum {
+    /* SIGINT/SIGTERM set the flag its work polls (edr_cmd_interrupted)
+     * instead of killing it: it ends with EDR_E_INTERRUPTED, cleaned up */
+    EDR_CMD_SIGNALS = 1 << 0,
+    /* the repository of --repo/--cluster, which must exist, in ctx->repo */
+    EDR_CMD_REPO = 1 << 1,
 };
 
 struct edr_cmd {
     const char *name;
     edr_rc (*run)(struct edr_ctx *ctx);
     const enum edr_opt_id *opts; /* terminated by EDR_O__COUNT */
-    const char *args;            /* positional arguments, for usage */
+    const char *args;            /* positional arguments, for help */
+    int min_args, max_args;      /* how many positional arguments it takes */
+    const char *usage;           /* the usage error's text after the command name */
+    unsigned flags;              /* EDR_CMD_* */
     const char *summary;
 };
 
@@ -85,10 +101,14 @@ edr_rc edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out);
  * password file, ETCD_DR_PASSWORD or ETCDCTL_PASSWORD). EDR_E_USAGE when a
  * user has no password or --user carries one. */
 edr_rc edr_cmd_etcd_credentials(struct edr_ctx *ctx, char *user, size_t n);
-/* Require exactly `min`..`max` positional arguments. */
-edr_rc edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage);
+/* EDR_E_USAGE: "usage: etcd-dr COMMAND USAGE" from the command table. */
+edr_rc edr_cmd_usage(struct edr_ctx *ctx);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */
 void edr_cmd_print_json(void *json);
+/* Bytes as a JSON string: as they are when they are text ("utf-8" in
+ * *encoding), else base64 ("base64"). */
+struct json_t;
+struct json_t *edr_cmd_bytes_json(const uint8_t *p, size_t n, const char **encoding);
 void edr_fmt_bytes(uint64_t n, char *buf, size_t len);
 /* Observer that counts bytes into the progress bar and fails with
  * EDR_E_INTERRUPTED once SIGINT/SIGTERM arrived (edr_cmd_catch_signals). */
@@ -96,8 +116,11 @@ struct edr_progress;
 struct edr_stream;
 edr_rc edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress *p,
                                    struct edr_stream **out, struct edr_err *err);
-/* SIGINT/SIGTERM set a flag long work polls (cmd/report.c). */
+/* SIGINT/SIGTERM set a flag long work polls (cmd/signals.c). */
 void edr_cmd_catch_signals(void);
+/* Only make S3 requests poll edr_cmd_interrupted (catch_signals does it too):
+ * for the schedule daemon, whose own handlers set the stop flag. */
+void edr_cmd_watch_interrupts(void);
 int edr_cmd_interrupted(void);
 /* EDR_OK, or EDR_E_INTERRUPTED ("interrupted by a signal") set in err once a
  * signal came. */

@@ -192,13 +192,10 @@ edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
 }
 
 edr_rc
-edr_cmd_args(struct edr_ctx *ctx, int min, int max, const char *usage)
+edr_cmd_usage(struct edr_ctx *ctx)
 {
-    if (ctx->opts.nargs < min || ctx->opts.nargs > max) {
-        edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr %s %s", ctx->cmd_name, usage);
-        return EDR_E_USAGE;
-    }
-    return EDR_OK;
+    return edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr %s %s", ctx->cmd->name,
+                       ctx->cmd->usage);
 }
 
 void
@@ -212,6 +209,48 @@ edr_cmd_print_json(void *json)
         free(s);
     }
     json_decref(j);
+}
+
+static int
+is_text(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    return 1;
+}
+
+struct json_t *
+edr_cmd_bytes_json(const uint8_t *p, size_t n, const char **encoding)
+{
+    char *b64;
+    json_t *j;
+
+    if (is_text(p, n) && (j = json_stringn((const char *)p, n)) != NULL) {
+        *encoding = "utf-8";
+        return j;
+    }
+    b64 = malloc(n * 4 / 3 + 8);
+    if (b64 == NULL)
+        return json_null();
+    {
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t o = 0;
+        for (size_t i = 0; i < n; i += 3) {
+            uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                         (i + 2 < n ? p[i + 2] : 0);
+            b64[o++] = tbl[v >> 18];
+            b64[o++] = tbl[(v >> 12) & 63];
+            b64[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+            b64[o++] = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        b64[o] = '\0';
+    }
+    *encoding = "base64";
+    j = json_string(b64);
+    free(b64);
+    return j;
 }
 
 void

@@ -452,8 +452,6 @@ edr_cmd_config(struct edr_ctx *ctx)
     struct check c;
     json_t *root = NULL, *settings = NULL, *jobs = NULL;
 
-    if (edr_cmd_args(ctx, 1, 1, "check --config FILE [--json]") != EDR_OK)
-        return EDR_E_USAGE;
     if (strcmp(ctx->opts.args[0], "check") != 0) {
         edr_err_set(&ctx->err, EDR_E_USAGE, "unknown config action '%s'", ctx->opts.args[0]);
         edr_err_hint(&ctx->err, "usage: etcd-dr config check --config FILE [--json]");

@@ -1,9 +1,9 @@
 /*
  * export: a backup back to a plain etcd snapshot file (bbolt image + sha256
- * trailer) that etcdctl accepts; decrypt: the decrypted tar.zst stream. The
- * output is written to a new hidden temp file next to FILE (common/fs.h: never
- * through a planted link), fsynced and renamed only once every check passed;
- * with -o - it goes to stdout and a failure shows in the exit status.
+ * trailer) that etcdctl accepts, or with --raw the decrypted tar.zst stream
+ * (decrypt.c writes that too, through edr_export_to). The output is written to a new hidden temp
+ * file next to FILE (common/fs.h: never through a planted link), fsynced and renamed only once
+ * every check passed; with -o - it goes to stdout and a failure shows in the exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/export.h"
 #include "cmd/source.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -25,11 +26,9 @@
 
 const enum edr_opt_id edr_cmd_export_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_OUTPUT,
                                                EDR_O_RAW,     EDR_O_JSON,     EDR_O__COUNT};
-const enum edr_opt_id edr_cmd_decrypt_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_OUTPUT,
-                                                EDR_O_JSON, EDR_O__COUNT};
 
-static edr_rc
-export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
+edr_rc
+edr_export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
 {
     struct edr_source src;
     struct edr_stream *out = NULL, *prog = NULL;
@@ -42,10 +41,6 @@ export_to(struct edr_ctx *ctx, enum edr_read_mode mode)
     struct stat sb;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 1, 1, "BACKUP -o FILE")) != EDR_OK)
-        return rc;
-    /* SIGINT/SIGTERM end the run cleanly: the temp file is removed */
-    edr_cmd_catch_signals();
     if (path == NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE, "%s needs -o FILE (or -o - for stdout)",
                            ctx->cmd_name);
@@ -126,11 +121,6 @@ out:
 edr_rc
 edr_cmd_export(struct edr_ctx *ctx)
 {
-    return export_to(ctx, edr_opt_bool(&ctx->opts, EDR_O_RAW) ? EDR_READ_RAW : EDR_READ_SNAPSHOT);
-}
-
-edr_rc
-edr_cmd_decrypt(struct edr_ctx *ctx)
-{
-    return export_to(ctx, EDR_READ_RAW);
+    return edr_export_to(ctx,
+                         edr_opt_bool(&ctx->opts, EDR_O_RAW) ? EDR_READ_RAW : EDR_READ_SNAPSHOT);
 }

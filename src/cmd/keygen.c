@@ -17,8 +17,6 @@ edr_cmd_keygen(struct edr_ctx *ctx)
     struct edr_pubkey pub;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "-o PATH")) != EDR_OK)
-        return rc;
     if (out == NULL) {
         edr_err_set(&ctx->err, EDR_E_USAGE, "keygen needs -o PATH (writes PATH.key and PATH.pub)");
         return EDR_E_USAGE;

@@ -86,15 +86,11 @@ edr_cmd_list(struct edr_ctx *ctx)
     struct edr_segment *segs = NULL;
     struct edr_chain *chains = NULL;
     size_t nsegs = 0, nc = 0;
-    struct edr_repo *repo = NULL;
+    struct edr_repo *repo = ctx->repo;
     struct edr_manifest *list = NULL;
     size_t n = 0;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "[--json]")) != EDR_OK)
-        return rc;
-    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
-        return rc;
     if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK ||
         (rc = edr_segment_list(repo, &segs, &nsegs, NULL, NULL, &ctx->err)) != EDR_OK ||
         (rc = edr_segment_chains(segs, nsegs, &chains, &nc, &ctx->err)) != EDR_OK)
@@ -143,6 +139,5 @@ out:
     free(segs);
     free(chains);
     free(list);
-    edr_repo_free(repo);
     return rc;
 }

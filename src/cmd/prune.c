@@ -34,12 +34,14 @@ edr_retention_opts_set(const struct edr_opts *o)
     return 0;
 }
 
-static edr_rc
-policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
+edr_rc
+edr_prune_params_from_opts(const struct edr_opts *o, struct edr_prune_params *pp,
+                           struct edr_err *err)
 {
+    struct edr_retention_policy *p = &pp->policy;
     int64_t v;
     edr_rc rc;
-    const char *within = edr_opt_str(&ctx->opts, EDR_O_KEEP_WITHIN);
+    const char *within = edr_opt_str(o, EDR_O_KEEP_WITHIN);
     static const struct {
         enum edr_opt_id id;
         size_t off;
@@ -53,39 +55,38 @@ policy_from_opts(struct edr_ctx *ctx, struct edr_retention_policy *p)
         {EDR_O_KEEP_VERIFIED, offsetof(struct edr_retention_policy, keep_verified)},
     };
 
-    memset(p, 0, sizeof(*p));
+    memset(pp, 0, sizeof(*pp));
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-        if ((rc = edr_opt_int(&ctx->opts, counts[i].id, -1, 1000000, &v, &ctx->err)) != EDR_OK)
+        if ((rc = edr_opt_int(o, counts[i].id, -1, 1000000, &v, err)) != EDR_OK)
             return rc;
         *(int *)((char *)p + counts[i].off) = (int)v;
     }
     if (within != NULL) {
-        if ((rc = edr_duration_parse(within, &p->keep_within, &ctx->err)) != EDR_OK)
+        if ((rc = edr_duration_parse(within, &p->keep_within, err)) != EDR_OK)
             return rc;
         p->has_within = 1;
     }
+    if ((rc = edr_opt_int(o, EDR_O_LOCK_WAIT, 0, 86400, &v, err)) != EDR_OK)
+        return rc;
+    pp->lock_wait = (int)v;
+    pp->dry_run = edr_opt_bool(o, EDR_O_DRY_RUN);
     return EDR_OK;
 }
 
 edr_rc
-edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void **decisions)
+edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_prune_params *p,
+              int locked, void **decisions)
 {
-    struct edr_retention_policy pol;
     struct edr_manifest *list = NULL;
     struct edr_backup_ref *refs = NULL;
     struct edr_retention_decision *dec = NULL;
     struct edr_storage_lock *lock = NULL;
     size_t n = 0, removed = 0;
-    int dry = edr_opt_bool(&ctx->opts, EDR_O_DRY_RUN);
-    int64_t lock_wait;
+    int dry = p->dry_run;
     json_t *arr = NULL;
     edr_rc rc;
 
-    if ((rc = policy_from_opts(ctx, &pol)) != EDR_OK)
-        return rc;
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_LOCK_WAIT, 0, 86400, &lock_wait, &ctx->err)))
-        return rc;
-    if (!locked && !dry && (rc = edr_repo_lock(repo, (int)lock_wait, &lock, &ctx->err)) != EDR_OK)
+    if (!locked && !dry && (rc = edr_repo_lock(repo, p->lock_wait, &lock, &ctx->err)) != EDR_OK)
         return rc;
     if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK || n == 0)
         goto out;
@@ -100,7 +101,7 @@ edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, int locked, void **dec
         refs[i].time = list[i].started;
         refs[i].verified = list[i].verified > 0;
     }
-    if ((rc = edr_retention_apply(&pol, refs, n, dec, &ctx->err)) != EDR_OK)
+    if ((rc = edr_retention_apply(&p->policy, refs, n, dec, &ctx->err)) != EDR_OK)
         goto out;
     if (ctx->json)
         arr = json_array();
@@ -136,14 +137,10 @@ out:
 edr_rc
 edr_cmd_prune(struct edr_ctx *ctx)
 {
-    struct edr_repo *repo = NULL;
+    struct edr_prune_params p;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "--keep-... [--dry-run]")) != EDR_OK)
+    if ((rc = edr_prune_params_from_opts(&ctx->opts, &p, &ctx->err)) != EDR_OK)
         return rc;
-    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
-        return rc;
-    rc = edr_prune_run(ctx, repo, 0, NULL);
-    edr_repo_free(repo);
-    return rc;
+    return edr_prune_run(ctx, ctx->repo, &p, 0, NULL);
 }

@@ -5,7 +5,6 @@
  */
 #include <inttypes.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,46 +16,7 @@
 #include "cmd/backup.h"
 #include "common/log.h"
 #include "common/secret.h"
-#include "sched/daemon.h"
 #include "sched/metrics.h"
-#include "storage/s3.h"
-
-static volatile sig_atomic_t got_signal;
-
-static void
-on_signal(int sig)
-{
-    got_signal = sig;
-}
-
-void
-edr_cmd_catch_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* a request hanging on an S3 server must not outlive the signal */
-    edr_s3_set_interrupt_check(edr_cmd_interrupted);
-}
-
-int
-edr_cmd_interrupted(void)
-{
-    /* the schedule daemon's SIGTERM/SIGINT handler sets the loop's stop flag instead */
-    return got_signal != 0 || edr_sched_stop_requested();
-}
-
-edr_rc
-edr_cmd_check_interrupted(struct edr_err *err)
-{
-    if (!edr_cmd_interrupted())
-        return EDR_OK;
-    return edr_err_set(err, EDR_E_INTERRUPTED, "interrupted by a signal");
-}
 
 static void
 write_metrics(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc rc)

@@ -316,8 +316,9 @@ edr_cmd_restore(struct edr_ctx *ctx)
     sp.fd = -1;
     pitr_asked = edr_opt_str(&ctx->opts, EDR_O_TO_TIME) != NULL ||
                  edr_opt_str(&ctx->opts, EDR_O_TO_REVISION) != NULL;
-    if ((rc = edr_cmd_args(ctx, pitr_asked ? 0 : 1, 1, "BACKUP|FILE.db [OPTIONS]")) != EDR_OK)
-        return rc;
+    if (ctx->opts.nargs == 0 && !pitr_asked)
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "usage: etcd-dr restore BACKUP|FILE.db [OPTIONS]");
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
         return rc;
     if ((bump > 0) != (mark != 0))
@@ -404,7 +405,6 @@ edr_cmd_restore(struct edr_ctx *ctx)
     /* read, check and spool the snapshot next to the first target */
     if ((rc = make_parent(ctx, tg[0].data_dir, parent, sizeof(parent))) != EDR_OK)
         goto out;
-    edr_cmd_catch_signals();
     ref = ctx->opts.nargs > 0 ? ctx->opts.args[0] : NULL;
     if ((rc = edr_pitr_prepare(ctx, ref, &pitr)) != EDR_OK)
         goto out;

@@ -2,10 +2,13 @@
  * schedule: the backup daemon. Jobs come from the config file's [schedule]
  * section (`backup = CRON`, optionally `prune = CRON` and `verify = CRON`,
  * six fields meaning a leading seconds field); sched/daemon.c runs them one
- * at a time on the real clock. A backup run is edr_backup_run (with the
- * retention rules applied after it when any [retention] rule is set, or
- * --prune) followed by edr_backup_report for the metrics file and hooks; the
- * daemon's loop writes the one log line per run.
+ * at a time on the real clock. Each job fills the command's typed
+ * parameters from the daemon's options (never editing them) and calls it: a
+ * backup run is edr_backup_run (with the retention rules applied after it
+ * when any [retention] rule is set, or --prune) followed by
+ * edr_backup_report for the metrics file and hooks; prune is edr_prune_run,
+ * verify is edr_verify_run on "latest". The daemon's loop writes the one log
+ * line per run.
  *
  * Signals: SIGTERM/SIGINT set the loop's stop flag, which edr_cmd_interrupted()
  * also reports, so a running backup aborts cleanly (its writer discards the
@@ -26,6 +29,7 @@
 
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
+#include "cmd/verify.h"
 #include "common/log.h"
 #include "repo/repo.h"
 #include "sched/cron.h"
@@ -231,19 +235,6 @@ build_conf(const struct edr_opts *o, struct sched_conf *c, struct edr_err *err)
     return EDR_OK;
 }
 
-/* Replace an option value (internal defaults such as the prune flag). */
-static edr_rc
-set_opt(struct edr_opts *o, enum edr_opt_id id, const char *v, struct edr_err *err)
-{
-    char *nv = v != NULL ? strdup(v) : NULL;
-
-    if (v != NULL && nv == NULL)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    free(o->val[id]);
-    o->val[id] = nv;
-    return EDR_OK;
-}
-
 /* Logging and output settings of the daemon, from ctx->opts (at start and after a reload). */
 static edr_rc
 apply_output(struct edr_ctx *ctx, struct edr_err *err)
@@ -263,9 +254,6 @@ apply_output(struct edr_ctx *ctx, struct edr_err *err)
     ctx->quiet = 1; /* results go to the log, the metrics file and hooks, not stdout */
     ctx->json = 0;
     ctx->progress = 0;
-    /* a run applies the retention rules when there are any */
-    if (edr_retention_opts_set(&ctx->opts) && !edr_opt_bool(&ctx->opts, EDR_O_PRUNE))
-        return set_opt(&ctx->opts, EDR_O_PRUNE, "true", err);
     return EDR_OK;
 }
 
@@ -318,12 +306,22 @@ static edr_rc
 run_backup(struct job_state *s)
 {
     struct edr_ctx *ctx = s->d->ctx;
+    struct edr_backup_params p;
     struct edr_backup_summary sum;
     edr_rc rc;
 
     s->attempt++;
     s->pending = 0;
-    rc = edr_backup_run(ctx, &sum);
+    memset(&sum, 0, sizeof(sum));
+    rc = edr_backup_params_from_opts(&ctx->opts, 1, &p, &ctx->err);
+    /* a run applies the retention rules when there are any */
+    if (rc == EDR_OK && !p.prune && edr_retention_opts_set(&ctx->opts)) {
+        p.prune = 1;
+        rc = edr_prune_params_from_opts(&ctx->opts, &p.prune_params, &ctx->err);
+    }
+    if (rc == EDR_OK)
+        rc = edr_backup_run(ctx, &p, &sum);
+    edr_backup_params_release(&p);
     if (rc == EDR_OK) {
         edr_debug("backup '%s/%s': revision %lld, %llu bytes stored", sum.cluster, sum.manifest.id,
                   (long long)sum.manifest.revision, (unsigned long long)sum.manifest.stored_size);
@@ -349,45 +347,36 @@ static edr_rc
 run_prune(struct job_state *s)
 {
     struct edr_ctx *ctx = s->d->ctx;
+    struct edr_prune_params p;
     struct edr_repo *repo = NULL;
     edr_rc rc;
 
-    if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
+    if ((rc = edr_prune_params_from_opts(&ctx->opts, &p, &ctx->err)) != EDR_OK ||
+        (rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
         return rc;
-    rc = edr_prune_run(ctx, repo, 0, NULL);
+    rc = edr_prune_run(ctx, repo, &p, 0, NULL);
     edr_repo_free(repo);
     return rc;
 }
 
-/* Verify the newest backup: level content with an identity, else stored. */
+/* Verify the newest backup: at the configured level, else content with an
+ * identity and stored without. */
 static edr_rc
 run_verify(struct job_state *s)
 {
     struct edr_ctx *ctx = s->d->ctx;
-    char *saved = ctx->opts.val[EDR_O_LEVEL];
-    int set = edr_opt_str(&ctx->opts, EDR_O_LEVEL) == NULL;
-    char latest[] = "latest";
-    char *args[] = {latest, NULL};
-    char **saved_args = ctx->opts.args;
-    int saved_nargs = ctx->opts.nargs;
+    struct edr_verify_params p;
     edr_rc rc;
 
-    if (set) {
-        char *v = strdup(edr_opt_str(&ctx->opts, EDR_O_IDENTITY) != NULL ? "content" : "stored");
-        if (v == NULL)
-            return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
-        ctx->opts.val[EDR_O_LEVEL] = v;
+    if ((rc = edr_verify_params_from_opts(&ctx->opts, &p, &ctx->err)) != EDR_OK)
+        return rc;
+    p.backup = "latest";
+    p.all = 0;
+    if (!p.level_given) {
+        p.level = p.have_identity ? EDR_VERIFY_CONTENT : EDR_VERIFY_STORED;
+        p.level_given = 1;
     }
-    ctx->opts.args = args;
-    ctx->opts.nargs = 1;
-    rc = edr_cmd_verify(ctx);
-    ctx->opts.args = saved_args;
-    ctx->opts.nargs = saved_nargs;
-    if (set) {
-        free(ctx->opts.val[EDR_O_LEVEL]);
-        ctx->opts.val[EDR_O_LEVEL] = saved;
-    }
-    return rc;
+    return edr_verify_run(ctx, &p);
 }
 
 static edr_rc
@@ -395,7 +384,6 @@ job_run(void *ud, struct edr_err *err)
 {
     struct job_state *s = ud;
     struct edr_ctx *ctx = s->d->ctx;
-    struct edr_err serr;
     edr_rc rc;
 
     edr_err_clear(&ctx->err);
@@ -412,11 +400,6 @@ job_run(void *ud, struct edr_err *err)
     }
     /* the etcd password is read again for each run (and not kept in between) */
     edr_cmd_cleanup(ctx);
-    /* a command may have installed its own SIGINT/SIGTERM handler: take them back */
-    if (edr_cmd_interrupted())
-        edr_sched_request_stop();
-    if (edr_sched_install_signals(&serr) != EDR_OK)
-        edr_warn("%s", serr.msg);
     if (rc != EDR_OK) {
         *err = ctx->err;
         if (err->code == EDR_OK)
@@ -494,8 +477,6 @@ edr_cmd_schedule(struct edr_ctx *ctx)
     enum edr_sched_outcome outcome;
     edr_rc rc;
 
-    if ((rc = edr_cmd_args(ctx, 0, 0, "--config FILE [OPTIONS]")) != EDR_OK)
-        return rc;
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
     d->ctx = ctx;
@@ -506,6 +487,7 @@ edr_cmd_schedule(struct edr_ctx *ctx)
     edr_sched_reset_flags();
     if ((rc = edr_sched_install_signals(&ctx->err)) != EDR_OK)
         goto out;
+    edr_cmd_watch_interrupts();
     log_startup(d, "schedule started");
     for (;;) {
         struct edr_err lerr;

@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bolt/bolt.h"
 #include "common/progress.h"
 #include "crypto/keys.h"
 #include "stream/basic.h"
@@ -285,4 +286,59 @@ edr_spool_release(struct edr_spool *sp)
         close(sp->fd);
     sp->fd = -1;
     sp->db[0] = '\0';
+}
+
+void
+edr_source_db_init(struct edr_source_db *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->sp.fd = -1;
+}
+
+void
+edr_source_db_close(struct edr_source_db *o)
+{
+    edr_bolt_close(o->bolt);
+    o->bolt = NULL;
+    edr_spool_release(&o->sp);
+    edr_source_close(&o->src);
+}
+
+edr_rc
+edr_source_db_bolt(struct edr_ctx *ctx, struct edr_source_db *o)
+{
+    int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK);
+    const char *tmp = getenv("TMPDIR");
+    edr_rc rc;
+
+    if (o->src.kind == EDR_SOURCE_DB) {
+        /* a plain snapshot: check its trailer unless told not to, read in place */
+        if (!skip) {
+            struct edr_read_result res;
+            if ((rc = edr_source_read(ctx, &o->src, EDR_READ_NONE, NULL, &res)) != EDR_OK) {
+                edr_err_hint(&ctx->err, "a db copied from a data dir has no trailer: use "
+                                        "--skip-hash-check");
+                return rc;
+            }
+        }
+        rc = edr_bolt_open(o->src.path, &o->bolt, &ctx->err);
+    } else {
+        rc = edr_source_spool(ctx, &o->src, tmp && *tmp ? tmp : "/tmp", 0, &o->sp);
+        if (rc == EDR_OK)
+            rc = edr_bolt_open(o->sp.db, &o->bolt, &ctx->err);
+    }
+    if (rc != EDR_OK)
+        edr_err_prefix(&ctx->err, "%s", o->src.what);
+    return rc;
+}
+
+edr_rc
+edr_source_db_open(struct edr_ctx *ctx, const char *ref, struct edr_source_db *o)
+{
+    edr_rc rc;
+
+    edr_source_db_init(o);
+    if ((rc = edr_source_open(ctx, ref, &o->src)) != EDR_OK)
+        return rc;
+    return edr_source_db_bolt(ctx, o);
 }

@@ -49,3 +49,18 @@ struct edr_spool {
 edr_rc edr_source_spool(struct edr_ctx *ctx, struct edr_source *src, const char *parent,
                         int skip_hash, struct edr_spool *sp);
 void edr_spool_release(struct edr_spool *sp);
+
+/* A source read as a bbolt file (inspect, ls, get): a plain .db in place,
+ * its trailer checked unless --skip-hash-check; a backup through a spool. */
+struct edr_source_db {
+    struct edr_source src;
+    struct edr_spool sp;
+    struct edr_bolt *bolt;
+};
+
+void edr_source_db_init(struct edr_source_db *o);
+/* o->src is open: open o->bolt on it (errors name the source). */
+edr_rc edr_source_db_bolt(struct edr_ctx *ctx, struct edr_source_db *o);
+/* edr_source_open and edr_source_db_bolt; edr_source_db_close either way. */
+edr_rc edr_source_db_open(struct edr_ctx *ctx, const char *ref, struct edr_source_db *o);
+void edr_source_db_close(struct edr_source_db *o);

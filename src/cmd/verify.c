@@ -30,6 +30,7 @@
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
 #include "cmd/source.h"
+#include "cmd/verify.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -43,13 +44,12 @@ const enum edr_opt_id edr_cmd_verify_opts[] = {
     EDR_OPTS_REPO, EDR_O_CHAIN,    EDR_O_IDENTITY, EDR_O_LEVEL, EDR_O_DRILL,
     EDR_O_ALL,     EDR_O_ETCD_BIN, EDR_O_JUNIT,    EDR_O_JSON,  EDR_O__COUNT};
 
-enum level { LEVEL_STORED, LEVEL_CONTENT, LEVEL_DRILL };
 static const char *const level_names[] = {"stored", "content", "drill"};
 
 struct result {
     char what[512];
     char id[64];
-    enum level level;
+    enum edr_verify_level level;
     edr_rc rc;
     char error[EDR_ERR_MSG_MAX];
     double seconds;
@@ -62,6 +62,8 @@ struct result {
 };
 
 #define SAMPLE_MAX 32
+/* a drill whose ports were taken before etcd bound them starts over this often */
+#define DRILL_PORT_TRIES 3
 
 struct sample {
     uint64_t every, seen;
@@ -137,11 +139,10 @@ log_says(const char *path, const char *text)
 
 /* Boot the db as a one-member cluster and compare what etcd serves. */
 static edr_rc
-drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct edr_mvcc_status *st,
-      struct result *r)
+drill(struct edr_ctx *ctx, const char *bin, const char *db, struct edr_bolt *bolt,
+      const struct edr_mvcc_status *st, struct result *r)
 {
     const char *tmp = getenv("TMPDIR");
-    const char *bin = edr_opt_str(&ctx->opts, EDR_O_ETCD_BIN);
     char dir[4096], datadir[4200], prepared[4200], ic[256], client[128], logp[4300], binv[64];
     struct edr_restore_facts facts;
     struct edr_restore_cluster *cl = NULL;
@@ -152,7 +153,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     struct edr_etcd_range rg;
     struct sample smp;
     pid_t pid = -1;
-    int pp = free_port(), cp = free_port();
+    int pp = free_port(), cp = free_port(), attempt, taken = 0;
     double t0 = edr_now(), t1;
     edr_rc rc;
 
@@ -205,7 +206,7 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
     /* the ports are free when picked, but another process may take one
      * before etcd binds it: then the drill starts over on new ports (the
      * member and cluster ids depend on the peer URL, so the data dir too) */
-    for (int attempt = 1;; attempt++) {
+    for (attempt = 1;; attempt++) {
         snprintf(ic, sizeof(ic), "drill=http://127.0.0.1:%d", pp);
         snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);
         if ((rc = edr_restore_cluster_parse(ic, "etcd-dr-drill", &cl, &ctx->err)) != EDR_OK ||
@@ -221,8 +222,9 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
         r->drill_started = rc == EDR_OK;
         if (rc == EDR_OK)
             rc = edr_launch_wait_healthy(client, NULL, NULL, &pid, 1, 60, &ctx->err);
-        if (rc == EDR_OK || attempt == 3 || !log_says(logp, "address already in use") ||
-            (pp = free_port()) < 0 || (cp = free_port()) < 0)
+        taken = rc != EDR_OK && rc != EDR_E_INTERRUPTED && log_says(logp, "address already in use");
+        if (rc == EDR_OK || !taken || attempt == DRILL_PORT_TRIES || (pp = free_port()) < 0 ||
+            (cp = free_port()) < 0)
             break;
         edr_info("drill: a port was taken before etcd bound it; again on new ports");
         edr_launch_stop(pid);
@@ -231,6 +233,14 @@ drill(struct edr_ctx *ctx, const char *db, struct edr_bolt *bolt, const struct e
         cl = NULL;
         edr_fs_rm_tree(datadir, NULL);
         unlink(logp);
+    }
+    if (rc != EDR_OK && taken) {
+        /* etcd never read the backup: not a verdict on it */
+        r->drill_started = 0;
+        rc = edr_err_set(&ctx->err, EDR_E_DRILL,
+                         "etcd could not bind the drill's loopback ports (taken by another "
+                         "process, %d attempts)",
+                         attempt);
     }
     if (rc != EDR_OK)
         goto out;
@@ -284,7 +294,8 @@ out:
 }
 
 static edr_rc
-verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct result *r)
+verify_one(struct edr_ctx *ctx, const struct edr_verify_params *p, struct edr_source *src,
+           enum edr_verify_level level, struct result *r)
 {
     struct edr_spool sp;
     struct edr_bolt *bolt = NULL;
@@ -296,7 +307,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
     memset(&sp, 0, sizeof(sp));
     sp.fd = -1;
     memset(&st, 0, sizeof(st));
-    if (level == LEVEL_STORED) {
+    if (level == EDR_VERIFY_STORED) {
         if (src->kind != EDR_SOURCE_REPO)
             return edr_err_set(&ctx->err, EDR_E_USAGE,
                                "level stored needs a backup in a "
@@ -306,7 +317,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
         r->db_size = src->m.db_size;
         return rc;
     }
-    if (level == LEVEL_CONTENT) {
+    if (level == EDR_VERIFY_CONTENT) {
         /* the checks on the stream, no spool */
         rc = edr_source_scan_status(ctx, src, &st, NULL, &redo);
         if (!redo && rc != EDR_OK)
@@ -317,7 +328,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
             edr_err_clear(&ctx->err);
         }
     }
-    if (level != LEVEL_CONTENT || redo) {
+    if (level != EDR_VERIFY_CONTENT || redo) {
         if ((rc = edr_source_spool(ctx, src, tmp && *tmp ? tmp : "/tmp", 0, &sp)) != EDR_OK)
             goto out;
         if ((rc = edr_bolt_open(sp.db, &bolt, &ctx->err)) != EDR_OK ||
@@ -347,7 +358,7 @@ verify_one(struct edr_ctx *ctx, struct edr_source *src, enum level level, struct
             goto out;
         }
     }
-    if (level == LEVEL_DRILL && (rc = drill(ctx, sp.db, bolt, &st, r)) != EDR_OK)
+    if (level == EDR_VERIFY_DRILL && (rc = drill(ctx, p->etcd_bin, sp.db, bolt, &st, r)) != EDR_OK)
         edr_err_prefix(&ctx->err, "%s: drill", src->what);
 out:
     edr_mvcc_status_release(&st);
@@ -371,7 +382,7 @@ print_result(const struct result *r)
     if (r->have_hash)
         printf(", hash %x, %" PRIu64 " keys (%" PRIu64 " live), %.0f MB/s", r->hash, r->total_keys,
                r->live_keys, r->seconds > 0 ? (double)r->db_size / r->seconds / 1e6 : 0.0);
-    if (r->level == LEVEL_DRILL)
+    if (r->level == EDR_VERIFY_DRILL)
         printf(", restore %.1fs + start %.1fs = RTO %.1fs", r->restore_s, r->start_s,
                r->restore_s + r->start_s);
     putchar('\n');
@@ -390,7 +401,7 @@ result_json(const struct result *r)
         json_object_set_new(o, "total_keys", json_integer((json_int_t)r->total_keys));
         json_object_set_new(o, "live_keys", json_integer((json_int_t)r->live_keys));
     }
-    if (r->level == LEVEL_DRILL && r->rc == EDR_OK) {
+    if (r->level == EDR_VERIFY_DRILL && r->rc == EDR_OK) {
         json_object_set_new(o, "restore_seconds", json_real(r->restore_s));
         json_object_set_new(o, "start_seconds", json_real(r->start_s));
         json_object_set_new(o, "rto_seconds", json_real(r->restore_s + r->start_s));
@@ -463,46 +474,68 @@ write_junit(struct edr_ctx *ctx, const char *path, const struct result *rs, size
 }
 
 edr_rc
+edr_verify_params_from_opts(const struct edr_opts *o, struct edr_verify_params *p,
+                            struct edr_err *err)
+{
+    const char *lv = edr_opt_str(o, EDR_O_LEVEL);
+
+    memset(p, 0, sizeof(*p));
+    p->level = EDR_VERIFY_CONTENT;
+    if (lv != NULL) {
+        p->level_given = 1;
+        if (strcmp(lv, "stored") == 0)
+            p->level = EDR_VERIFY_STORED;
+        else if (strcmp(lv, "content") == 0)
+            p->level = EDR_VERIFY_CONTENT;
+        else if (strcmp(lv, "drill") == 0)
+            p->level = EDR_VERIFY_DRILL;
+        else
+            return edr_err_set(err, EDR_E_USAGE, "invalid --level '%s' (stored, content or drill)",
+                               lv);
+    }
+    if (edr_opt_bool(o, EDR_O_DRILL)) {
+        p->level = EDR_VERIFY_DRILL;
+        p->level_given = 1;
+    }
+    p->all = edr_opt_bool(o, EDR_O_ALL);
+    p->backup = o->nargs > 0 ? o->args[0] : NULL;
+    p->have_identity = edr_opt_str(o, EDR_O_IDENTITY) != NULL;
+    p->etcd_bin = edr_opt_str(o, EDR_O_ETCD_BIN);
+    p->junit = edr_opt_str(o, EDR_O_JUNIT);
+    return EDR_OK;
+}
+
+edr_rc
 edr_cmd_verify(struct edr_ctx *ctx)
 {
-    const char *lv = edr_opt_str(&ctx->opts, EDR_O_LEVEL);
-    const char *junit = edr_opt_str(&ctx->opts, EDR_O_JUNIT);
-    int all = edr_opt_bool(&ctx->opts, EDR_O_ALL);
+    struct edr_verify_params p;
+    edr_rc rc;
+
+    if (edr_opt_bool(&ctx->opts, EDR_O_CHAIN)) {
+        if (ctx->opts.nargs != 0)
+            return edr_err_set(&ctx->err, EDR_E_USAGE, "usage: etcd-dr verify --chain [OPTIONS]");
+        return edr_verify_chain(ctx);
+    }
+    if ((rc = edr_verify_params_from_opts(&ctx->opts, &p, &ctx->err)) != EDR_OK)
+        return rc;
+    if (p.all ? ctx->opts.nargs != 0 : ctx->opts.nargs != 1)
+        return edr_cmd_usage(ctx);
+    return edr_verify_run(ctx, &p);
+}
+
+edr_rc
+edr_verify_run(struct edr_ctx *ctx, const struct edr_verify_params *p)
+{
+    int all = p->all;
     struct edr_manifest *list = NULL;
     struct edr_repo_problem *probs = NULL;
     size_t nprobs = 0;
     struct result *rs = NULL;
     struct edr_repo *repo = NULL;
     size_t n = 0;
-    enum level level = LEVEL_CONTENT;
-    int level_given = 0, have_identity = edr_opt_str(&ctx->opts, EDR_O_IDENTITY) != NULL;
+    enum edr_verify_level level = p->level;
     edr_rc rc, first = EDR_OK;
 
-    if (edr_opt_bool(&ctx->opts, EDR_O_CHAIN)) {
-        if ((rc = edr_cmd_args(ctx, 0, 0, "--chain")) != EDR_OK)
-            return rc;
-        return edr_verify_chain(ctx);
-    }
-    if (lv != NULL) {
-        level_given = 1;
-        if (strcmp(lv, "stored") == 0)
-            level = LEVEL_STORED;
-        else if (strcmp(lv, "content") == 0)
-            level = LEVEL_CONTENT;
-        else if (strcmp(lv, "drill") == 0)
-            level = LEVEL_DRILL;
-        else
-            return edr_err_set(&ctx->err, EDR_E_USAGE,
-                               "invalid --level '%s' (stored, content or drill)", lv);
-    }
-    if (edr_opt_bool(&ctx->opts, EDR_O_DRILL)) {
-        level = LEVEL_DRILL;
-        level_given = 1;
-    }
-    if (all ? ctx->opts.nargs != 0 : ctx->opts.nargs != 1)
-        return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "usage: etcd-dr verify BACKUP|FILE [--level L|--drill] or verify --all");
-    edr_cmd_catch_signals();
     if (all) {
         if ((rc = edr_cmd_open_repo(ctx, 0, &repo)) != EDR_OK)
             return rc;
@@ -537,9 +570,9 @@ edr_cmd_verify(struct edr_ctx *ctx)
             snprintf(src.what, sizeof(src.what), "%s/%s", repo->cluster, list[i].id);
             rc = EDR_OK;
         } else {
-            rc = edr_source_open(ctx, ctx->opts.args[0], &src);
+            rc = edr_source_open(ctx, p->backup, &src);
         }
-        snprintf(r->what, sizeof(r->what), "%s", src.what[0] ? src.what : ctx->opts.args[0]);
+        snprintf(r->what, sizeof(r->what), "%s", src.what[0] ? src.what : p->backup);
         for (char *p = r->what; *p != '\0'; p++) /* printable in text and JSON */
             if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
                 *p = '?';
@@ -547,11 +580,11 @@ edr_cmd_verify(struct edr_ctx *ctx)
             snprintf(r->id, sizeof(r->id), "%s", src.m.id);
         r->level = level;
         /* without a key an encrypted backup can only be checked as stored bytes */
-        if (rc == EDR_OK && !level_given && src.kind == EDR_SOURCE_REPO && src.m.encrypted &&
-            !have_identity)
-            r->level = LEVEL_STORED;
+        if (rc == EDR_OK && !p->level_given && src.kind == EDR_SOURCE_REPO && src.m.encrypted &&
+            !p->have_identity)
+            r->level = EDR_VERIFY_STORED;
         if (rc == EDR_OK)
-            rc = verify_one(ctx, &src, r->level, r);
+            rc = verify_one(ctx, p, &src, r->level, r);
         r->seconds = edr_now() - t0;
         r->rc = rc;
         if (rc != EDR_OK) {
@@ -601,7 +634,7 @@ edr_cmd_verify(struct edr_ctx *ctx)
         edr_cmd_print_json(json_pack("{s:b, s:i, s:o}", "ok", first == EDR_OK, "exit_code", first,
                                      "results", arr));
     }
-    if (junit != NULL && (rc = write_junit(ctx, junit, rs, n)) != EDR_OK)
+    if (p->junit != NULL && (rc = write_junit(ctx, p->junit, rs, n)) != EDR_OK)
         goto out;
     rc = first;
     if (rc != EDR_OK) {

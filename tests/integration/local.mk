@@ -13,6 +13,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t0700-restore-etcd-checks.sh \
 	tests/integration/t0710-restore-cross-version.sh \
 	tests/integration/t0800-hostile.sh \
+	tests/integration/t0810-races.sh \
 	tests/integration/t0900-docs.sh \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh
