@@ -308,34 +308,42 @@ test_write_db(void **state)
         };
 
         write_db(src, in, sizeof(in) / sizeof(in[0]));
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 0, .mark_compacted = 0, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
         free(got);
         /* --bump-revision without --mark-compacted does nothing, like etcd */
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 0, 0}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 1000, .mark_compacted = 0, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         assert_string_equal(got, want);
         free(got);
         free(want);
         /* bump from the highest (main, sub) = (5, 1) */
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){1000, 1, 0}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 1000, .mark_compacted = 1, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         want = items_text(bumped, sizeof(bumped) / sizeof(bumped[0]));
         assert_non_null(strstr(got, want));
         free(got);
         free(want);
         /* a drill's private copy: auth turned off, everything else as before */
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 1}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 0, .mark_compacted = 0, .auth_off = 1},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         assert_non_null(strstr(got, "auth 61757468456e61626c6564=00\n"));
         assert_null(strstr(got, "auth 61757468456e61626c6564=01"));
@@ -373,9 +381,11 @@ test_write_db_missing_buckets(void **state)
         };
 
         write_db(src, in, 1);
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 1, 0}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 0, .mark_compacted = 1, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
@@ -400,9 +410,11 @@ test_write_db_missing_buckets(void **state)
         rev(r5, 5, 0, 0);
         unlink(src);
         write_db(src, in, 1);
-        assert_int_equal(
-            edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err),
-            EDR_OK);
+        assert_int_equal(edr_restore_write_db(src, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 5, .mark_compacted = 1, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
         got = db_text(dst);
         want = items_text(out, sizeof(out) / sizeof(out[0]));
         assert_string_equal(got, want);
@@ -444,7 +456,10 @@ test_write_db_large(void **state)
     edr_restore_buf_cstr(&want);
 
     assert_int_equal(
-        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+        edr_restore_write_db(
+            src, cl, &(struct edr_restore_db_opts){.bump = 0, .mark_compacted = 0, .auth_off = 0},
+            dst, &err),
+        EDR_OK);
     got = db_text(dst);
     assert_memory_equal(got, want.data, want.len);
     p = got + want.len;
@@ -481,10 +496,15 @@ test_write_db_errors(void **state)
     }
     /* a malformed revision key only matters when bumping */
     assert_int_equal(
-        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err), EDR_OK);
+        edr_restore_write_db(
+            src, cl, &(struct edr_restore_db_opts){.bump = 0, .mark_compacted = 0, .auth_off = 0},
+            dst, &err),
+        EDR_OK);
     unlink(dst);
     assert_int_equal(
-        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){10, 1, 0}, dst, &err),
+        edr_restore_write_db(
+            src, cl, &(struct edr_restore_db_opts){.bump = 10, .mark_compacted = 1, .auth_off = 0},
+            dst, &err),
         EDR_E_INTEGRITY);
     assert_string_equal(err.msg, "bucket 'key': malformed revision key 626164");
     assert_int_equal(stat(dst, &st), -1);
@@ -497,17 +517,24 @@ test_write_db_errors(void **state)
         write_db(src, in, 1);
     }
     assert_int_equal(
-        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){5, 1, 0}, dst, &err), EDR_OK);
+        edr_restore_write_db(
+            src, cl, &(struct edr_restore_db_opts){.bump = 5, .mark_compacted = 1, .auth_off = 0},
+            dst, &err),
+        EDR_OK);
     unlink(dst);
     assert_int_equal(
-        edr_restore_write_db(src, cl, &(struct edr_restore_db_opts){6, 1, 0}, dst, &err),
+        edr_restore_write_db(
+            src, cl, &(struct edr_restore_db_opts){.bump = 6, .mark_compacted = 1, .auth_off = 0},
+            dst, &err),
         EDR_E_USAGE);
     assert_string_equal(err.msg, "--bump-revision 6: revision 9223372036854775802 + 6 overflows");
     assert_int_equal(stat(dst, &st), -1);
 
-    assert_int_not_equal(
-        edr_restore_write_db(missing, cl, &(struct edr_restore_db_opts){0, 0, 0}, dst, &err),
-        EDR_OK);
+    assert_int_not_equal(edr_restore_write_db(missing, cl,
+                                              &(struct edr_restore_db_opts){
+                                                  .bump = 0, .mark_compacted = 0, .auth_off = 0},
+                                              dst, &err),
+                         EDR_OK);
     assert_non_null(strstr(err.msg, missing));
     assert_int_equal(stat(dst, &st), -1);
     free(src);
