@@ -5,7 +5,8 @@ libedr_a_SOURCES += \
 
 # S3
 libedr_a_SOURCES += \
-	src/storage/s3.c src/storage/s3.h \
+	src/storage/s3.c src/storage/s3.h src/storage/s3_int.h \
+	src/storage/s3_http.c src/storage/s3_multipart.c src/storage/s3_lock.c \
 	src/storage/s3_sigv4.c src/storage/s3_sigv4.h \
 	src/storage/s3_xml.c src/storage/s3_xml.h
 EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \

@@ -1,5 +1,5 @@
 /*
- * Helpers of the S3 backend (storage/s3.c) that are worth testing on their
+ * Helpers of the S3 backend (storage/s3*.c) that are worth testing on their
  * own: the bucket/prefix split of an s3:// URL and the multipart part size.
  * The backend itself is reached through storage.h (edr_storage_s3_open).
  *
