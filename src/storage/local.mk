@@ -30,3 +30,9 @@ TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
 endif
 TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh
+check_PROGRAMS += tests/fuzz/replay_s3xml
+tests_fuzz_replay_s3xml_SOURCES = tests/fuzz/fuzz_s3xml.c tests/fuzz/replay.c
+tests_fuzz_replay_s3xml_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_replay_s3xml_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_s3xml.sh
+EXTRA_DIST += tests/fuzz/replay_s3xml.sh tests/fuzz/corpus/s3xml
