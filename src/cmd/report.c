@@ -19,7 +19,6 @@
 #include "common/secret.h"
 #include "sched/daemon.h"
 #include "sched/metrics.h"
-#include "storage/s3.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -39,8 +38,6 @@ edr_cmd_catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* a request hanging on an S3 server must not outlive the signal */
-    edr_s3_set_interrupt_check(edr_cmd_interrupted);
 }
 
 int

@@ -18,7 +18,9 @@ check_PROGRAMS += tests/unit/storage/s3_driver
 tests_unit_storage_s3_driver_LDADD = libedr.a $(DEP_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
-	tests/unit/storage/test_s3
+	tests/unit/storage/test_s3 tests/unit/storage/test_local
+tests_unit_storage_test_local_CFLAGS = $(UNITCFLAGS)
+tests_unit_storage_test_local_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_sigv4_CFLAGS = $(UNITCFLAGS)
 tests_unit_storage_test_s3_sigv4_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_xml_CFLAGS = $(UNITCFLAGS)
@@ -26,7 +28,7 @@ tests_unit_storage_test_s3_xml_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_CFLAGS = $(UNITCFLAGS)
 tests_unit_storage_test_s3_LDADD = $(UNITLIBS)
 TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
-	tests/unit/storage/test_s3
+	tests/unit/storage/test_s3 tests/unit/storage/test_local
 endif
 TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh

@@ -416,7 +416,8 @@ s3_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_str
         if (a == EDR_S3_HTTP && (r.status == 200 || r.status == 206))
             goto out;
         if (a == EDR_S3_TRANSPORT) {
-            if (edr_s3_tls_error(r.cc) || tryno >= EDR_S3_MAX_TRIES || edr_s3_interrupted()) {
+            if (edr_s3_tls_error(r.cc) || tryno >= EDR_S3_MAX_TRIES ||
+                edr_storage_interrupted(&s->base)) {
                 rc = edr_s3_transport_error(s, &r, tryno, err);
                 goto out;
             }
@@ -434,7 +435,8 @@ s3_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_str
                              "s3 GET 's3://%s/%s': the object changed while it was being read",
                              s->bucket, key);
             goto out;
-        } else if (!edr_s3_retryable(&r) || tryno >= EDR_S3_MAX_TRIES || edr_s3_interrupted()) {
+        } else if (!edr_s3_retryable(&r) || tryno >= EDR_S3_MAX_TRIES ||
+                   edr_storage_interrupted(&s->base)) {
             rc = edr_s3_http_error(s, &r, err);
             goto out;
         }

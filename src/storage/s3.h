@@ -38,13 +38,4 @@ uint64_t edr_s3_part_size(uint64_t expected_size, uint64_t fixed, unsigned index
  * or ends with one '/' ("some/prefix/"). Errors are EDR_E_USAGE. */
 edr_rc edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *err);
 
-/* Let a stop request reach the backend: once check() returns non-zero (say,
- * after SIGTERM), the request in flight gives up within about a second with
- * EDR_E_INTERRUPTED and nothing is retried, even when the server hangs.
- * Requests made after that (aborting the multipart upload, removing the
- * lock) still run, each limited to 10 seconds. NULL, the default, turns
- * this off. Process-wide; check() runs on the caller's thread, never in a
- * signal handler. */
-void edr_s3_set_interrupt_check(int (*check)(void));
-
 #endif

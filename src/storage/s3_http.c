@@ -2,7 +2,8 @@
  * One S3 request over libcurl: signed (s3_sigv4.c) at each try, its answer
  * (status, ETag, length, date, body into memory or a sink) collected, and
  * retried with exponential backoff on 5xx, SlowDown, timeouts and connection
- * resets. A stop request (see s3.h) makes the request in flight give up.
+ * resets. A stop request (edr_storage_opts.interrupted) makes the request in
+ * flight give up.
  * Errors name the request and carry S3's own code and message.
  */
 #include "storage/s3_int.h"
@@ -22,30 +23,17 @@
 #define MAX_RESP_BODY (32u << 20)
 #define STOPPING_TIMEOUT_S 10L
 
-static int (*interrupt_check)(void);
-
-void
-edr_s3_set_interrupt_check(int (*check)(void))
-{
-    interrupt_check = check;
-}
-
-int
-edr_s3_interrupted(void)
-{
-    return interrupt_check != NULL && interrupt_check();
-}
-
 /* libcurl calls this about once a second, also while nothing moves. */
 static int
 on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-    (void)ud;
+    struct edr_s3 *s = ud;
+
     (void)dltotal;
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return edr_s3_interrupted();
+    return edr_storage_interrupted(&s->base);
 }
 
 static void
@@ -203,7 +191,7 @@ edr_s3_attempt(struct edr_s3 *s, struct edr_s3_req *r, struct edr_err *err)
     char *host = NULL, sig[EDR_S3_SIG_HEX_LEN], sha[EDR_S3_SIG_HEX_LEN], date[17], what[512];
     size_t nh = 0, i;
     enum edr_s3_attempt res = EDR_S3_FATAL;
-    int bad = 0, stopping = edr_s3_interrupted();
+    int bad = 0, stopping = edr_storage_interrupted(&s->base);
 
     req_reset(r);
     r->curl = s->curl;
@@ -305,9 +293,10 @@ edr_s3_attempt(struct edr_s3 *s, struct edr_s3_req *r, struct edr_err *err)
     if (stopping) {
         /* cleaning up after a stop request: try, but briefly */
         curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, STOPPING_TIMEOUT_S);
-    } else if (interrupt_check != NULL) {
+    } else if (s->base.interrupted != NULL) {
         curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
     }
     if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
@@ -468,7 +457,7 @@ edr_s3_request(struct edr_s3 *s, struct edr_s3_req *r, struct edr_err *err)
         if (a == EDR_S3_HTTP && !edr_s3_retryable(r))
             return EDR_OK;
         if (tryno >= EDR_S3_MAX_TRIES || (a == EDR_S3_TRANSPORT && edr_s3_tls_error(r->cc)) ||
-            edr_s3_interrupted())
+            edr_storage_interrupted(&s->base))
             break;
         if (a == EDR_S3_TRANSPORT)
             edr_debug("s3 %s '%s': %s; retrying", r->method, r->key ? r->key : "", r->curlerr);

@@ -84,8 +84,6 @@ enum edr_s3_attempt {
 
 /* ---- s3_http.c ---- */
 
-/* Non-zero once the stop request reached the backend (see s3.h). */
-int edr_s3_interrupted(void);
 /* One try of r, signed now; no retry. */
 enum edr_s3_attempt edr_s3_attempt(struct edr_s3 *s, struct edr_s3_req *r, struct edr_err *err);
 /* Perform r with retries. EDR_OK means an HTTP answer that is not worth

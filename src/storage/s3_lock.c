@@ -237,7 +237,7 @@ edr_s3_lock(struct edr_storage *st, const char *name, const char *owner, int wai
                                   " itself, or remove the lock object");
                 goto out;
             }
-            if (edr_s3_interrupted()) {
+            if (edr_storage_interrupted(&s->base)) {
                 rc = edr_err_set(err, EDR_E_INTERRUPTED,
                                  "interrupted while waiting for the lock 's3://%s/%s'", s->bucket,
                                  l->key);

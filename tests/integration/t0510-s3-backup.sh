@@ -216,7 +216,7 @@ term_when_stalled() {
 }
 
 # SIGTERM while the server hangs: the backup stops at once and undoes its upload
-# and lock (the CLI hands its signal flag to edr_s3_set_interrupt_check).
+# and lock (the CLI hands its signal flag to the storage options, edr_storage_opts.interrupted).
 f0=$(s3_stat faults)
 fault 1000 stall 'partNumber=2&'
 "$EDR" backup --endpoints "$EP" --repo s3://bkt/prod --cluster term "${S3[@]}" \

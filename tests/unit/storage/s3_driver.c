@@ -13,7 +13,7 @@
  *   cleanup PREFIX AGE_S
  * Errors go to stderr as "error: MESSAGE" (and "hint: ..."); the exit status
  * is the error code. SIGTERM stops the backend like it stops etcd-dr
- * (edr_s3_set_interrupt_check).
+ * (edr_storage_opts.interrupted).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -122,7 +122,7 @@ main(int argc, char **argv)
         sa.sa_handler = on_term;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
-        edr_s3_set_interrupt_check(stop_requested);
+        o.interrupted = stop_requested;
     }
     while ((c = getopt(argc, argv, "e:p:Ps:")) != -1) {
         switch (c) {
@@ -146,7 +146,10 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: s3_driver [-e endpoint] [-p part] [-P] [-s file] URL CMD ...\n");
         return 2;
     }
-    rc = edr_storage_s3_open(argv[optind], &o, &st, &err);
+    if (strncmp(argv[optind], "s3://", 5) != 0)
+        rc = edr_err_set(&err, EDR_E_USAGE, "'%s': not an s3:// url", argv[optind]);
+    else
+        rc = edr_storage_open(argv[optind], &o, 0, &st, &err);
     cmd = argv[optind + 1];
     argv += optind + 2;
     argc -= optind + 2;
