@@ -14,8 +14,13 @@ EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \
 	tests/integration/s3/lib-s3.sh tests/integration/s3/s3req.js \
 	tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh
-check_PROGRAMS += tests/unit/storage/s3_driver
+# test programs: their S3 limits come from EDR_S3_TEST_* (s3_test_env.c)
+check_PROGRAMS += tests/unit/storage/s3_driver tests/unit/storage/etcd-dr-s3test
+tests_unit_storage_s3_driver_SOURCES = tests/unit/storage/s3_driver.c \
+	tests/unit/storage/s3_test_env.c
 tests_unit_storage_s3_driver_LDADD = libedr.a $(DEP_LIBS)
+tests_unit_storage_etcd_dr_s3test_SOURCES = src/main.c tests/unit/storage/s3_test_env.c
+tests_unit_storage_etcd_dr_s3test_LDADD = libedr.a $(DEP_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
 	tests/unit/storage/test_s3 tests/unit/storage/test_local

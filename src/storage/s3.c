@@ -22,6 +22,8 @@
 #include "storage/s3.h"
 #include "storage/s3_xml.h"
 
+struct edr_s3_limits edr_s3_limits = {EDR_S3_MIN_PART_SIZE, 0, 200};
+
 /* ---- small helpers ------------------------------------------------------- */
 
 static char *
@@ -358,15 +360,14 @@ load_config(struct edr_s3 *s, const struct edr_storage_opts *o, struct edr_err *
             return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         s->part_size = o->s3_part_size;
     }
-    if (s->part_size != 0 && s->part_size < EDR_S3_MIN_PART_SIZE &&
-        !(env("EDR_S3_TEST_SMALL_PARTS") && strcmp(env("EDR_S3_TEST_SMALL_PARTS"), "1") == 0))
+    if (s->part_size != 0 && s->part_size < edr_s3_limits.min_part_size)
         return edr_err_set(err, EDR_E_USAGE, "s3 part size %llu is below the 5 MiB minimum",
                            (unsigned long long)s->part_size);
     if (s->part_size > EDR_S3_MAX_PART_SIZE)
         return edr_err_set(err, EDR_E_USAGE, "s3 part size %llu is above the 5 GiB maximum",
                            (unsigned long long)s->part_size);
-    s->max_keys = env("EDR_S3_TEST_MAX_KEYS") ? atoi(env("EDR_S3_TEST_MAX_KEYS")) : 0;
-    s->retry_ms = env("EDR_S3_TEST_RETRY_MS") ? atol(env("EDR_S3_TEST_RETRY_MS")) : 200;
+    s->max_keys = edr_s3_limits.max_keys;
+    s->retry_ms = edr_s3_limits.retry_ms;
     return EDR_OK;
 }
 
