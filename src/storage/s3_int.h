@@ -39,6 +39,7 @@ struct edr_s3 {
     int max_keys;
     long retry_ms;
     CURL *curl;
+    struct edr_storage_lock *held; /* the lock taken last, until unlocked */
 };
 
 /* One request: what to send, and what came back. Zero-initialise, fill the
@@ -117,5 +118,14 @@ edr_rc edr_s3_put_open(struct edr_storage *st, const char *name, uint64_t expect
 edr_rc edr_s3_lock(struct edr_storage *st, const char *name, const char *owner, int wait_s,
                    int ttl_s, struct edr_storage_lock **out, struct edr_err *err);
 void edr_s3_unlock(struct edr_storage *st, struct edr_storage_lock *lock);
+
+/* Keep the lock this backend holds (s->held) from going stale during a long
+ * run: once a third of its time to live has passed since it was written,
+ * write it again with a new expiry (If-Match on its ETag, then read back).
+ * EDR_E_LOCK when another run took the lock over or removed it meanwhile;
+ * a request that fails is only a warning (the next call tries again). Call
+ * it where this thread may talk to the server: the multipart writer does,
+ * before each part. */
+edr_rc edr_s3_lock_refresh(struct edr_s3 *s, struct edr_err *err);
 
 #endif

@@ -32,10 +32,19 @@
  * read first and read back after the write, and only a read-back with our
  * random token counts as taken; two writers racing within that window could
  * still both believe they hold it.
+ *
+ * A run longer than the lock's time to live (6 hours for a backup) must not
+ * see its lock taken over as stale: edr_s3_lock_refresh() moves "expires"
+ * on, the same way (If-Match on our ETag, read back), each time a third of
+ * the time to live has passed.
  */
 struct edr_storage_lock {
     char *key;
     char token[33];
+    json_t *doc; /* what was written; a refresh changes "expires" */
+    int ttl_s;
+    time_t written; /* when "expires" was last set */
+    char etag[200]; /* of the object holding doc */
 };
 
 struct lock_info {
@@ -203,6 +212,8 @@ edr_s3_lock(struct edr_storage *st, const char *name, const char *owner, int wai
     json_t *j = NULL;
     edr_rc rc = EDR_OK;
 
+    if (ttl_s <= 0)
+        ttl_s = 3600;
     *out = NULL;
     if (l == NULL || (l->key = edr_s3_full_key(s, name)) == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "s3: out of memory");
@@ -250,7 +261,7 @@ edr_s3_lock(struct edr_storage *st, const char *name, const char *owner, int wai
         j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I}", "owner",
                       owner != NULL ? owner : "", "host", host, "pid", (json_int_t)getpid(),
                       "boot_id", boot_id, "pid_ns", pid_ns, "token", l->token, "created",
-                      (json_int_t)now, "expires", (json_int_t)(now + (ttl_s > 0 ? ttl_s : 3600)));
+                      (json_int_t)now, "expires", (json_int_t)(now + ttl_s));
         free(body);
         body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
         if (body == NULL) {
@@ -287,6 +298,13 @@ edr_s3_lock(struct edr_storage *st, const char *name, const char *owner, int wai
         if (time(NULL) >= deadline && w == 1)
             continue; /* report the holder on the next round */
     }
+    /* li is the read that found our token */
+    snprintf(l->etag, sizeof(l->etag), "%s", li.etag);
+    l->ttl_s = ttl_s;
+    l->written = (time_t)(json_integer_value(json_object_get(j, "expires")) - ttl_s);
+    l->doc = j;
+    j = NULL;
+    s->held = l;
     *out = l;
     l = NULL;
 out:
@@ -321,6 +339,53 @@ edr_s3_unlock(struct edr_storage *st, struct edr_storage_lock *l)
     } else if (err.code != EDR_OK) {
         edr_warn("unable to read the lock 's3://%s/%s': %s", s->bucket, l->key, err.msg);
     }
+    if (s->held == l)
+        s->held = NULL;
+    json_decref(l->doc);
     free(l->key);
     free(l);
+}
+
+edr_rc
+edr_s3_lock_refresh(struct edr_s3 *s, struct edr_err *err)
+{
+    struct edr_storage_lock *l = s->held;
+    struct lock_info li;
+    struct edr_err e2;
+    time_t now = time(NULL);
+    char *body;
+    int w, r = -1;
+
+    if (l == NULL || now - l->written < l->ttl_s / 3)
+        return EDR_OK;
+    if (json_object_set_new(l->doc, "expires", json_integer((json_int_t)(now + l->ttl_s))) != 0 ||
+        (body = json_dumps(l->doc, JSON_COMPACT)) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "lock: out of memory");
+    edr_err_clear(&e2);
+    w = lock_write(s, l->key, body, "if-match", l->etag, &e2);
+    free(body);
+    if (w >= 0)
+        r = lock_read(s, l->key, &li, &e2);
+    if (r < 0) {
+        edr_warn("unable to refresh the lock 's3://%s/%s' (tried again later): %s", s->bucket,
+                 l->key, e2.msg);
+        return EDR_OK;
+    }
+    if (r == 0 && strcmp(li.token, l->token) == 0) {
+        /* w == 1 with our token: our ETag was out of date (the answer to an
+         * earlier write lost); the next call writes with the right one */
+        snprintf(l->etag, sizeof(l->etag), "%s", li.etag);
+        if (w == 0) {
+            l->written = now;
+            edr_debug("refreshed the lock 's3://%s/%s' for %ds", s->bucket, l->key, l->ttl_s);
+        }
+        return EDR_OK;
+    }
+    if (r == 1)
+        return edr_err_set(err, EDR_E_LOCK, "the lock 's3://%s/%s' was removed during the run",
+                           s->bucket, l->key);
+    return edr_err_set(err, EDR_E_LOCK,
+                       "the lock 's3://%s/%s' was taken over by %s (host %s, pid %lld) during the"
+                       " run",
+                       s->bucket, l->key, li.owner, li.host, li.pid);
 }

@@ -102,6 +102,9 @@ upload_part(struct put *p, const unsigned char *buf, size_t len, struct edr_err 
     char **e;
     edr_rc rc;
 
+    /* a run long enough to need it keeps its lock fresh part by part */
+    if ((rc = edr_s3_lock_refresh(p->s, err)) != EDR_OK)
+        return rc;
     if (p->nparts >= EDR_S3_MAX_PARTS)
         return edr_err_set(err, EDR_E_REPO, "s3 's3://%s/%s': more than %d parts", p->s->bucket,
                            p->key, EDR_S3_MAX_PARTS);

@@ -56,7 +56,9 @@ struct edr_storage_ops {
                    struct edr_err *err);
     /* Take an exclusive lock named `name` (e.g. "prod/.lock"), waiting up to
      * wait_s seconds; owner is a short description (host, pid) stored with it;
-     * a lock older than ttl_s is stale and taken over with a warning. */
+     * a lock older than ttl_s is stale and taken over with a warning. A lock
+     * that can go stale is kept fresh by the backend while the run writes
+     * (S3: before each part of an upload). */
     edr_rc (*lock)(struct edr_storage *st, const char *name, const char *owner, int wait_s,
                    int ttl_s, struct edr_storage_lock **out, struct edr_err *err);
     void (*unlock)(struct edr_storage *st, struct edr_storage_lock *lock);
