@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../stream/util.h"
 #include "storage/storage.h"
 
 static int stop;
@@ -25,25 +26,24 @@ stop_requested(void)
     return stop;
 }
 
-static char dir[64];
+static char *dir;
 
 static int
 setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_local.XXXXXX");
     stop = 0;
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    dir = tu_tmpdir();
+    return dir == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    tu_rmrf(dir);
+    free(dir);
+    return 0;
 }
 
 static void
@@ -53,7 +53,7 @@ test_read_and_write_stop(void **state)
     struct edr_storage *st = NULL;
     struct edr_stream *w = NULL;
     struct edr_err err;
-    char *buf = NULL, want[160];
+    char *buf = NULL, want[4200];
 
     (void)state;
     o.interrupted = stop_requested;
@@ -84,7 +84,7 @@ test_lock_wait_stops(void **state)
     struct edr_storage *a = NULL, *b = NULL;
     struct edr_storage_lock *la = NULL, *lb = NULL;
     struct edr_err err;
-    char want[160];
+    char want[4200];
     time_t t0;
 
     (void)state;
