@@ -5,8 +5,8 @@
  * its retries, s3_multipart.c the streamed upload behind put_open(),
  * s3_lock.c the repository lock; signing is s3_sigv4.c and the XML reader
  * s3_xml.c. Only one thread uses a struct edr_s3 (and its curl handle) at a
- * time; the multipart uploader thread makes its requests while the caller
- * waits (see s3_multipart.c).
+ * time; the multipart uploader thread makes its requests (a part, and the
+ * lock's refresh before it) while the caller waits (see s3_multipart.c).
  */
 #ifndef EDR_STORAGE_S3_INT_H
 #define EDR_STORAGE_S3_INT_H
@@ -42,11 +42,11 @@ struct edr_s3 {
     struct edr_storage_lock *held; /* the lock taken last, until unlocked */
 };
 
+#define EDR_S3_MAX_EXTRA 4 /* extra signed headers of a request */
+
 /* One request: what to send, and what came back. Zero-initialise, fill the
  * first block, pass to edr_s3_request() (or edr_s3_attempt()), read the
  * answer, then edr_s3_req_release(). */
-#define EDR_S3_MAX_EXTRA 4
-
 struct edr_s3_req {
     const char *method;
     const char *key; /* full object key; NULL = the bucket */
