@@ -148,6 +148,8 @@ edr_cmd_capture(struct edr_ctx *ctx)
     if ((rc = edr_backup_load_recipients(ctx, &bp, &rcpt, &nrcpt)) != EDR_OK ||
         (rc = edr_cmd_open_repo(ctx, 1, &repo)) != EDR_OK)
         goto out;
+    /* a stop signal ends the watch; what is complete is still published */
+    repo->st->interrupted = NULL;
     rc = edr_repo_lock_named(repo, "changes/.lock", 0, &lock, &ctx->err);
     if (rc == EDR_E_LOCK)
         edr_err_hint(&ctx->err, "another capture of this cluster is running");

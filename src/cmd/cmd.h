@@ -118,9 +118,6 @@ edr_rc edr_cmd_progress_stream_new(struct edr_stream *next, struct edr_progress 
                                    struct edr_stream **out, struct edr_err *err);
 /* SIGINT/SIGTERM set a flag long work polls (cmd/signals.c). */
 void edr_cmd_catch_signals(void);
-/* Only make S3 requests poll edr_cmd_interrupted (catch_signals does it too):
- * for the schedule daemon, whose own handlers set the stop flag. */
-void edr_cmd_watch_interrupts(void);
 int edr_cmd_interrupted(void);
 /* EDR_OK, or EDR_E_INTERRUPTED ("interrupted by a signal") set in err once a
  * signal came. */

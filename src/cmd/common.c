@@ -43,6 +43,8 @@ edr_cmd_storage_opts(const struct edr_ctx *ctx, struct edr_storage_opts *so)
     so->s3_secret_file = edr_opt_str(&ctx->opts, EDR_O_S3_SECRET_FILE);
     if (edr_opt_int(&ctx->opts, EDR_O_S3_PART_SIZE, 0, INT64_MAX, &part, NULL) == EDR_OK)
         so->s3_part_size = (uint64_t)part;
+    /* a request hanging on an S3 server must not outlive a signal */
+    so->interrupted = edr_cmd_interrupted;
 }
 
 edr_rc

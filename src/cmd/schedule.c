@@ -487,7 +487,6 @@ edr_cmd_schedule(struct edr_ctx *ctx)
     edr_sched_reset_flags();
     if ((rc = edr_sched_install_signals(&ctx->err)) != EDR_OK)
         goto out;
-    edr_cmd_watch_interrupts();
     log_startup(d, "schedule started");
     for (;;) {
         struct edr_err lerr;

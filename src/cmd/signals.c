@@ -1,7 +1,7 @@
 /*
  * SIGINT/SIGTERM for the commands that do long work: the handler only sets a
- * flag; the work polls it (the progress stream, the etcd client, S3
- * requests, the drill) and ends with EDR_E_INTERRUPTED, undoing what it
+ * flag; the work polls it (the progress stream, the etcd client, the
+ * storage backends through their options, the drill) and ends with EDR_E_INTERRUPTED, undoing what it
  * started. The schedule daemon has its own handler; its stop flag counts too.
  */
 #include <signal.h>
@@ -9,7 +9,6 @@
 
 #include "cmd/cmd.h"
 #include "sched/daemon.h"
-#include "storage/s3.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -29,14 +28,6 @@ edr_cmd_catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    edr_cmd_watch_interrupts();
-}
-
-void
-edr_cmd_watch_interrupts(void)
-{
-    /* a request hanging on an S3 server must not outlive the signal */
-    edr_s3_set_interrupt_check(edr_cmd_interrupted);
 }
 
 int

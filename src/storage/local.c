@@ -4,7 +4,8 @@
  * directory fsynced, so a crash leaves either the old state or the complete
  * object, plus at worst a temp file that cleanup() removes. Locks are flock()
  * on a lock file: the kernel drops them when the holder dies, so a local lock
- * is never stale.
+ * is never stale. A stop request (edr_storage_interrupted) ends reads, writes
+ * and the wait for a lock between two blocks.
  */
 #include "storage/storage.h"
 
@@ -35,6 +36,7 @@ struct local {
 struct local_writer {
     struct edr_stream base;
     struct edr_fs_atomic file;
+    const struct edr_storage *st;
 };
 
 struct edr_storage_lock {
@@ -64,10 +66,24 @@ check_name(const char *name, struct edr_err *err)
     return EDR_OK;
 }
 
+/* EDR_E_INTERRUPTED once a stop request reached st, naming what stopped. */
+static edr_rc
+check_interrupted(const struct edr_storage *st, const char *what, const char *name,
+                  struct edr_err *err)
+{
+    if (!edr_storage_interrupted(st))
+        return EDR_OK;
+    return edr_err_set(err, EDR_E_INTERRUPTED, "%s '%s/%s': interrupted", what, st->url, name);
+}
+
 static edr_rc
 writer_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
 {
-    return edr_fs_atomic_write(&((struct local_writer *)s)->file, buf, len, err);
+    struct local_writer *w = (struct local_writer *)s;
+
+    if (edr_storage_interrupted(w->st))
+        return edr_err_set(err, EDR_E_INTERRUPTED, "writing '%s': interrupted", w->file.path);
+    return edr_fs_atomic_write(&w->file, buf, len, err);
 }
 
 static edr_rc
@@ -112,6 +128,7 @@ local_put_open(struct edr_storage *st, const char *name, uint64_t expected_size,
     }
     w->base.ops = &writer_ops;
     w->file.fd = -1;
+    w->st = st;
     edr_fs_dirname(path, dir, sizeof(dir));
     /* a hidden temp name with LOCAL_TMP_TAG: local_cleanup knows it */
     if ((rc = edr_fs_mkdir_p(dir, 0700, EDR_E_REPO, err)) != EDR_OK ||
@@ -166,7 +183,8 @@ local_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_
         }
         if (n == 0)
             break;
-        if ((rc = edr_stream_write(sink, buf, (size_t)n, err)) != EDR_OK)
+        if ((rc = check_interrupted(st, "reading", name, err)) != EDR_OK ||
+            (rc = edr_stream_write(sink, buf, (size_t)n, err)) != EDR_OK)
             goto out;
     }
     rc = EDR_OK;
@@ -365,6 +383,8 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
             edr_err_hint(err, "wait for it to finish, or raise --lock-wait");
             goto fail_fd;
         }
+        if ((rc = check_interrupted(st, "waiting for the lock", name, err)) != EDR_OK)
+            goto fail_fd;
         usleep(200 * 1000);
     }
     if (owner != NULL) {

@@ -5,7 +5,8 @@ libedr_a_SOURCES += \
 
 # S3
 libedr_a_SOURCES += \
-	src/storage/s3.c src/storage/s3.h \
+	src/storage/s3.c src/storage/s3.h src/storage/s3_int.h \
+	src/storage/s3_http.c src/storage/s3_multipart.c src/storage/s3_lock.c \
 	src/storage/s3_sigv4.c src/storage/s3_sigv4.h \
 	src/storage/s3_xml.c src/storage/s3_xml.h
 EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \
@@ -13,11 +14,19 @@ EXTRA_DIST += tests/integration/s3/front.js tests/integration/s3/selftest.js \
 	tests/integration/s3/lib-s3.sh tests/integration/s3/s3req.js \
 	tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh
-check_PROGRAMS += tests/unit/storage/s3_driver
+# test programs: their S3 limits come from EDR_S3_TEST_* (s3_test_env.c)
+check_PROGRAMS += tests/unit/storage/s3_driver tests/unit/storage/etcd-dr-s3test
+tests_unit_storage_s3_driver_SOURCES = tests/unit/storage/s3_driver.c \
+	tests/unit/storage/s3_test_env.c
 tests_unit_storage_s3_driver_LDADD = libedr.a $(DEP_LIBS)
+tests_unit_storage_etcd_dr_s3test_SOURCES = src/main.c tests/unit/storage/s3_test_env.c
+tests_unit_storage_etcd_dr_s3test_LDADD = libedr.a $(DEP_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
-	tests/unit/storage/test_s3
+	tests/unit/storage/test_s3 tests/unit/storage/test_local
+tests_unit_storage_test_local_SOURCES = tests/unit/storage/test_local.c $(STREAM_TEST_UTIL)
+tests_unit_storage_test_local_CFLAGS = $(UNITCFLAGS)
+tests_unit_storage_test_local_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_sigv4_CFLAGS = $(UNITCFLAGS)
 tests_unit_storage_test_s3_sigv4_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_xml_CFLAGS = $(UNITCFLAGS)
@@ -25,7 +34,13 @@ tests_unit_storage_test_s3_xml_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_CFLAGS = $(UNITCFLAGS)
 tests_unit_storage_test_s3_LDADD = $(UNITLIBS)
 TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
-	tests/unit/storage/test_s3
+	tests/unit/storage/test_s3 tests/unit/storage/test_local
 endif
 TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh
+check_PROGRAMS += tests/fuzz/replay_s3xml
+tests_fuzz_replay_s3xml_SOURCES = tests/fuzz/fuzz_s3xml.c tests/fuzz/replay.c
+tests_fuzz_replay_s3xml_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_replay_s3xml_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_s3xml.sh
+EXTRA_DIST += tests/fuzz/replay_s3xml.sh tests/fuzz/corpus/s3xml

@@ -1,18 +1,11 @@
 /*
- * Helpers of the S3 backend (storage/s3.c) that are worth testing on their
+ * Helpers of the S3 backend (storage/s3*.c) that are worth testing on their
  * own: the bucket/prefix split of an s3:// URL and the multipart part size.
  * The backend itself is reached through storage.h (edr_storage_s3_open).
- *
- * Environment variables read by the backend besides AWS's usual ones
- * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
- * AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_PROFILE,
- * AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), for TESTS ONLY:
- *   EDR_S3_TEST_SMALL_PARTS=1   allow opts->s3_part_size below S3's 5 MiB
- *                               minimum (s3rver does not enforce it; real S3
- *                               rejects such uploads at completion)
- *   EDR_S3_TEST_MAX_KEYS=N      ListObjectsV2/ListMultipartUploads page size,
- *                               to exercise pagination with few objects
- *   EDR_S3_TEST_RETRY_MS=N      first retry delay in ms (default 200)
+ * Environment variables it reads: AWS's usual ones only (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_DEFAULT_REGION,
+ * AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_PROFILE,
+ * AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE).
  */
 #ifndef EDR_STORAGE_S3_H
 #define EDR_STORAGE_S3_H
@@ -27,6 +20,18 @@
 #define EDR_S3_DEFAULT_PART_SIZE (8ULL << 20)
 #define EDR_S3_MAX_TRIES 5
 
+/* Limits the backend applies, as S3 wants them. A seam for tests, which
+ * lower them to run against a local server in seconds: only test programs
+ * write this (tests/unit/storage/s3_test_env.c); etcd-dr never does, and
+ * no option or environment variable reaches it. Read when a backend is
+ * opened. */
+struct edr_s3_limits {
+    uint64_t min_part_size; /* EDR_S3_MIN_PART_SIZE; S3 refuses smaller parts */
+    int max_keys;           /* listing page size; 0 = the server's (1000) */
+    long retry_ms;          /* first retry delay, doubled at each try: 200 */
+};
+extern struct edr_s3_limits edr_s3_limits;
+
 /* Size of part number index+1 (index from 0). With fixed != 0 every part
  * has that size; otherwise parts are at least 8 MiB and sized so that
  * expected_size (0 = unknown) fills half of the 10,000-part budget. In both
@@ -37,14 +42,5 @@ uint64_t edr_s3_part_size(uint64_t expected_size, uint64_t fixed, unsigned index
 /* Split "s3://bucket/some/prefix/" into bucket and a key prefix that is ""
  * or ends with one '/' ("some/prefix/"). Errors are EDR_E_USAGE. */
 edr_rc edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *err);
-
-/* Let a stop request reach the backend: once check() returns non-zero (say,
- * after SIGTERM), the request in flight gives up within about a second with
- * EDR_E_INTERRUPTED and nothing is retried, even when the server hangs.
- * Requests made after that (aborting the multipart upload, removing the
- * lock) still run, each limited to 10 seconds. NULL, the default, turns
- * this off. Process-wide; check() runs on the caller's thread, never in a
- * signal handler. */
-void edr_s3_set_interrupt_check(int (*check)(void));
 
 #endif

@@ -12,8 +12,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hash.h"
+
+void
+edr_s3_amz_date(time_t t, char out[17])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void
+edr_s3_payload_hash(const void *body, size_t len, char out[EDR_S3_SIG_HEX_LEN])
+{
+    uint8_t dig[EDR_SHA256_LEN];
+
+    if (len == 0) {
+        memcpy(out, EDR_S3_EMPTY_SHA256, sizeof(EDR_S3_EMPTY_SHA256));
+        return;
+    }
+    edr_sha256_buf(body, len, dig);
+    edr_hex(dig, sizeof(dig), out);
+}
 
 static int
 unreserved(unsigned char c)

@@ -7,6 +7,7 @@
 #define EDR_STORAGE_S3_SIGV4_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "common/err.h"
 
@@ -38,6 +39,12 @@ struct edr_s3_sign_in {
     const char *access_key;
     const char *secret_key;
 };
+
+/* The x-amz-date value of t: "20130524T000000Z". */
+void edr_s3_amz_date(time_t t, char out[17]);
+
+/* The x-amz-content-sha256 value of a body (EDR_S3_EMPTY_SHA256 when len is 0). */
+void edr_s3_payload_hash(const void *body, size_t len, char out[EDR_S3_SIG_HEX_LEN]);
 
 /* RFC 3986 percent-encoding as SigV4 wants it: unreserved characters kept,
  * everything else %XX with upper-case hex; '/' kept unless encode_slash.

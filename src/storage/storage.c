@@ -11,14 +11,26 @@ edr_rc
 edr_storage_open(const char *url, const struct edr_storage_opts *opts, int create,
                  struct edr_storage **out, struct edr_err *err)
 {
+    edr_rc rc;
+
     *out = NULL;
     if (url == NULL || *url == '\0')
         return edr_err_set(err, EDR_E_USAGE, "no repository given (--repo)");
     if (strncmp(url, "s3://", 5) == 0)
-        return edr_storage_s3_open(url, opts, out, err);
-    if (strstr(url, "://") != NULL)
+        rc = edr_storage_s3_open(url, opts, out, err);
+    else if (strstr(url, "://") != NULL)
         return edr_err_set(err, EDR_E_USAGE, "unsupported repository URL '%s'", url);
-    return edr_storage_local_open(url, create, out, err);
+    else
+        rc = edr_storage_local_open(url, create, out, err);
+    if (rc == EDR_OK && opts != NULL)
+        (*out)->interrupted = opts->interrupted;
+    return rc;
+}
+
+int
+edr_storage_interrupted(const struct edr_storage *st)
+{
+    return st->interrupted != NULL && st->interrupted();
 }
 
 void

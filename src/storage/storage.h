@@ -56,7 +56,9 @@ struct edr_storage_ops {
                    struct edr_err *err);
     /* Take an exclusive lock named `name` (e.g. "prod/.lock"), waiting up to
      * wait_s seconds; owner is a short description (host, pid) stored with it;
-     * a lock older than ttl_s is stale and taken over with a warning. */
+     * a lock older than ttl_s is stale and taken over with a warning. A lock
+     * that can go stale is kept fresh by the backend while the run writes
+     * (S3: before each part of an upload). */
     edr_rc (*lock)(struct edr_storage *st, const char *name, const char *owner, int wait_s,
                    int ttl_s, struct edr_storage_lock **out, struct edr_err *err);
     void (*unlock)(struct edr_storage *st, struct edr_storage_lock *lock);
@@ -68,7 +70,8 @@ struct edr_storage_ops {
 
 struct edr_storage {
     const struct edr_storage_ops *ops;
-    char *url; /* what the user gave, for messages */
+    char *url;                /* what the user gave, for messages */
+    int (*interrupted)(void); /* edr_storage_opts.interrupted; NULL = never */
 };
 
 /* Options a backend may use; NULL/0 fields mean "default / from environment". */
@@ -80,13 +83,26 @@ struct edr_storage_opts {
     const char *s3_secret_file; /* file holding the secret access key */
     uint64_t s3_part_size;      /* 0 = computed from the expected size */
     int s3_insecure;
+    /* Lets a stop request reach the backend, whichever it is: once
+     * interrupted() returns non-zero (say, after SIGTERM), the operation in
+     * progress gives up with EDR_E_INTERRUPTED within about a second, even
+     * when an S3 server hangs, and nothing is retried; waiting for a lock
+     * stops too. Undoing what was started (aborting a multipart upload,
+     * removing a lock) still runs, each S3 request then limited to 10
+     * seconds. Called on the caller's thread (or the S3 upload thread),
+     * never in a signal handler. NULL: never interrupted. */
+    int (*interrupted)(void);
 };
 
 /* Open "s3://bucket/prefix" or a local directory path (created if missing
- * when create != 0). */
+ * when create != 0). Only this sets the backend's stop check from opts. */
 edr_rc edr_storage_open(const char *url, const struct edr_storage_opts *opts, int create,
                         struct edr_storage **out, struct edr_err *err);
 void edr_storage_free(struct edr_storage *st);
+
+/* Non-zero once the stop check given at open (edr_storage_opts.interrupted)
+ * says so; the one place every backend asks. */
+int edr_storage_interrupted(const struct edr_storage *st);
 
 /* Local directory backend (storage/local.c). */
 edr_rc edr_storage_local_open(const char *path, int create, struct edr_storage **out,

@@ -4,7 +4,7 @@
 # ./fuzz_<target>), for real fuzzing:
 #   tests/fuzz/build-libfuzzer.sh manifest &&
 #       ./fuzz_manifest -max_total_time=180 -jobs=1 tests/fuzz/corpus/manifest
-# Targets: bolt (the default), cron, datafile, grpc, manifest; `all` builds
+# Targets: bolt (the default), cron, datafile, grpc, manifest, s3xml; `all` builds
 # each into ./fuzz_<target>. Each target links only the sources it needs (the
 # closure of its symbols in libedr.a; `make check` builds the same targets as
 # corpus replays, tests/fuzz/replay.c). See tests/fuzz/README.md.
@@ -17,7 +17,7 @@ CC=${CC:-clang}
 SANFLAGS=${SANFLAGS:--fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all}
 
 if [ "$TARGET" = all ]; then
-    for t in bolt cron datafile grpc manifest; do
+    for t in bolt cron datafile grpc manifest s3xml; do
         OUT=./fuzz_$t "$0" "$t"
     done
     exit 0
@@ -48,8 +48,12 @@ manifest)
     SOURCES="tests/fuzz/fuzz_manifest.c src/repo/manifest.c src/common/err.c"
     LIBS="-ljansson -lm"
     ;;
+s3xml)
+    SOURCES="tests/fuzz/fuzz_s3xml.c src/storage/s3_xml.c src/common/err.c"
+    LIBS=""
+    ;;
 *)
-    echo "usage: $0 [bolt|cron|datafile|grpc|manifest|all]" >&2
+    echo "usage: $0 [bolt|cron|datafile|grpc|manifest|s3xml|all]" >&2
     exit 2
     ;;
 esac

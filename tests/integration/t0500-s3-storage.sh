@@ -57,7 +57,7 @@ S3_DATA=$TMP/data S3_FPORT=$FPORT S3_BUCKETS=bkt S3_SECRET=sekret
 S3_FRONT_ARGS="--min-part-size 100000"
 s3_start || skip_or_fail "$S3_WHY"
 
-echo "1..34"
+echo "1..36"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
 export EDR_S3_TEST_SMALL_PARTS=1 EDR_S3_TEST_RETRY_MS=10
@@ -152,6 +152,19 @@ sleep 2
 check "a stale lock is taken over with a warning" "'$DRIVER' -e $EP s3://bkt/pre lock .lock carol 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the stale lock 's3://bkt/pre/.lock' of crashed\" '$TMP/err'"
 "$DRIVER" -e "$EP" s3://bkt/pre lockleak .lock3 gone 3600 >/dev/null 2>&1
 check "a lock whose holder died on this machine is taken over at once" "'$DRIVER' -e $EP s3://bkt/pre lock .lock3 frank 0 60 0 >'$TMP/out' 2>'$TMP/err' && grep -q locked '$TMP/out' && grep -q \"warning: taking over the lock 's3://bkt/pre/.lock3' of gone (host .*, pid [0-9]*): that process is no longer running\" '$TMP/err'"
+# A run longer than its lock's time to live keeps the lock: with a TTL of 6 s
+# and an upload of 4 parts over about 10 s, the lock written at 0 s would be
+# stale at 6 s; refreshed before each part (a third of the TTL after the last
+# write), it still holds at 7.5 s.
+"$DRIVER" -e "$EP" -p "$PART" -d 1000 s3://bkt/pre lockput .lock4 slow 6 slow.bin "$TMP/big" \
+    >"$TMP/lp.out" 2>"$TMP/lp.err" &
+LPID=$!
+for _ in $(seq 50); do grep -q locked "$TMP/lp.out" && break; sleep 0.1; done
+sleep 7.5
+check "a long run's lock is refreshed: still held after its TTL" "'$DRIVER' -e $EP s3://bkt/pre lock .lock4 grace 0 6 0 >'$TMP/out' 2>'$TMP/err'; [ \$? = 11 ] && grep -q 'is locked by slow' '$TMP/err'"
+wait $LPID
+LRC=$?
+check "the long upload succeeds and releases its lock" "[ $LRC = 0 ] && '$DRIVER' -e $EP s3://bkt/pre stat slow.bin | grep -q size=1000003 && '$DRIVER' -e $EP s3://bkt/pre stat .lock4 | grep -q exists=0 && ! grep -q warning '$TMP/lp.err'"
 front "faults?conditional=0" >/dev/null
 "$DRIVER" -e "$EP" s3://bkt/pre lock .lock2 dave 0 60 3 >/dev/null 2>&1 &
 LPID=$!

@@ -38,6 +38,9 @@ case $S3_EP in https://*) ok "the front serves HTTPS ($S3_EP)" ;; *) bail "front
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_SESSION_TOKEN=$TOKEN
 export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION
+# 1 MiB parts need the test build of etcd-dr (tests/unit/storage/s3_test_env.c)
+EDRT=$(dirname "$EDR")/tests/unit/storage/etcd-dr-s3test
+[ -x "$EDRT" ] || bail "$EDRT is missing (make check builds it)"
 VHOST=https://s3.localhost:$S3_FPORT
 PATHS=(--s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1 --s3-cacert "$P/ca.pem")
 VH=(--s3-endpoint "$VHOST" --s3-region us-east-1 --s3-cacert "$P/ca.pem")
@@ -94,7 +97,7 @@ for i in $(seq 1 40); do # ~4 MiB of values that compress to ~3 MiB
     head -c 75000 /dev/urandom | base64 -w0 | ctl put "/big/$i" >/dev/null || bail "put failed"
 done
 p0=$(count_log 'partNumber=[0-9]+&uploadId=[^ ]* 200$')
-check "multipart backup with 1 MiB parts" env EDR_S3_TEST_SMALL_PARTS=1 "$EDR" backup \
+check "multipart backup with 1 MiB parts (test build)" env EDR_S3_TEST_SMALL_PARTS=1 "$EDRT" backup \
     --endpoints "$EP" --repo s3://bkt/prod --cluster mp "${VH[@]}" --recipient "$T/k.pub" \
     --s3-part-size 1048576
 parts=$(($(count_log 'partNumber=[0-9]+&uploadId=[^ ]* 200$') - p0))

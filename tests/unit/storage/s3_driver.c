@@ -1,8 +1,8 @@
 /*
  * Test driver for the S3 backend, used by tests/integration/t0500-s3-storage.sh
  * until the etcd-dr CLI covers the same ground. One operation per run:
- *   s3_driver [-e ENDPOINT] [-p PART_SIZE] [-P] [-s SECRET_FILE] URL CMD ARGS...
- *   put NAME FILE [EXPECTED_SIZE [CHUNK]]   upload FILE in CHUNK-byte writes
+ *   s3_driver [-e ENDPOINT] [-p PART_SIZE] [-P] [-s SECRET_FILE] [-d DELAY_MS] URL CMD ARGS...
+ *   put NAME FILE [EXPECTED_SIZE [CHUNK]]   upload FILE in CHUNK-byte writes, DELAY_MS apart
  *   putabort NAME FILE                      write FILE, then free without finish
  *   putleak NAME FILE                       write FILE, then exit (an abandoned upload)
  *   get NAME OUTFILE [OFFSET]               download (from OFFSET) into OUTFILE
@@ -10,10 +10,12 @@
  *   stat NAME | del NAME
  *   lock NAME OWNER WAIT_S TTL_S HOLD_S     take, hold HOLD_S seconds, release
  *   lockleak NAME OWNER TTL_S               take and exit without releasing
+ *   lockput LOCK OWNER TTL_S NAME FILE      take LOCK, upload FILE in 100000-byte
+ *                                           writes DELAY_MS apart, release
  *   cleanup PREFIX AGE_S
  * Errors go to stderr as "error: MESSAGE" (and "hint: ..."); the exit status
  * is the error code. SIGTERM stops the backend like it stops etcd-dr
- * (edr_s3_set_interrupt_check).
+ * (edr_storage_opts.interrupted).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "storage/storage.h"
 
 static volatile sig_atomic_t got_term;
+static unsigned delay_ms; /* between two writes of an upload */
 
 static void
 on_term(int sig)
@@ -92,8 +95,11 @@ do_put(struct edr_storage *st, const char *name, const char *file, uint64_t expe
         goto out;
     }
     rc = st->ops->put_open(st, name, expected, &w, err);
-    while (rc == EDR_OK && (n = fread(buf, 1, chunk, f)) > 0)
+    while (rc == EDR_OK && (n = fread(buf, 1, chunk, f)) > 0) {
         rc = edr_stream_write(w, buf, n, err);
+        if (delay_ms > 0)
+            usleep(delay_ms * 1000);
+    }
     if (rc == EDR_OK && finish)
         rc = edr_stream_finish(w, err);
 out:
@@ -122,10 +128,13 @@ main(int argc, char **argv)
         sa.sa_handler = on_term;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
-        edr_s3_set_interrupt_check(stop_requested);
+        o.interrupted = stop_requested;
     }
-    while ((c = getopt(argc, argv, "e:p:Ps:")) != -1) {
+    while ((c = getopt(argc, argv, "d:e:p:Ps:")) != -1) {
         switch (c) {
+        case 'd':
+            delay_ms = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         case 'e':
             o.s3_endpoint = optarg;
             break;
@@ -143,10 +152,14 @@ main(int argc, char **argv)
         }
     }
     if (argc - optind < 2) {
-        fprintf(stderr, "usage: s3_driver [-e endpoint] [-p part] [-P] [-s file] URL CMD ...\n");
+        fprintf(stderr,
+                "usage: s3_driver [-e endpoint] [-p part] [-P] [-s file] [-d ms] URL CMD ...\n");
         return 2;
     }
-    rc = edr_storage_s3_open(argv[optind], &o, &st, &err);
+    if (strncmp(argv[optind], "s3://", 5) != 0)
+        rc = edr_err_set(&err, EDR_E_USAGE, "'%s': not an s3:// url", argv[optind]);
+    else
+        rc = edr_storage_open(argv[optind], &o, 0, &st, &err);
     cmd = argv[optind + 1];
     argv += optind + 2;
     argc -= optind + 2;
@@ -201,6 +214,15 @@ main(int argc, char **argv)
             } else {
                 _exit(0); /* simulate a crashed holder: no unlock, no cleanup */
             }
+        }
+    } else if (strcmp(cmd, "lockput") == 0 && argc >= 5) {
+        struct edr_storage_lock *l = NULL;
+        rc = st->ops->lock(st, argv[0], argv[1], 0, atoi(argv[2]), &l, &err);
+        if (rc == EDR_OK) {
+            printf("locked\n");
+            fflush(stdout);
+            rc = do_put(st, argv[3], argv[4], 0, 100000, 1, &err);
+            st->ops->unlock(st, l);
         }
     } else if (strcmp(cmd, "cleanup") == 0 && argc >= 2) {
         rc = st->ops->cleanup(st, argv[0], atoi(argv[1]), &err);

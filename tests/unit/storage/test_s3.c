@@ -97,9 +97,8 @@ static void
 clear_env(void)
 {
     static const char *vars[] = {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_REGION",        "AWS_DEFAULT_REGION",    "AWS_ENDPOINT_URL_S3",
-        "AWS_ENDPOINT_URL",  "AWS_PROFILE",           "EDR_S3_TEST_SMALL_PARTS",
+        "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3",   "AWS_ENDPOINT_URL",  "AWS_PROFILE",
     };
     size_t i;
 
@@ -107,7 +106,8 @@ clear_env(void)
         unsetenv(vars[i]);
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
     setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("EDR_S3_TEST_RETRY_MS", "1", 1);
+    edr_s3_limits.min_part_size = EDR_S3_MIN_PART_SIZE;
+    edr_s3_limits.retry_ms = 1;
 }
 
 static void
@@ -192,9 +192,10 @@ test_settings_errors(void **state)
     o.s3_part_size = 1 << 20;
     assert_int_equal(edr_storage_s3_open("s3://bkt", &o, &st, &err), EDR_E_USAGE);
     assert_string_equal(err.msg, "s3 part size 1048576 is below the 5 MiB minimum");
-    setenv("EDR_S3_TEST_SMALL_PARTS", "1", 1);
+    edr_s3_limits.min_part_size = 1; /* the seam tests lower it through */
     assert_int_equal(edr_storage_s3_open("s3://bkt", &o, &st, &err), 0);
     edr_storage_free(st);
+    edr_s3_limits.min_part_size = EDR_S3_MIN_PART_SIZE;
     o.s3_part_size = 0;
     o.s3_endpoint = "ftp://x";
     assert_int_equal(edr_storage_s3_open("s3://bkt", &o, &st, &err), EDR_E_USAGE);
