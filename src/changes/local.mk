@@ -2,3 +2,12 @@
 libedr_a_SOURCES += src/changes/segment.c src/changes/segment.h \
 	src/changes/capture.c src/changes/capture.h \
 	src/changes/replay.c src/changes/replay.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/changes/test_segment
+tests_unit_changes_test_segment_SOURCES = tests/unit/changes/test_segment.c \
+	tests/unit/stream/util.c tests/unit/stream/util.h
+tests_unit_changes_test_segment_CFLAGS = $(UNITCFLAGS)
+tests_unit_changes_test_segment_LDADD = $(UNITLIBS)
+TESTS += tests/unit/changes/test_segment
+endif

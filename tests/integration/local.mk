@@ -28,6 +28,7 @@ VERSION_TESTS = \
 	tests/integration/etcd-3.5/t0300-verify-inspect.sh \
 	tests/integration/etcd-3.5/t0400-inspect-vs-etcdctl.sh \
 	tests/integration/etcd-3.5/t0700-restore-etcd-checks.sh \
+	tests/integration/etcd-3.5/t1000-pitr.sh \
 	tests/integration/etcd-3.6/t0100-backup-single.sh \
 	tests/integration/etcd-3.6/t0110-backup-tls-auth.sh \
 	tests/integration/etcd-3.6/t0120-backup-cluster.sh \
@@ -35,13 +36,15 @@ VERSION_TESTS = \
 	tests/integration/etcd-3.6/t0300-verify-inspect.sh \
 	tests/integration/etcd-3.6/t0400-inspect-vs-etcdctl.sh \
 	tests/integration/etcd-3.6/t0700-restore-etcd-checks.sh \
+	tests/integration/etcd-3.6/t1000-pitr.sh \
 	tests/integration/etcd-3.7/t0100-backup-single.sh \
 	tests/integration/etcd-3.7/t0110-backup-tls-auth.sh \
 	tests/integration/etcd-3.7/t0120-backup-cluster.sh \
 	tests/integration/etcd-3.7/t0200-restore.sh \
 	tests/integration/etcd-3.7/t0300-verify-inspect.sh \
 	tests/integration/etcd-3.7/t0400-inspect-vs-etcdctl.sh \
-	tests/integration/etcd-3.7/t0700-restore-etcd-checks.sh
+	tests/integration/etcd-3.7/t0700-restore-etcd-checks.sh \
+	tests/integration/etcd-3.7/t1000-pitr.sh
 TESTS += $(VERSION_TESTS)
 EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py
