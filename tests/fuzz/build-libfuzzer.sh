@@ -41,7 +41,8 @@ datafile)
     LIBS="-lsodium -lzstd -larchive -lcrypto -lpthread"
     ;;
 grpc)
-    SOURCES="tests/fuzz/fuzz_grpc.c src/etcd/grpc.c src/etcd/proto.c src/common/err.c"
+    SOURCES="tests/fuzz/fuzz_grpc.c src/etcd/grpc.c src/etcd/proto.c src/common/pb.c
+        src/common/err.c"
     LIBS=""
     ;;
 manifest)
