@@ -27,7 +27,7 @@ case $TARGET in
 bolt)
     # the target also compares the mvcc status of a stream capture with the file's
     SOURCES="tests/fuzz/fuzz_bolt.c tests/fuzz/scan_diff.c src/bolt/reader.c src/bolt/capture.c
-        src/mvcc/mvcc.c src/mvcc/kvpb.c src/common/err.c src/common/hash.c"
+        src/mvcc/mvcc.c src/mvcc/kvpb.c src/common/pb.c src/common/err.c src/common/hash.c"
     LIBS="-ljansson -lcrypto -lpthread"
     ;;
 cron)
