@@ -226,3 +226,26 @@ edr_pb_put_string(struct edr_pb_writer *w, uint32_t field, const char *s)
         return;
     edr_pb_put_bytes(w, field, s, strlen(s));
 }
+
+int
+edr_pb_buf_varint(struct edr_buf *b, uint64_t v)
+{
+    uint8_t tmp[EDR_PB_VARINT_MAX];
+
+    return edr_buf_add(b, tmp, edr_pb_put_varint(tmp, v));
+}
+
+int
+edr_pb_buf_uint(struct edr_buf *b, uint32_t field, uint64_t v)
+{
+    edr_pb_buf_varint(b, (uint64_t)field << 3 | EDR_PB_VARINT);
+    return edr_pb_buf_varint(b, v);
+}
+
+int
+edr_pb_buf_bytes(struct edr_buf *b, uint32_t field, const void *data, size_t len)
+{
+    edr_pb_buf_varint(b, (uint64_t)field << 3 | EDR_PB_LEN);
+    edr_pb_buf_varint(b, len);
+    return edr_buf_add(b, data, len);
+}

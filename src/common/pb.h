@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 #define EDR_PB_VARINT_MAX 10
@@ -70,5 +71,13 @@ void edr_pb_writer_init(struct edr_pb_writer *w, uint8_t *buf, size_t cap);
 void edr_pb_put_uint(struct edr_pb_writer *w, uint32_t field, uint64_t v); /* omits 0 */
 void edr_pb_put_bytes(struct edr_pb_writer *w, uint32_t field, const void *data, size_t len);
 void edr_pb_put_string(struct edr_pb_writer *w, uint32_t field, const char *s); /* omits "" */
+
+/* Append to a growable buffer, for messages built in memory (the raft
+ * records of a restore). A zero is written, not omitted: gogoproto's
+ * non-nullable fields, which raft's messages use, are always on the wire.
+ * Return as edr_buf_add (0, or -1 once memory ran out). */
+int edr_pb_buf_varint(struct edr_buf *b, uint64_t v);
+int edr_pb_buf_uint(struct edr_buf *b, uint32_t field, uint64_t v);
+int edr_pb_buf_bytes(struct edr_buf *b, uint32_t field, const void *data, size_t len);
 
 #endif

@@ -8,7 +8,7 @@
  * Credentials come from the environment, AWS's shared files or a secret file,
  * are kept in sodium_malloc memory and never appear in messages.
  */
-#include "common/strbuf.h"
+#include "common/buf.h"
 #include "storage/s3.h"
 
 #include <ctype.h>
@@ -135,7 +135,7 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
 {
     const char *b, *slash;
     size_t blen, i;
-    struct edr_strbuf pre = {0};
+    struct edr_buf pre = {0};
     const char *p;
 
     *bucket = *prefix = NULL;
@@ -164,22 +164,21 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
             e = p + strlen(p);
         if (e > p) {
             if ((e - p == 1 && p[0] == '.') || (e - p == 2 && p[0] == '.' && p[1] == '.')) {
-                free(pre.p);
+                edr_buf_release(&pre);
                 return edr_err_set(err, EDR_E_USAGE,
                                    "'%s': '.' and '..' are not allowed in the"
                                    " prefix",
                                    url);
             }
-            if (edr_strbuf_add(&pre, p, (size_t)(e - p)) != 0 ||
-                edr_strbuf_add(&pre, "/", 1) != 0) {
-                free(pre.p);
+            if (edr_buf_add(&pre, p, (size_t)(e - p)) != 0 || edr_buf_add(&pre, "/", 1) != 0) {
+                edr_buf_release(&pre);
                 return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             }
         }
         p = e;
     }
     *bucket = strndup(b, blen);
-    *prefix = pre.p != NULL ? pre.p : strdup("");
+    *prefix = pre.data != NULL ? (char *)pre.data : strdup("");
     if (*bucket == NULL || *prefix == NULL) {
         free(*bucket);
         free(*prefix);
@@ -460,7 +459,7 @@ struct req {
     int body_started;
     /* filled by the request */
     long status;
-    struct edr_strbuf resp;
+    struct edr_buf resp;
     uint64_t sunk;
     edr_rc sink_rc;
     struct edr_err *sink_err;
@@ -478,9 +477,7 @@ static void
 req_reset(struct req *r)
 {
     r->status = 0;
-    r->resp.len = 0;
-    if (r->resp.p != NULL)
-        r->resp.p[0] = '\0';
+    edr_buf_reset(&r->resp);
     r->sunk = 0;
     r->sink_rc = EDR_OK;
     r->etag[0] = '\0';
@@ -497,9 +494,7 @@ req_reset(struct req *r)
 static void
 req_release(struct req *r)
 {
-    free(r->resp.p);
-    r->resp.p = NULL;
-    r->resp.len = r->resp.cap = 0;
+    edr_buf_release(&r->resp);
 }
 
 static size_t
@@ -572,7 +567,7 @@ on_body(char *p, size_t sz, size_t n, void *ud)
         }
         return len;
     }
-    if (r->resp.len + len > MAX_RESP_BODY || edr_strbuf_add(&r->resp, p, len) != 0)
+    if (r->resp.len + len > MAX_RESP_BODY || edr_buf_add(&r->resp, p, len) != 0)
         return 0;
     return len;
 }
@@ -828,8 +823,8 @@ http_error(struct s3 *s, const struct req *r, struct edr_err *err)
     edr_rc rc = EDR_E_REPO;
 
     what_str(s, r, what, sizeof(what));
-    if (r->resp.len == 0 ||
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) != 0) {
+    if (r->resp.len == 0 || edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code),
+                                             msg, sizeof(msg)) != 0) {
         if (r->status == 404 && r->key != NULL)
             return edr_err_set(err, EDR_E_NOTFOUND, "%s: not found (HTTP 404)", what);
         if (r->status == 403)
@@ -875,7 +870,8 @@ retryable_status(const struct req *r)
     if (r->status >= 500 || r->status == 429)
         return 1;
     if (r->status == 400 && r->resp.len > 0 &&
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) == 0)
+        edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code), msg, sizeof(msg)) ==
+            0)
         return strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0;
     return 0;
 }
@@ -981,7 +977,7 @@ put_initiate(struct put *p, struct edr_err *err)
     if (rc == EDR_OK && r.status != 200)
         rc = http_error(p->s, &r, err);
     if (rc == EDR_OK) {
-        rc = edr_s3_xml_upload_id(r.resp.p, r.resp.len, &p->upload_id, err);
+        rc = edr_s3_xml_upload_id((char *)r.resp.data, r.resp.len, &p->upload_id, err);
         if (rc != EDR_OK)
             edr_err_prefix(err, "s3 POST 's3://%s/%s?uploads'", p->s->bucket, p->key);
     }
@@ -1188,7 +1184,8 @@ completed_earlier(struct put *p, const struct req *r)
     struct edr_err e2;
 
     if (r->resp.len == 0 ||
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) != 0 ||
+        edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code), msg, sizeof(msg)) !=
+            0 ||
         strcmp(code, "NoSuchUpload") != 0)
         return 0;
     edr_err_clear(&e2);
@@ -1205,7 +1202,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
 {
     struct put *p = (struct put *)st;
     struct req r = {0};
-    struct edr_strbuf x = {0};
+    struct edr_buf x = {0};
     struct edr_s3_qparam q[1];
     struct edr_s3_xml *root = NULL;
     edr_rc rc = EDR_OK;
@@ -1228,32 +1225,32 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         goto out;
     if (p->len > 0 && (rc = upload_part(p, p->buf, p->len, err)) != EDR_OK)
         goto out;
-    if (edr_strbuf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
+    if (edr_buf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
         goto oom;
     for (i = 0; i < p->nparts; i++) {
         char part[300];
         int n = snprintf(part, sizeof(part), "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
-        if (edr_strbuf_add(&x, part, (size_t)n) != 0)
+        if (edr_buf_add(&x, part, (size_t)n) != 0)
             goto oom;
         for (const char *c = p->etags[i]; *c; c++) {
             const char *esc = *c == '&'   ? "&amp;"
                               : *c == '<' ? "&lt;"
                               : *c == '"' ? "&quot;"
                                           : NULL;
-            if (edr_strbuf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
+            if (edr_buf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
                 goto oom;
         }
-        if (edr_strbuf_add(&x, "</ETag></Part>", 14) != 0)
+        if (edr_buf_add(&x, "</ETag></Part>", 14) != 0)
             goto oom;
     }
-    if (edr_strbuf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
+    if (edr_buf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
         goto oom;
     q[0] = (struct edr_s3_qparam){"uploadId", p->upload_id};
     r.method = "POST";
     r.key = p->key;
     r.q = q;
     r.nq = 1;
-    r.body = x.p;
+    r.body = x.data;
     r.body_len = x.len;
     r.xname[0] = "content-type";
     r.xvalue[0] = "application/xml";
@@ -1265,7 +1262,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         rc = http_error(p->s, &r, err);
     /* S3 may answer 200 and still fail: the error is then in the body. */
     if (rc == EDR_OK && r.resp.len > 0) {
-        rc = edr_s3_xml_parse(r.resp.p, r.resp.len, &root, err);
+        rc = edr_s3_xml_parse((char *)r.resp.data, r.resp.len, &root, err);
         if (rc == EDR_OK && strcmp(root->name, "CompleteMultipartUploadResult") != 0)
             rc = http_error(p->s, &r, err);
         else if (rc != EDR_OK)
@@ -1276,7 +1273,7 @@ oom:
     rc = edr_err_set(err, EDR_E_INTERNAL, "s3: out of memory");
 out:
     edr_s3_xml_free(root);
-    free(x.p);
+    edr_buf_release(&x);
     req_release(&r);
     if (rc == EDR_OK)
         p->done = 1;
@@ -1469,7 +1466,7 @@ s3_del(struct edr_storage *st, const char *name, struct edr_err *err)
     rc = request(s, &r, err);
     if (rc == EDR_OK && r.status != 204 && r.status != 200) {
         if (r.status == 404 && r.resp.len > 0)
-            edr_s3_xml_error(r.resp.p, r.resp.len, code, sizeof(code), msg, sizeof(msg));
+            edr_s3_xml_error((char *)r.resp.data, r.resp.len, code, sizeof(code), msg, sizeof(msg));
         if (!(r.status == 404 && strcmp(code, "NoSuchBucket") != 0))
             rc = http_error(s, &r, err);
     }
@@ -1512,7 +1509,7 @@ s3_list(struct edr_storage *st, const char *prefix, edr_storage_list_cb cb, void
         if (rc == EDR_OK && r.status != 200)
             rc = http_error(s, &r, err);
         if (rc == EDR_OK) {
-            rc = edr_s3_xml_list_objects(r.resp.p, r.resp.len, &page, err);
+            rc = edr_s3_xml_list_objects((char *)r.resp.data, r.resp.len, &page, err);
             if (rc != EDR_OK)
                 edr_err_prefix(err, "s3 list 's3://%s/%s'", s->bucket, full);
         }
@@ -1584,7 +1581,7 @@ s3_cleanup(struct edr_storage *st, const char *prefix, int age_s, struct edr_err
         if (rc == EDR_OK && r.status != 200)
             rc = http_error(s, &r, err);
         if (rc == EDR_OK) {
-            rc = edr_s3_xml_list_uploads(r.resp.p, r.resp.len, &page, err);
+            rc = edr_s3_xml_list_uploads((char *)r.resp.data, r.resp.len, &page, err);
             if (rc != EDR_OK)
                 edr_err_prefix(err, "s3 list uploads 's3://%s/%s'", s->bucket, full);
         }
@@ -1740,7 +1737,7 @@ lock_read(struct s3 *s, const char *key, struct lock_info *li, struct edr_err *e
         goto out;
     }
     snprintf(li->etag, sizeof(li->etag), "%s", r.etag);
-    j = json_loadb(r.resp.p != NULL ? r.resp.p : "", r.resp.len, 0, &je);
+    j = json_loadb(r.resp.data != NULL ? (char *)r.resp.data : "", r.resp.len, 0, &je);
     if (j == NULL || !json_is_object(j)) {
         /* Unreadable: treat as a lock held by an unknown owner that expires
          * never; the user has to remove it. */

@@ -1,8 +1,8 @@
 /*
  * Unit tests of the protobuf codec: varints at their boundaries, overlong
  * and truncated ones, the field iterator over every wire type (groups
- * included) and its errors, and the writer's sizing when the buffer is too
- * small or absent.
+ * included) and its errors, the writer's sizing when the buffer is too
+ * small or absent, and the appends to a growable buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,6 +277,35 @@ test_writer_sizing(void **state)
     assert_int_equal(buf[15], 0xee);
 }
 
+static void
+test_buf_writers(void **state)
+{
+    static const uint8_t want[] = {
+        0x00, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, /* varints */
+        0x08, 0x00,            /* field 1 = 0, written */
+        0x98, 0x01, 0x07,      /* field 19 = 7 */
+        0x22, 0x00,            /* field 4 empty bytes */
+        0x2a, 0x02, 'h',  'i', /* field 5 "hi" */
+    };
+    struct edr_buf b = {0};
+    (void)state;
+
+    assert_int_equal(edr_pb_buf_varint(&b, 0), 0);
+    assert_int_equal(edr_pb_buf_varint(&b, 300), 0);
+    assert_int_equal(edr_pb_buf_varint(&b, UINT64_MAX), 0);
+    assert_int_equal(edr_pb_buf_uint(&b, 1, 0), 0);
+    assert_int_equal(edr_pb_buf_uint(&b, 19, 7), 0);
+    assert_int_equal(edr_pb_buf_bytes(&b, 4, NULL, 0), 0);
+    assert_int_equal(edr_pb_buf_bytes(&b, 5, "hi", 2), 0);
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    /* after a failed allocation every append fails */
+    b.failed = 1;
+    assert_int_equal(edr_pb_buf_uint(&b, 1, 1), -1);
+    assert_int_equal(b.len, sizeof(want));
+    edr_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -285,7 +314,7 @@ main(void)
         cmocka_unit_test(test_varint_overlong),  cmocka_unit_test(test_next_every_wire_type),
         cmocka_unit_test(test_next_errors),      cmocka_unit_test(test_next_field_number_range),
         cmocka_unit_test(test_next_as),          cmocka_unit_test(test_writer),
-        cmocka_unit_test(test_writer_sizing),
+        cmocka_unit_test(test_writer_sizing),    cmocka_unit_test(test_buf_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
