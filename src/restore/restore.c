@@ -458,27 +458,10 @@ tmp_name(const char *path)
 static edr_rc
 make_parents(const char *path, struct edr_err *err)
 {
-    char *p = strdup(path), *s;
-    struct stat st;
-    edr_rc rc = EDR_OK;
+    char dir[4096];
 
-    if (p == NULL)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
-        *s = '\0';
-        if (stat(p, &st) < 0) {
-            if (errno != ENOENT || mkdir(p, 0700) < 0) {
-                rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create directory '%s'", p);
-                break;
-            }
-        } else if (!S_ISDIR(st.st_mode)) {
-            rc = edr_err_set(err, EDR_E_TARGET, "'%s' is not a directory", p);
-            break;
-        }
-        *s = '/';
-    }
-    free(p);
-    return rc;
+    edr_fs_dirname(path, dir, sizeof(dir));
+    return edr_fs_mkdir_p(dir, 0700, EDR_E_IO, err);
 }
 
 /* A target to be replaced: its path, the temp dir written next to it, and
@@ -603,7 +586,7 @@ target_commit(struct target *t, struct edr_err *err)
         return rc;
     }
     t->committed = 1;
-    return edr_restore_fsync_parent(t->path, err);
+    return edr_fs_fsync_parent(t->path, EDR_E_IO, err);
 }
 
 /* Undo what a failed run did to this target; best effort. */
@@ -724,14 +707,14 @@ edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *membe
         (rc = edr_restore_snap_write(cl, snap, err)) != EDR_OK ||
         (rc = edr_restore_wal_write(cl, m->id, EDR_WAL_FLAVOUR_35, waldir, err)) != EDR_OK)
         goto fail;
-    if ((rc = edr_restore_fsync_dir(snap, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(waldir, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(member, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(st->data.tmp, err)) != EDR_OK)
+    if ((rc = edr_fs_fsync_dir(snap, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(waldir, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(member, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(st->data.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
-    if (st->use_wal_target && (rc = edr_restore_fsync_parent(st->wal.tmp, err)) != EDR_OK)
+    if (st->use_wal_target && (rc = edr_fs_fsync_parent(st->wal.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
-    if ((rc = edr_restore_fsync_parent(st->data.tmp, err)) != EDR_OK)
+    if ((rc = edr_fs_fsync_parent(st->data.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
     *out = st;
     st = NULL;

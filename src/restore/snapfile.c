@@ -235,7 +235,7 @@ edr_restore_snap_write(const struct edr_restore_cluster *cl, const char *snap_di
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    rc = edr_restore_write_file(path, data, len, 0666, 1, err);
+    rc = edr_fs_write_new(path, data, len, 0666 | EDR_FS_UMASK, EDR_E_IO, err);
 out:
     free(path);
     free(data);

@@ -154,26 +154,6 @@ out:
     return rc;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    off_t off = 0;
-
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
 edr_rc
 edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
                       enum edr_wal_flavour flavour, const char *dir, struct edr_err *err)
@@ -192,16 +172,9 @@ edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", path);
+    if ((rc = edr_fs_create(path, 0600, EDR_E_IO, &fd, err)) != EDR_OK)
         goto out;
-    }
     created = 1;
-    if (fchmod(fd, 0600) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", path);
-        goto out;
-    }
     /* Like etcd: reserve the whole segment, falling back to a sparse size
      * where the file system cannot allocate. */
     e = posix_fallocate(fd, 0, EDR_WAL_SEGMENT_BYTES);
@@ -213,21 +186,12 @@ edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to extend '%s'", path);
         goto out;
     }
-    if (write_all(fd, recs, len) < 0) {
+    if (edr_fs_write_all(fd, recs, len) < 0) {
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", path);
         goto out;
     }
-    if (fsync(fd) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to fsync '%s'", path);
-        goto out;
-    }
-    e = close(fd);
+    rc = edr_fs_close_synced(fd, path, EDR_E_IO, err);
     fd = -1;
-    if (e < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to close '%s'", path);
-        goto out;
-    }
-    rc = EDR_OK;
 out:
     if (fd >= 0)
         close(fd);
