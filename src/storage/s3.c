@@ -207,7 +207,8 @@ ini_get(const char *path, const char *section, const char *key, char **out, stru
     edr_rc rc;
 
     *out = NULL;
-    rc = edr_secret_read_file(path, "credentials file", 65536, 1, &buf, NULL, err);
+    rc = edr_secret_read_file(path, "credentials file", 65536, EDR_SECRET_MISSING_OK, &buf, NULL,
+                              err);
     if (rc != EDR_OK || buf == NULL)
         return rc;
     for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
