@@ -101,6 +101,10 @@ edr_fs_write_all(int fd, const void *buf, size_t len)
             continue;
         if (n < 0)
             return -1;
+        if (n == 0) { /* should not happen for files or pipes: never spin */
+            errno = EIO;
+            return -1;
+        }
         p += n;
         len -= (size_t)n;
     }

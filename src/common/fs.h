@@ -66,7 +66,8 @@ edr_rc edr_fs_atomic_commit(struct edr_fs_atomic *a, struct edr_err *err);
  * whose fd is -1, and repeated calls. */
 void edr_fs_atomic_release(struct edr_fs_atomic *a);
 
-/* write(2) until all of buf is written (EINTR retried): 0, or -1 with errno. */
+/* write(2) until all of buf is written (EINTR retried): 0, or -1 with errno
+ * (EIO when write makes no progress). */
 int edr_fs_write_all(int fd, const void *buf, size_t len);
 
 /*

@@ -38,7 +38,8 @@ cron)
 datafile)
     SOURCES="tests/fuzz/fuzz_datafile.c src/stream/basic.c src/stream/open.c src/stream/seal.c
         src/stream/tar.c src/stream/thread.c src/stream/zstd.c src/stream/zstd_mt.c
-        src/crypto/keys.c src/common/err.c src/common/fs.c src/common/hash.c src/common/secret.c"
+        src/crypto/keys.c src/common/buf.c src/common/err.c src/common/fs.c src/common/hash.c
+        src/common/secret.c"
     LIBS="-lsodium -lzstd -larchive -lcrypto -lpthread"
     ;;
 grpc)
