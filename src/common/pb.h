@@ -7,7 +7,8 @@
  * Decoding is bounds checked and never reads past `end`; LEN fields point
  * into the input (no copy). Errors are EDR_E_ETCD, since most messages come
  * from etcd, with a message such as "truncated varint"; edr_pb_next_as lets
- * a reader of stored data choose the code. Nothing here allocates.
+ * a reader of stored data choose the code. Only the appends to a growable
+ * buffer (edr_pb_buf_*) allocate.
  */
 #ifndef EDR_COMMON_PB_H
 #define EDR_COMMON_PB_H
