@@ -30,7 +30,7 @@ struct cap {
     const struct edr_capture_opts *o;
     struct edr_capture_state *st;
     size_t ep;
-    struct edr_strbuf buf;
+    struct edr_buf buf;
     int in_fragment;  /* a revision is split and not complete yet */
     int64_t last_rev; /* revision of the last event (0: none buffered) */
     int64_t first_rev, first_ms, last_ms;
@@ -189,8 +189,8 @@ flush(struct cap *c, struct edr_err *err)
     s.cluster_id = st->cluster_id;
     snprintf(s.prev_sha256, sizeof(s.prev_sha256), "%s", st->prev_sha256);
     snprintf(s.base, sizeof(s.base), "%s", st->prev_sha256[0] ? "" : st->base);
-    rc = edr_segment_publish(c->o->repo, c->o->rcpt, c->o->nrcpt, c->o->level, &s,
-                             (const uint8_t *)c->buf.p, c->buf.len, err);
+    rc = edr_segment_publish(c->o->repo, c->o->rcpt, c->o->nrcpt, c->o->level, &s, c->buf.data,
+                             c->buf.len, err);
     if (rc != EDR_OK)
         return rc;
     edr_debug("published changes %" PRId64 "..%" PRId64 " (%" PRIu64 " events)", s.first_revision,
@@ -199,7 +199,7 @@ flush(struct cap *c, struct edr_err *err)
     st->next_rev = s.last_revision + 1;
     st->last_publish = edr_now();
     st->last_publish_rev = s.last_revision;
-    c->buf.len = 0;
+    edr_buf_reset(&c->buf);
     c->first_rev = c->last_rev = 0;
     c->events = c->leases = 0;
     if (c->o->published != NULL)
@@ -252,7 +252,7 @@ edr_capture_watch(const struct edr_capture_opts *o, size_t i, struct edr_capture
             rc = frc;
         }
     }
-    free(c.buf.p);
+    edr_buf_release(&c.buf);
     free(c.known);
     free(c.pend);
     return rc;

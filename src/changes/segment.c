@@ -22,29 +22,29 @@
 /* -- records ------------------------------------------------------------- */
 
 static int
-put_varint(struct edr_strbuf *b, uint64_t v)
+put_varint(struct edr_buf *b, uint64_t v)
 {
     uint8_t tmp[EDR_PB_VARINT_MAX];
 
-    return edr_strbuf_add(b, tmp, edr_pb_put_varint(tmp, v));
+    return edr_buf_add(b, tmp, edr_pb_put_varint(tmp, v));
 }
 
 static int
-put_magic(struct edr_strbuf *b)
+put_magic(struct edr_buf *b)
 {
-    return b->len == 0 ? edr_strbuf_add(b, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN) : 0;
+    return b->len == 0 ? edr_buf_add(b, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN) : 0;
 }
 
 int
-edr_seg_put_event(struct edr_strbuf *b, enum edr_seg_type type, int64_t rev, int64_t time_ms,
+edr_seg_put_event(struct edr_buf *b, enum edr_seg_type type, int64_t rev, int64_t time_ms,
                   const uint8_t *kv, size_t kv_len)
 {
     uint8_t t = (uint8_t)type;
     size_t undo = b->len;
 
-    if (put_magic(b) != 0 || edr_strbuf_add(b, &t, 1) != 0 || put_varint(b, (uint64_t)rev) != 0 ||
+    if (put_magic(b) != 0 || edr_buf_add(b, &t, 1) != 0 || put_varint(b, (uint64_t)rev) != 0 ||
         put_varint(b, (uint64_t)time_ms) != 0 || put_varint(b, kv_len) != 0 ||
-        (kv_len > 0 && edr_strbuf_add(b, kv, kv_len) != 0)) {
+        (kv_len > 0 && edr_buf_add(b, kv, kv_len) != 0)) {
         b->len = undo;
         return -1;
     }
@@ -52,12 +52,12 @@ edr_seg_put_event(struct edr_strbuf *b, enum edr_seg_type type, int64_t rev, int
 }
 
 int
-edr_seg_put_lease(struct edr_strbuf *b, int64_t rev, int64_t id, int64_t ttl)
+edr_seg_put_lease(struct edr_buf *b, int64_t rev, int64_t id, int64_t ttl)
 {
     uint8_t t = EDR_SEG_LEASE;
     size_t undo = b->len;
 
-    if (put_magic(b) != 0 || edr_strbuf_add(b, &t, 1) != 0 || put_varint(b, (uint64_t)rev) != 0 ||
+    if (put_magic(b) != 0 || edr_buf_add(b, &t, 1) != 0 || put_varint(b, (uint64_t)rev) != 0 ||
         put_varint(b, (uint64_t)id) != 0 || put_varint(b, (uint64_t)ttl) != 0) {
         b->len = undo;
         return -1;
@@ -70,7 +70,7 @@ struct parser {
     edr_seg_record_fn fn;
     void *ud;
     char what[200];
-    struct edr_strbuf buf;
+    struct edr_buf buf;
     size_t off;
     int magic_ok;
     int64_t last_rev;
@@ -92,8 +92,8 @@ get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 static edr_rc
 parse_one(struct parser *ps, int *done, struct edr_err *err)
 {
-    const uint8_t *start = (const uint8_t *)ps->buf.p + ps->off, *p = start + 1;
-    const uint8_t *end = (const uint8_t *)ps->buf.p + ps->buf.len;
+    const uint8_t *start = ps->buf.data + ps->off, *p = start + 1;
+    const uint8_t *end = ps->buf.data + ps->buf.len;
     struct edr_seg_record r;
     uint64_t a = 0, b = 0, c = 0;
     int k;
@@ -136,7 +136,7 @@ parse_one(struct parser *ps, int *done, struct edr_err *err)
     }
     if (r.type != EDR_SEG_LEASE)
         ps->last_rev = r.rev;
-    ps->off = (size_t)(p - (const uint8_t *)ps->buf.p);
+    ps->off = (size_t)(p - ps->buf.data);
     *done = 1;
     return ps->fn != NULL ? ps->fn(ps->ud, &r, err) : EDR_OK;
 }
@@ -148,12 +148,12 @@ parser_write(struct edr_stream *s, const void *data, size_t len, struct edr_err 
     int done = 1;
     edr_rc rc;
 
-    if (edr_strbuf_add(&ps->buf, data, len) != 0)
+    if (edr_buf_add(&ps->buf, data, len) != 0)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     if (!ps->magic_ok) {
         if (ps->buf.len < EDR_SEG_MAGIC_LEN)
             return EDR_OK;
-        if (memcmp(ps->buf.p, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN) != 0)
+        if (memcmp(ps->buf.data, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN) != 0)
             return edr_err_set(err, EDR_E_INTEGRITY, "%s: not change records (bad magic)",
                                ps->what);
         ps->magic_ok = 1;
@@ -164,7 +164,7 @@ parser_write(struct edr_stream *s, const void *data, size_t len, struct edr_err 
             return rc;
     /* keep only the incomplete record */
     if (ps->off > 0) {
-        memmove(ps->buf.p, ps->buf.p + ps->off, ps->buf.len - ps->off);
+        memmove(ps->buf.data, ps->buf.data + ps->off, ps->buf.len - ps->off);
         ps->buf.len -= ps->off;
         ps->offset += ps->off;
         ps->off = 0;
@@ -191,7 +191,7 @@ parser_free(struct edr_stream *s)
 {
     struct parser *ps = (struct parser *)s;
 
-    free(ps->buf.p);
+    edr_buf_release(&ps->buf);
     free(ps);
 }
 

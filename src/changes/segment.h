@@ -30,7 +30,7 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "common/strbuf.h"
+#include "common/buf.h"
 #include "crypto/keys.h"
 #include "repo/repo.h"
 
@@ -51,9 +51,9 @@ struct edr_seg_record {
 
 /* Append one record (the magic first when b is empty). 0, or -1 when out of
  * memory. */
-int edr_seg_put_event(struct edr_strbuf *b, enum edr_seg_type type, int64_t rev, int64_t time_ms,
+int edr_seg_put_event(struct edr_buf *b, enum edr_seg_type type, int64_t rev, int64_t time_ms,
                       const uint8_t *kv, size_t kv_len);
-int edr_seg_put_lease(struct edr_strbuf *b, int64_t rev, int64_t id, int64_t ttl);
+int edr_seg_put_lease(struct edr_buf *b, int64_t rev, int64_t id, int64_t ttl);
 
 /* A terminal stream parsing records: fn gets each one (pointers valid during
  * the call). Checks the magic and that revisions never go back. Errors:

@@ -103,34 +103,15 @@ check_target(struct edr_ctx *ctx, const char *dir, int force)
 static edr_rc
 make_parent(struct edr_ctx *ctx, const char *path, char *parent, size_t n)
 {
-    char *slash;
+    char trimmed[4096];
+    size_t len;
 
-    snprintf(parent, n, "%s", path);
-    while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
-        parent[strlen(parent) - 1] = '\0';
-    slash = strrchr(parent, '/');
-    if (slash == NULL)
-        snprintf(parent, n, ".");
-    else if (slash == parent)
-        parent[1] = '\0';
-    else
-        *slash = '\0';
-    for (char *p = parent + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            *p = '/';
-            return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", parent);
-        }
-        *p = '/';
-    }
-    if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
-        int e = errno;
-        return edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", parent);
-    }
-    return EDR_OK;
+    snprintf(trimmed, sizeof(trimmed), "%s", path);
+    len = strlen(trimmed);
+    while (len > 1 && trimmed[len - 1] == '/')
+        trimmed[--len] = '\0';
+    edr_fs_dirname(trimmed, parent, n);
+    return edr_fs_mkdir_p(parent, 0700, EDR_E_IO, &ctx->err);
 }
 
 /* One tarball per member: <dir>/<name>.tar.gz with member/... inside. */
@@ -351,13 +332,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
         goto out;
     }
     if (archives != NULL) {
-        if ((rc = make_parent(ctx, archives, parent, sizeof(parent))) != EDR_OK)
+        if ((rc = edr_fs_mkdir_p(archives, 0700, EDR_E_IO, &ctx->err)) != EDR_OK)
             goto out;
-        if (mkdir(archives, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            rc = edr_err_errno(&ctx->err, EDR_E_IO, e, "unable to create '%s'", archives);
-            goto out;
-        }
         snprintf(build_dir, sizeof(build_dir), "%s/.etcd-dr-build-%ld", archives, (long)getpid());
         if (mkdir(build_dir, 0700) != 0) {
             int e = errno;

@@ -69,7 +69,7 @@ edr_fs_fsync_dir(const char *dir, edr_rc code, struct edr_err *err)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int e;
 
-    if (fd < 0 || fsync(fd) != 0) {
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
         e = errno;
         if (fd >= 0)
             close(fd);
@@ -78,6 +78,96 @@ edr_fs_fsync_dir(const char *dir, edr_rc code, struct edr_err *err)
     }
     close(fd);
     return EDR_OK;
+}
+
+edr_rc
+edr_fs_fsync_parent(const char *path, edr_rc code, struct edr_err *err)
+{
+    char dir[4096];
+
+    edr_fs_dirname(path, dir, sizeof(dir));
+    return edr_fs_fsync_dir(dir, code, err);
+}
+
+int
+edr_fs_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) { /* should not happen for files or pipes: never spin */
+            errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+edr_rc
+edr_fs_create(const char *path, mode_t mode, edr_rc code, int *fd, struct edr_err *err)
+{
+    mode_t perm = mode & 07777;
+    int e;
+
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+    if (*fd < 0) {
+        e = errno;
+        return edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to create '%s'", path);
+    }
+    if ((mode & EDR_FS_UMASK) == 0 && fchmod(*fd, perm) != 0) {
+        e = errno;
+        close(*fd);
+        *fd = -1;
+        unlink(path);
+        return edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to chmod '%s'", path);
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_close_synced(int fd, const char *path, edr_rc code, struct edr_err *err)
+{
+    int e;
+
+    if (fsync(fd) != 0) {
+        e = errno;
+        close(fd);
+        return edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to fsync '%s'", path);
+    }
+    if (close(fd) != 0) {
+        e = errno;
+        return edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to close '%s'", path);
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_fs_write_new(const char *path, const void *buf, size_t len, mode_t mode, edr_rc code,
+                 struct edr_err *err)
+{
+    edr_rc rc;
+    int fd;
+
+    if ((rc = edr_fs_create(path, mode, code, &fd, err)) != EDR_OK)
+        return rc;
+    if (edr_fs_write_all(fd, buf, len) != 0) {
+        int e = errno;
+        close(fd);
+        rc = edr_err_errno(err, edr_fs_errno_rc(e, code), e, "unable to write '%s'", path);
+    } else {
+        rc = edr_fs_close_synced(fd, path, code, err);
+    }
+    if (rc != EDR_OK)
+        unlink(path);
+    return rc;
 }
 
 edr_rc
@@ -221,19 +311,9 @@ edr_fs_atomic_open(struct edr_fs_atomic *a, const char *path, const char *tag, m
 edr_rc
 edr_fs_atomic_write(struct edr_fs_atomic *a, const void *buf, size_t len, struct edr_err *err)
 {
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(a->fd, p, len);
-        if (n < 0) {
-            int e = errno;
-            if (e == EINTR)
-                continue;
-            return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to write '%s'",
-                                 a->tmp);
-        }
-        p += n;
-        len -= (size_t)n;
+    if (edr_fs_write_all(a->fd, buf, len) != 0) {
+        int e = errno;
+        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to write '%s'", a->tmp);
     }
     return EDR_OK;
 }
@@ -241,25 +321,20 @@ edr_fs_atomic_write(struct edr_fs_atomic *a, const void *buf, size_t len, struct
 edr_rc
 edr_fs_atomic_commit(struct edr_fs_atomic *a, struct edr_err *err)
 {
-    char dir[4096];
     int e;
+    edr_rc rc;
 
-    if (fsync(a->fd) != 0) {
-        e = errno;
-        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to fsync '%s'", a->tmp);
-    }
-    e = close(a->fd) != 0 ? errno : 0;
+    rc = edr_fs_close_synced(a->fd, a->tmp, a->code, err);
     a->fd = -1;
-    if (e != 0)
-        return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to close '%s'", a->tmp);
+    if (rc != EDR_OK)
+        return rc;
     if (rename(a->tmp, a->path) != 0) {
         e = errno;
         return edr_err_errno(err, edr_fs_errno_rc(e, a->code), e, "unable to rename '%s' to '%s'",
                              a->tmp, a->path);
     }
     a->tmp[0] = '\0';
-    edr_fs_dirname(a->path, dir, sizeof(dir));
-    return edr_fs_fsync_dir(dir, a->code, err);
+    return edr_fs_fsync_parent(a->path, a->code, err);
 }
 
 void

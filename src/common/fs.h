@@ -26,7 +26,11 @@ edr_rc edr_fs_errno_rc(int e, edr_rc code);
 /* mkdir -p: creates the missing directories with mode; an existing one is
  * fine, anything else in the way is an error naming it. */
 edr_rc edr_fs_mkdir_p(const char *path, mode_t mode, edr_rc code, struct edr_err *err);
+/* fsync a directory (after creating, renaming or removing entries in it);
+ * a file system that cannot fsync directories (EINVAL) is not an error. */
 edr_rc edr_fs_fsync_dir(const char *dir, edr_rc code, struct edr_err *err);
+/* fsync the directory holding path. */
+edr_rc edr_fs_fsync_parent(const char *path, edr_rc code, struct edr_err *err);
 /* The directory of path into out[n]: "." for a bare name, "/" for "/x". */
 void edr_fs_dirname(const char *path, char *out, size_t n);
 
@@ -61,5 +65,27 @@ edr_rc edr_fs_atomic_commit(struct edr_fs_atomic *a, struct edr_err *err);
 /* Closes and removes the temp file unless committed; accepts a zeroed struct
  * whose fd is -1, and repeated calls. */
 void edr_fs_atomic_release(struct edr_fs_atomic *a);
+
+/* write(2) until all of buf is written (EINTR retried): 0, or -1 with errno
+ * (EIO when write makes no progress). */
+int edr_fs_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * A new file created in place, for a directory of our own (a restore's temp
+ * tree, which is renamed whole) or a file that must never replace another:
+ * O_CREAT|O_EXCL|O_NOFOLLOW, so anything at path, a link included, fails
+ * with "File exists". Elsewhere use edr_fs_atomic_*.
+ * The mode is set exactly, unless EDR_FS_UMASK is or'ed into it: then the
+ * umask applies as for open(2) (etcd's own files are made that way).
+ */
+#define EDR_FS_UMASK 01000000
+
+/* Creates path and returns its descriptor in *fd. */
+edr_rc edr_fs_create(const char *path, mode_t mode, edr_rc code, int *fd, struct edr_err *err);
+/* fsync and close fd (closed in every case); path names it in errors. */
+edr_rc edr_fs_close_synced(int fd, const char *path, edr_rc code, struct edr_err *err);
+/* Creates path, writes buf, fsync, close; on failure the file is removed. */
+edr_rc edr_fs_write_new(const char *path, const void *buf, size_t len, mode_t mode, edr_rc code,
+                        struct edr_err *err);
 
 #endif

@@ -23,7 +23,7 @@
 extern char **environ;
 
 edr_rc
-edr_secret_read_file(const char *path, const char *what, size_t max, int missing_ok, char **out,
+edr_secret_read_file(const char *path, const char *what, size_t max, unsigned flags, char **out,
                      size_t *len, struct edr_err *err)
 {
     struct stat sb;
@@ -36,12 +36,18 @@ edr_secret_read_file(const char *path, const char *what, size_t max, int missing
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        if (e == ENOENT && missing_ok)
+        if (e == ENOENT && (flags & EDR_SECRET_MISSING_OK))
             return EDR_OK;
         return edr_err_errno(err, EDR_E_KEY, e, "unable to open %s '%s'", what, path);
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         rc = edr_err_set(err, EDR_E_KEY, "%s '%s' is not a regular file", what, path);
+        goto out;
+    }
+    if ((flags & EDR_SECRET_PRIVATE) && (sb.st_mode & 077) != 0) {
+        rc = edr_err_set(err, EDR_E_KEY, "%s '%s' is readable by others (mode %04o)", what, path,
+                         (unsigned)(sb.st_mode & 07777));
+        edr_err_hint(err, "chmod 600 %s", path);
         goto out;
     }
     if ((uint64_t)sb.st_size > max) {

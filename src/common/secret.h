@@ -15,11 +15,15 @@
  * into sodium_malloc'ed memory, NUL-terminated, *len bytes (len may be
  * NULL). Only a regular file is read, opened without blocking, so a FIFO or
  * a device never hangs the run (links are followed: Kubernetes mounts
- * secrets as links). Larger than max bytes is refused. With missing_ok, a
- * file that does not exist gives *out = NULL and EDR_OK. Errors are
- * EDR_E_KEY naming `what` and path. Release with sodium_free.
+ * secrets as links). Larger than max bytes is refused. flags:
+ * EDR_SECRET_MISSING_OK: a file that does not exist gives *out = NULL and
+ * EDR_OK; EDR_SECRET_PRIVATE: a file that the group or others may read or
+ * write is refused (with a chmod hint). Errors are EDR_E_KEY naming `what`
+ * and path. Release with sodium_free.
  */
-edr_rc edr_secret_read_file(const char *path, const char *what, size_t max, int missing_ok,
+#define EDR_SECRET_MISSING_OK 1
+#define EDR_SECRET_PRIVATE 2
+edr_rc edr_secret_read_file(const char *path, const char *what, size_t max, unsigned flags,
                             char **out, size_t *len, struct edr_err *err);
 
 /*

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
+#include "common/secret.h"
+
 /* Largest key file we read: a key line is 66 bytes, leave room for junk we
  * then report as malformed rather than "too large". */
 #define KEY_FILE_MAX 4096
@@ -114,50 +117,22 @@ edr_pubkey_parse(const char *text, size_t len, const char *name, struct edr_pubk
     return rc;
 }
 
-/* Read a whole (small) file into buf. `what` names the kind of file. */
-static edr_rc
-read_small(int fd, const char *what, const char *path, char *buf, size_t size, size_t *len,
-           struct edr_err *err)
-{
-    size_t n = 0;
-    struct stat sb;
-
-    /* opened O_NONBLOCK: a FIFO or a device would hang or never end */
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return edr_err_set(err, EDR_E_KEY, "%s file '%s' is not a regular file", what, path);
-    for (;;) {
-        ssize_t r = read(fd, buf + n, size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return edr_err_errno(err, EDR_E_KEY, errno, "unable to read %s file '%s'", what, path);
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n == size)
-            return edr_err_set(err, EDR_E_KEY, "%s file '%s' is too large to be a key file", what,
-                               path);
-    }
-    *len = n;
-    return EDR_OK;
-}
-
 edr_rc
 edr_pubkey_load(const char *path, struct edr_pubkey *out, struct edr_err *err)
 {
-    char buf[KEY_FILE_MAX];
+    char *buf = NULL;
     size_t len = 0;
     edr_rc rc;
-    int fd;
 
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return edr_err_errno(err, EDR_E_KEY, errno, "unable to open public key file '%s'", path);
-    rc = read_small(fd, "public key", path, buf, sizeof(buf), &len, err);
-    close(fd);
-    if (rc != EDR_OK)
+    if ((rc = edr_crypto_init(err)) != EDR_OK)
         return rc;
-    return edr_pubkey_parse(buf, len, path, out, err);
+    /* not a secret, but read with the same care (regular file, bounded) */
+    if ((rc = edr_secret_read_file(path, "public key file", KEY_FILE_MAX, 0, &buf, &len, err)) !=
+        EDR_OK)
+        return rc;
+    rc = edr_pubkey_parse(buf, len, path, out, err);
+    sodium_free(buf);
+    return rc;
 }
 
 static edr_rc
@@ -232,45 +207,17 @@ edr_rc
 edr_identity_load(const char *path, struct edr_identity **out, struct edr_err *err)
 {
     char *buf = NULL;
-    struct stat st;
     size_t len = 0;
     edr_rc rc;
-    int fd = -1;
 
     *out = NULL;
     if ((rc = edr_crypto_init(err)) != EDR_OK)
         return rc;
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        rc = edr_err_errno(err, EDR_E_KEY, errno, "unable to open identity file '%s'", path);
-        goto out;
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = edr_err_errno(err, EDR_E_KEY, errno, "unable to stat identity file '%s'", path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = edr_err_set(err, EDR_E_KEY, "identity file '%s' is not a regular file", path);
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0) {
-        rc = edr_err_set(err, EDR_E_KEY, "identity file '%s' is readable by others (mode %04o)",
-                         path, (unsigned)(st.st_mode & 07777));
-        edr_err_hint(err, "chmod 600 %s", path);
-        goto out;
-    }
-    buf = sodium_malloc(KEY_FILE_MAX);
-    if (buf == NULL) {
-        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory (secure memory)");
-        goto out;
-    }
-    if ((rc = read_small(fd, "identity", path, buf, KEY_FILE_MAX, &len, err)) != EDR_OK)
-        goto out;
+    if ((rc = edr_secret_read_file(path, "identity file", KEY_FILE_MAX, EDR_SECRET_PRIVATE, &buf,
+                                   &len, err)) != EDR_OK)
+        return rc;
     rc = edr_identity_parse(buf, len, path, out, err);
-out:
     sodium_free(buf);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 
@@ -306,23 +253,6 @@ edr_identity_unseal(struct edr_identity *id, const uint8_t sealed[EDR_KEY_SEALED
     return EDR_OK;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Create `path` exclusively with `mode` and write `len` bytes of `buf`;
  * *created tells whether the file exists now (to be removed on failure). */
 static edr_rc
@@ -344,14 +274,12 @@ create_key_file(const char *path, mode_t mode, const char *buf, size_t len, int 
         return edr_err_errno(err, EDR_E_IO, e, "unable to create '%s'", path);
     }
     *created = 1;
-    if (fchmod(fd, mode) != 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, mode) != 0 || edr_fs_write_all(fd, buf, len) != 0) {
         e = errno;
         close(fd);
         return edr_err_errno(err, EDR_E_IO, e, "unable to write '%s'", path);
     }
-    if (close(fd) != 0)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", path);
-    return EDR_OK;
+    return edr_fs_close_synced(fd, path, EDR_E_IO, err);
 }
 
 edr_rc

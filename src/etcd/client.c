@@ -18,6 +18,7 @@
 #include "etcd/grpc.h"
 #include "etcd/proto.h"
 #include "etcd/snapshot.h"
+#include "mvcc/mvcc.h"
 
 #ifndef EDR_VERSION
 #define EDR_VERSION "dev"
@@ -980,49 +981,6 @@ edr_etcd_unary(struct edr_etcd_client *c, size_t i, const char *service, const c
 
 /* -- Range ------------------------------------------------------------- */
 
-static edr_rc
-decode_kv(const uint8_t *buf, size_t len, struct edr_etcd_kv *kv, struct edr_err *err)
-{
-    const uint8_t *p = buf, *end = buf + len;
-    struct edr_pb_field f;
-    edr_rc rc;
-
-    memset(kv, 0, sizeof(*kv));
-    while (p < end) {
-        if ((rc = edr_pb_next(&p, end, &f, err)) != EDR_OK)
-            return rc;
-        switch (f.num) {
-        case 1:
-        case 5:
-            if (f.wire != EDR_PB_LEN)
-                return edr_err_set(err, EDR_E_ETCD, "KeyValue: field %u has the wrong type", f.num);
-            if (f.num == 1) {
-                kv->key = f.data;
-                kv->key_len = f.len;
-            } else {
-                kv->value = f.data;
-                kv->value_len = f.len;
-            }
-            break;
-        case 2:
-            kv->create_revision = (int64_t)f.u;
-            break;
-        case 3:
-            kv->mod_revision = (int64_t)f.u;
-            break;
-        case 4:
-            kv->version = (int64_t)f.u;
-            break;
-        case 6:
-            kv->lease = (int64_t)f.u;
-            break;
-        default:
-            break;
-        }
-    }
-    return EDR_OK;
-}
-
 edr_rc
 edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size_t key_len,
                const void *range_end, size_t range_end_len, int64_t limit, int count_only,
@@ -1070,14 +1028,20 @@ edr_etcd_range(struct edr_etcd_client *c, size_t i, const void *key, size_t key_
                 goto fail;
             out->revision = h.revision;
         } else if (f.num == 2 && f.wire == EDR_PB_LEN) {
-            struct edr_etcd_kv *nk = realloc(out->kvs, (out->nkvs + 1) * sizeof(*nk));
+            struct edr_kv *nk = realloc(out->kvs, (out->nkvs + 1) * sizeof(*nk));
             if (nk == NULL) {
                 rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
                 goto fail;
             }
             out->kvs = nk;
-            if ((rc = decode_kv(f.data, f.len, &out->kvs[out->nkvs], err)) != EDR_OK)
+            if (edr_mvcc_kv_decode(f.data, f.len, &out->kvs[out->nkvs], err) != EDR_OK) {
+                /* etcd sent it: a failed request, not corrupt data of ours */
+                edr_err_prefix(err, "malformed KeyValue");
+                if (err != NULL)
+                    err->code = EDR_E_ETCD;
+                rc = EDR_E_ETCD;
                 goto fail;
+            }
             out->nkvs++;
         } else if (f.num == 3) {
             out->more = f.u != 0;

@@ -126,19 +126,16 @@ edr_rc edr_etcd_snapshot(struct edr_etcd_client *c, size_t i, struct edr_etcd_sn
                          struct edr_etcd_snapshot_result *res, struct edr_err *err);
 
 /* Range (KV service): keys in [key, range_end) (range_end_len 0 = the one
- * key), at most limit (0 = no limit), or only the count. kvs point into the
- * response, valid until edr_etcd_range_release. */
-struct edr_etcd_kv {
-    const uint8_t *key, *value;
-    size_t key_len, value_len;
-    int64_t create_revision, mod_revision, version, lease;
-};
+ * key), at most limit (0 = no limit), or only the count. kvs (mvcc/mvcc.h's
+ * KeyValue, decoded as in a data file) point into the response, valid until
+ * edr_etcd_range_release. */
+struct edr_kv;
 
 struct edr_etcd_range {
     int64_t revision; /* header revision */
     int64_t count;
     int more;
-    struct edr_etcd_kv *kvs;
+    struct edr_kv *kvs;
     size_t nkvs;
     uint8_t *raw;
 };

@@ -1,10 +1,10 @@
 /*
- * A small protobuf (proto3 wire format) codec for the handful of etcd
- * messages etcd-dr exchanges: Snapshot, Status, MemberList and Authenticate
- * requests and responses (field numbers in doc/etcd-internals.md §1.3). Decoders
- * are bounds checked, skip unknown fields of every wire type (groups
- * included), and never read past `end`. Field numbers we know but whose wire
- * type differs from the schema are rejected as malformed.
+ * The etcd messages etcd-dr exchanges, on the protobuf codec of common/pb.h:
+ * Snapshot, Status, MemberList and Authenticate requests and responses
+ * (field numbers in doc/etcd-internals.md §1.3). Decoders are bounds checked,
+ * skip unknown fields of every wire type (groups included), and never read
+ * past `end`. Field numbers we know but whose wire type differs from the
+ * schema are rejected as malformed.
  *
  * Errors: decoders return EDR_E_ETCD with a message such as
  * "malformed StatusResponse: truncated varint"; nothing is allocated except
@@ -17,57 +17,8 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/pb.h"
 #include "etcd/client.h"
-
-#define EDR_PB_VARINT_MAX 10
-
-enum edr_pb_wire {
-    EDR_PB_VARINT = 0,
-    EDR_PB_FIXED64 = 1,
-    EDR_PB_LEN = 2,
-    EDR_PB_SGROUP = 3,
-    EDR_PB_EGROUP = 4,
-    EDR_PB_FIXED32 = 5,
-};
-
-/* One decoded field. For VARINT/FIXED64/FIXED32 the value is in `u`; for LEN
- * `data`/`len` point into the input; for a group `data`/`len` span its body. */
-struct edr_pb_field {
-    uint32_t num;
-    enum edr_pb_wire wire;
-    uint64_t u;
-    const uint8_t *data;
-    size_t len;
-};
-
-/* Encode v as a varint into buf (at least EDR_PB_VARINT_MAX bytes); returns
- * the number of bytes written (1..10). */
-size_t edr_pb_put_varint(uint8_t *buf, uint64_t v);
-
-/* Decode a varint at *p (not past end) and advance *p. Errors: "truncated
- * varint" when the input ends inside it, "overlong varint" when it needs more
- * than 10 bytes or overflows 64 bits. */
-edr_rc edr_pb_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, struct edr_err *err);
-
-/* Read the next field at *p and advance past it (groups are skipped whole).
- * Errors: truncated input, field number 0, wire types 6/7, a stray end-group,
- * mismatched or too deeply nested (> 32) groups. */
-edr_rc edr_pb_next(const uint8_t **p, const uint8_t *end, struct edr_pb_field *f,
-                   struct edr_err *err);
-
-/* Append-only encoder into a caller buffer. When the buffer is too small (or
- * NULL, to size a message) `len` still counts every byte and `overflow` is set. */
-struct edr_pb_writer {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-    int overflow;
-};
-
-void edr_pb_writer_init(struct edr_pb_writer *w, uint8_t *buf, size_t cap);
-void edr_pb_put_uint(struct edr_pb_writer *w, uint32_t field, uint64_t v); /* omits 0 */
-void edr_pb_put_bytes(struct edr_pb_writer *w, uint32_t field, const void *data, size_t len);
-void edr_pb_put_string(struct edr_pb_writer *w, uint32_t field, const char *s); /* omits "" */
 
 /* ResponseHeader (field 1 of every response). */
 struct edr_pb_header {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/grow.h"
 #include "common/hash.h"
 #include "stream/stream.h"
@@ -83,8 +84,7 @@ struct livemap {
     size_t n, cap;
     uint64_t *slots; /* hash << 32 | (entry index + 1); 0 = empty */
     size_t nslots;
-    uint8_t *arena;
-    size_t alen, acap;
+    struct edr_buf arena; /* the keys, one after another */
 };
 
 static void
@@ -92,7 +92,7 @@ lm_release(struct livemap *lm)
 {
     free(lm->ents);
     free(lm->slots);
-    free(lm->arena);
+    edr_buf_release(&lm->arena);
     memset(lm, 0, sizeof(*lm));
 }
 
@@ -130,7 +130,7 @@ lm_get(struct livemap *lm, const uint8_t *key, size_t kl, int add, int *oom)
         if ((uint32_t)(lm->slots[j] >> 32) != h)
             continue;
         e = &lm->ents[(uint32_t)lm->slots[j] - 1];
-        if (e->klen == kl && memcmp(lm->arena + e->koff, key, kl) == 0)
+        if (e->klen == kl && memcmp(lm->arena.data + e->koff, key, kl) == 0)
             return e;
     }
     if (!add)
@@ -145,26 +145,14 @@ lm_get(struct livemap *lm, const uint8_t *key, size_t kl, int add, int *oom)
         lm->ents = ne;
         lm->cap = nc;
     }
-    if (lm->alen + kl > lm->acap) {
-        size_t nc = lm->acap ? lm->acap : 65536;
-        uint8_t *na;
-        while (nc < lm->alen + kl)
-            nc *= 2;
-        na = realloc(lm->arena, nc);
-        if (na == NULL)
-            goto oom;
-        lm->arena = na;
-        lm->acap = nc;
-    }
+    if (edr_buf_add(&lm->arena, key, kl) != 0)
+        goto oom;
     e = &lm->ents[lm->n];
     memset(e, 0, sizeof(*e));
-    e->koff = lm->alen;
+    e->koff = lm->arena.len - kl;
     e->klen = (uint32_t)kl;
     e->hash = h;
     e->dead = 1;
-    if (kl > 0)
-        memcpy(lm->arena + lm->alen, key, kl);
-    lm->alen += kl;
     lm->slots[j] = (uint64_t)h << 32 | (uint64_t)(++lm->n);
     if (lm->n * 2 > lm->nslots && lm_rehash(lm, lm->nslots * 2) != 0)
         goto oom;
@@ -228,8 +216,7 @@ struct sctx {
     uint32_t crc;
     enum bk cur;
     struct livemap lm;
-    char *mj; /* members JSON being built */
-    size_t mjlen, mjcap;
+    struct edr_buf mj; /* members JSON being built */
     struct edr_err *err;
     int strict; /* also run edr_mvcc_check's checks, in the same pass */
     int saw_key, saw_cindex;
@@ -258,26 +245,6 @@ on_status_bucket(void *ud, const uint8_t *name, size_t nl)
     return 0;
 }
 
-static int
-mj_append(struct sctx *c, const char *s, size_t n)
-{
-    if (c->mjlen + n + 1 > c->mjcap) {
-        size_t nc = c->mjcap ? c->mjcap * 2 : 256;
-        char *nb;
-        while (nc < c->mjlen + n + 1)
-            nc *= 2;
-        nb = realloc(c->mj, nc);
-        if (nb == NULL)
-            return -1;
-        c->mj = nb;
-        c->mjcap = nc;
-    }
-    memcpy(c->mj + c->mjlen, s, n);
-    c->mjlen += n;
-    c->mj[c->mjlen] = '\0';
-    return 0;
-}
-
 /* A members value goes in verbatim when it is JSON (ids exceed int64, so
  * re-encoding through jansson would change them), else as a string. */
 static int
@@ -287,12 +254,12 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
     json_t *j;
     int r;
 
-    if (c->mjlen > 1 && mj_append(c, ",", 1) != 0)
+    if (c->mj.len > 1 && edr_buf_byte(&c->mj, ',') != 0)
         return -1;
     j = json_loadb((const char *)v, vl, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &je);
     if (j != NULL) {
         json_decref(j);
-        return mj_append(c, (const char *)v, vl);
+        return edr_buf_add(&c->mj, v, vl);
     }
     j = json_stringn((const char *)v, vl);
     if (j == NULL) {
@@ -310,7 +277,7 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
         json_decref(j);
         if (s == NULL)
             return -1;
-        r = mj_append(c, s, strlen(s));
+        r = edr_buf_str(&c->mj, s);
         free(s);
     }
     return r;
@@ -415,7 +382,7 @@ status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_mv
     c.scan = scan;
     if (scan != NULL)
         scan_take_map(scan, &c.lm);
-    if (mj_append(&c, "[", 1) != 0) {
+    if (edr_buf_byte(&c.mj, '[') != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -431,7 +398,7 @@ status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_mv
         rc = edr_err_set(err, EDR_E_INTEGRITY, "meta: consistent_index not found");
         goto out;
     }
-    if (mj_append(&c, "]", 1) != 0) {
+    if (edr_buf_byte(&c.mj, ']') != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -441,10 +408,10 @@ status(struct edr_bolt *b, struct edr_mvcc_status *st, int strict, struct edr_mv
     st->db_size_in_use = used * info.page_size;
     for (size_t i = 0; i < c.lm.n; i++)
         st->live_keys += !c.lm.ents[i].dead;
-    st->members_json = c.mj;
-    c.mj = NULL;
+    st->members_json = (char *)c.mj.data;
+    c.mj.data = NULL;
 out:
-    free(c.mj);
+    edr_buf_release(&c.mj);
     if (scan != NULL)
         scan_take_map(scan, &c.lm); /* back: edr_mvcc_scan_inspect reads it */
     lm_release(&c.lm);
@@ -862,7 +829,7 @@ sorted_live(struct livemap *lm, struct sitem **items, size_t *n, struct edr_err 
     for (size_t i = 0; i < lm->n; i++) {
         if (lm->ents[i].dead)
             continue;
-        (*items)[m].k = lm->arena + lm->ents[i].koff;
+        (*items)[m].k = lm->arena.data + lm->ents[i].koff;
         (*items)[m].kl = lm->ents[i].klen;
         (*items)[m].e = &lm->ents[i];
         m++;
@@ -1037,7 +1004,7 @@ k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, struct edr_er
     }
     for (size_t i = 0; i < lm->n; i++) {
         const struct lent *e = &lm->ents[i];
-        const uint8_t *k = lm->arena + e->koff;
+        const uint8_t *k = lm->arena.data + e->koff;
         struct kitem r, n;
         if (e->dead || e->klen < K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
             continue;

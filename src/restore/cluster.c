@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/hash.h"
-#include "restore/buf.h"
+#include "restore/json.h"
 
 static char *
 xstrndup(const char *s, size_t n)
@@ -208,18 +209,18 @@ get_be64(const uint8_t *p)
 static edr_rc
 member_id(struct edr_restore_member *m, const char *token, struct edr_err *err)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
     uint8_t sum[20];
     size_t i;
 
     for (i = 0; i < m->n_urls; i++)
-        edr_restore_buf_str(&b, m->urls[i]);
-    if (edr_restore_buf_str(&b, token) < 0) {
-        edr_restore_buf_release(&b);
+        edr_buf_str(&b, m->urls[i]);
+    if (edr_buf_str(&b, token) < 0) {
+        edr_buf_release(&b);
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     }
     edr_sha1_buf(b.data, b.len, sum);
-    edr_restore_buf_release(&b);
+    edr_buf_release(&b);
     m->id = get_be64(sum);
     return EDR_OK;
 }
@@ -427,16 +428,16 @@ edr_restore_cluster_find(const struct edr_restore_cluster *cl, const char *name)
 }
 
 static void
-join_urls(struct edr_restore_buf *b, char *const *urls, size_t n)
+join_urls(struct edr_buf *b, char *const *urls, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         if (i > 0)
-            edr_restore_buf_byte(b, ',');
-        edr_restore_buf_str(b, urls[i]);
+            edr_buf_byte(b, ',');
+        edr_buf_str(b, urls[i]);
     }
-    edr_restore_buf_cstr(b);
+    edr_buf_cstr(b);
 }
 
 edr_rc
@@ -445,7 +446,7 @@ edr_restore_cluster_check_member(const struct edr_restore_cluster *cl, const cha
                                  const struct edr_restore_member **member, struct edr_err *err)
 {
     const struct edr_restore_member *m;
-    struct edr_restore_buf names = {0}, want = {0}, got = {0};
+    struct edr_buf names = {0}, want = {0}, got = {0};
     char **urls = NULL;
     size_t n = 0, i;
     const char *s, *e, *u0, *u1, *why;
@@ -458,11 +459,11 @@ edr_restore_cluster_check_member(const struct edr_restore_cluster *cl, const cha
     m = edr_restore_cluster_find(cl, name);
     if (m == NULL) {
         for (i = 0; i < cl->n_members; i++) {
-            edr_restore_buf_str(&names, i ? "', '" : "'");
-            edr_restore_buf_str(&names, cl->members[i].name);
+            edr_buf_str(&names, i ? "', '" : "'");
+            edr_buf_str(&names, cl->members[i].name);
         }
-        edr_restore_buf_byte(&names, '\'');
-        edr_restore_buf_cstr(&names);
+        edr_buf_byte(&names, '\'');
+        edr_buf_cstr(&names);
         rc =
             edr_err_set(err, EDR_E_USAGE, "--name '%s' is not a member of --initial-cluster", name);
         if (!names.failed)
@@ -524,9 +525,9 @@ out:
     for (i = 0; i < n; i++)
         free(urls[i]);
     free(urls);
-    edr_restore_buf_release(&names);
-    edr_restore_buf_release(&want);
-    edr_restore_buf_release(&got);
+    edr_buf_release(&names);
+    edr_buf_release(&want);
+    edr_buf_release(&got);
     return rc;
 }
 
@@ -547,24 +548,24 @@ edr_restore_id_hex(uint64_t id, char out[17])
 }
 
 static void
-peer_urls_json(struct edr_restore_buf *b, const struct edr_restore_member *m)
+peer_urls_json(struct edr_buf *b, const struct edr_restore_member *m)
 {
     size_t i;
 
-    edr_restore_buf_str(b, "\"peerURLs\":[");
+    edr_buf_str(b, "\"peerURLs\":[");
     for (i = 0; i < m->n_urls; i++) {
         if (i > 0)
-            edr_restore_buf_byte(b, ',');
-        edr_restore_buf_json_str(b, m->urls[i], strlen(m->urls[i]));
+            edr_buf_byte(b, ',');
+        edr_restore_json_str(b, m->urls[i], strlen(m->urls[i]));
     }
-    edr_restore_buf_byte(b, ']');
+    edr_buf_byte(b, ']');
 }
 
 static edr_rc
-finish_json(struct edr_restore_buf *b, char **out, size_t *out_len, struct edr_err *err)
+finish_json(struct edr_buf *b, char **out, size_t *out_len, struct edr_err *err)
 {
-    if (edr_restore_buf_cstr(b) < 0) {
-        edr_restore_buf_release(b);
+    if (edr_buf_cstr(b) < 0) {
+        edr_buf_release(b);
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     }
     *out = (char *)b->data;
@@ -577,15 +578,15 @@ edr_rc
 edr_restore_member_json(const struct edr_restore_member *m, char **out, size_t *out_len,
                         struct edr_err *err)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
 
-    edr_restore_buf_printf(&b, "{\"id\":%llu,", (unsigned long long)m->id);
+    edr_buf_printf(&b, "{\"id\":%llu,", (unsigned long long)m->id);
     peer_urls_json(&b, m);
     if (m->name != NULL && *m->name != '\0') {
-        edr_restore_buf_str(&b, ",\"name\":");
-        edr_restore_buf_json_str(&b, m->name, strlen(m->name));
+        edr_buf_str(&b, ",\"name\":");
+        edr_restore_json_str(&b, m->name, strlen(m->name));
     }
-    edr_restore_buf_byte(&b, '}');
+    edr_buf_byte(&b, '}');
     return finish_json(&b, out, out_len, err);
 }
 
@@ -593,10 +594,10 @@ edr_rc
 edr_restore_raft_attrs_json(const struct edr_restore_member *m, char **out, size_t *out_len,
                             struct edr_err *err)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
 
-    edr_restore_buf_byte(&b, '{');
+    edr_buf_byte(&b, '{');
     peer_urls_json(&b, m);
-    edr_restore_buf_byte(&b, '}');
+    edr_buf_byte(&b, '}');
     return finish_json(&b, out, out_len, err);
 }

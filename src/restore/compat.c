@@ -15,32 +15,24 @@
 #include <jansson.h>
 
 #include "common/bytes.h"
+#include "common/pb.h"
 
-/* an alarm key is an AlarmMember message: member id (1), alarm type (2) */
+/* an alarm key is an AlarmMember message: member id (1), alarm type (2); a
+ * key we cannot read is not an alarm we know */
 static int
 on_alarm(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
     struct edr_restore_facts *f = ud;
-    size_t i = 0;
+    const uint8_t *p = k, *end = kl > 0 ? k + kl : k;
+    struct edr_pb_field fl;
 
     (void)v, (void)vl;
-    while (i < kl) {
-        uint64_t tag = 0, val = 0;
-        for (int s = 0; i < kl && s < 64; s += 7) {
-            tag |= (uint64_t)(k[i] & 0x7f) << s;
-            if (!(k[i++] & 0x80))
-                break;
-        }
-        if ((tag & 7) != 0)
-            return 0; /* not the message we know: ignore */
-        for (int s = 0; i < kl && s < 64; s += 7) {
-            val |= (uint64_t)(k[i] & 0x7f) << s;
-            if (!(k[i++] & 0x80))
-                break;
-        }
-        if ((tag >> 3) == 2 && val == 1)
+    while (p < end && edr_pb_next(&p, end, &fl, NULL) == EDR_OK) {
+        if (fl.num != 2 || fl.wire != EDR_PB_VARINT)
+            continue;
+        if (fl.u == 1)
             f->alarm_nospace = 1;
-        else if ((tag >> 3) == 2 && val == 2)
+        else if (fl.u == 2)
             f->alarm_corrupt = 1;
     }
     return 0;

@@ -1,7 +1,7 @@
 /*
- * Durable file-system operations for writing data dirs. Restore output must
- * survive a crash right after the command returns, so every file is fsynced
- * and so is every directory whose entries changed.
+ * The restore writers' own file-system helpers (fsutil.h). Restore output
+ * must survive a crash right after the command returns: the copy is fsynced
+ * like every file common/fs.h creates.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* copy_file_range */
@@ -43,104 +43,6 @@ edr_restore_mkdir(const char *path, mode_t mode, struct edr_err *err)
 }
 
 edr_rc
-edr_restore_fsync_dir(const char *path, struct edr_err *err)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to open directory '%s'", path);
-    if (fsync(fd) < 0 && errno != EINVAL) {
-        int e = errno;
-
-        close(fd);
-        return edr_err_errno(err, EDR_E_IO, e, "unable to fsync directory '%s'", path);
-    }
-    close(fd);
-    return EDR_OK;
-}
-
-edr_rc
-edr_restore_fsync_parent(const char *path, struct edr_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    edr_rc rc;
-
-    if (slash == NULL)
-        return edr_restore_fsync_dir(".", err);
-    if (slash == path)
-        return edr_restore_fsync_dir("/", err);
-    dir = strndup(path, (size_t)(slash - path));
-    if (dir == NULL)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    rc = edr_restore_fsync_dir(dir, err);
-    free(dir);
-    return rc;
-}
-
-static int
-write_fd(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static edr_rc
-close_synced(int fd, const char *path, struct edr_err *err)
-{
-    int e;
-
-    if (fsync(fd) < 0) {
-        e = errno;
-        close(fd);
-        return edr_err_errno(err, EDR_E_IO, e, "unable to fsync '%s'", path);
-    }
-    if (close(fd) < 0)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to close '%s'", path);
-    return EDR_OK;
-}
-
-edr_rc
-edr_restore_write_file(const char *path, const void *buf, size_t len, mode_t mode, int mode_umask,
-                       struct edr_err *err)
-{
-    int fd;
-    edr_rc rc;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", path);
-    if (!mode_umask && fchmod(fd, mode) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", path);
-        close(fd);
-        goto fail;
-    }
-    if (write_fd(fd, buf, len) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", path);
-        close(fd);
-        goto fail;
-    }
-    rc = close_synced(fd, path, err);
-    if (rc == EDR_OK)
-        return EDR_OK;
-fail:
-    unlink(path);
-    return rc;
-}
-
-edr_rc
 edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_err *err)
 {
     int in = -1, out = -1;
@@ -155,15 +57,8 @@ edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to stat '%s'", src);
         goto out;
     }
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (out < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", dst);
+    if ((rc = edr_fs_create(dst, mode, EDR_E_IO, &out, err)) != EDR_OK)
         goto out;
-    }
-    if (fchmod(out, mode) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", dst);
-        goto out;
-    }
 #ifdef FICLONE
     if (ioctl(out, FICLONE, in) == 0)
         goto synced;
@@ -188,7 +83,7 @@ edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_
                     goto out;
                 }
                 n = read(in, buf, left < (1 << 20) ? (size_t)left : (1 << 20));
-                if (n > 0 && write_fd(out, buf, (size_t)n) < 0) {
+                if (n > 0 && edr_fs_write_all(out, buf, (size_t)n) < 0) {
                     rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", dst);
                     goto out;
                 }
@@ -210,7 +105,7 @@ edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_
 #ifdef FICLONE
 synced:
 #endif
-    rc = close_synced(out, dst, err);
+    rc = edr_fs_close_synced(out, dst, EDR_E_IO, err);
     out = -1;
     if (rc != EDR_OK)
         unlink(dst);

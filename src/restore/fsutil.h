@@ -1,9 +1,9 @@
 /*
- * File-system helpers of the restore writers: path joining, directories
- * with exact modes, durable writes (fsync of files and their directories),
- * removal of a temp tree we created, and a file copy that clones (reflink)
- * when the file system can. All errors are EDR_E_IO naming the path, or
- * EDR_E_INTERNAL on OOM.
+ * What the restore writers need beyond common/fs.h (durable writes, fsync
+ * of directories, removal of a temp tree): path joining, a fresh directory
+ * with an exact mode, an emptiness test, and a file copy that clones
+ * (reflink) when the file system can. All errors are EDR_E_IO naming the
+ * path, or EDR_E_INTERNAL on OOM.
  */
 #ifndef EDR_RESTORE_FSUTIL_H
 #define EDR_RESTORE_FSUTIL_H
@@ -12,22 +12,13 @@
 #include <sys/types.h>
 
 #include "common/err.h"
-#include "common/fs.h" /* edr_fs_rm_tree */
+#include "common/fs.h"
 
 /* "a/b" (malloc'ed) or NULL on OOM. */
 char *edr_restore_path_join(const char *a, const char *b);
 /* mkdir with exactly this mode (chmod after mkdir, so the umask does not
  * matter); an existing directory is an error. */
 edr_rc edr_restore_mkdir(const char *path, mode_t mode, struct edr_err *err);
-/* fsync a directory (after creating, renaming or removing entries in it). */
-edr_rc edr_restore_fsync_dir(const char *path, struct edr_err *err);
-/* fsync the directory holding path. */
-edr_rc edr_restore_fsync_parent(const char *path, struct edr_err *err);
-/* Create path (O_EXCL) with mode (chmod'ed exactly unless mode_umask, then
- * the umask applies as for open(2)), write buf, fsync, close. On failure the
- * file is removed. */
-edr_rc edr_restore_write_file(const char *path, const void *buf, size_t len, mode_t mode,
-                              int mode_umask, struct edr_err *err);
 /* Copy src to the new file dst (mode exact), by reflink if possible, else
  * copy_file_range / read-write; fsync'ed. On failure dst is removed. */
 edr_rc edr_restore_copy_file(const char *src, const char *dst, mode_t mode, struct edr_err *err);

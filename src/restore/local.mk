@@ -1,6 +1,6 @@
 # sources and unit tests of src/restore (see Makefile.am)
 libedr_a_SOURCES += \
-	src/restore/buf.c src/restore/buf.h \
+	src/restore/json.c src/restore/json.h \
 	src/restore/cluster.c src/restore/cluster.h \
 	src/restore/compat.c src/restore/compat.h \
 	src/restore/fsutil.c src/restore/fsutil.h \

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "bolt/bolt.h"
+#include "common/buf.h"
 #include "common/hash.h"
-#include "restore/buf.h"
 #include "restore/fsutil.h"
 #include "restore/snapfile.h"
 #include "restore/wal.h"
@@ -34,13 +34,13 @@ edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_restore_cl
                          struct edr_err *err)
 {
     const char *name = o->name ? o->name : EDR_RESTORE_DEFAULT_NAME;
-    struct edr_restore_buf def = {0};
+    struct edr_buf def = {0};
     const char *ic = o->initial_cluster;
     edr_rc rc;
 
     *out = NULL;
     if (ic == NULL) {
-        edr_restore_buf_printf(&def, "%s=%s", name, EDR_RESTORE_DEFAULT_PEER_URL);
+        edr_buf_printf(&def, "%s=%s", name, EDR_RESTORE_DEFAULT_PEER_URL);
         if (def.failed)
             return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         ic = (const char *)def.data;
@@ -56,7 +56,7 @@ edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_restore_cl
             *out = NULL;
         }
     }
-    edr_restore_buf_release(&def);
+    edr_buf_release(&def);
     return rc;
 }
 
@@ -448,11 +448,11 @@ strip_slashes(const char *path)
 static char *
 tmp_name(const char *path)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
 
-    edr_restore_buf_printf(&b, "%s.etcd-dr-tmp-%ld", path, (long)getpid());
-    if (edr_restore_buf_cstr(&b) < 0) {
-        edr_restore_buf_release(&b);
+    edr_buf_printf(&b, "%s.etcd-dr-tmp-%ld", path, (long)getpid());
+    if (edr_buf_cstr(&b) < 0) {
+        edr_buf_release(&b);
         return NULL;
     }
     return (char *)b.data;
@@ -462,27 +462,10 @@ tmp_name(const char *path)
 static edr_rc
 make_parents(const char *path, struct edr_err *err)
 {
-    char *p = strdup(path), *s;
-    struct stat st;
-    edr_rc rc = EDR_OK;
+    char dir[4096];
 
-    if (p == NULL)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
-        *s = '\0';
-        if (stat(p, &st) < 0) {
-            if (errno != ENOENT || mkdir(p, 0700) < 0) {
-                rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create directory '%s'", p);
-                break;
-            }
-        } else if (!S_ISDIR(st.st_mode)) {
-            rc = edr_err_set(err, EDR_E_TARGET, "'%s' is not a directory", p);
-            break;
-        }
-        *s = '/';
-    }
-    free(p);
-    return rc;
+    edr_fs_dirname(path, dir, sizeof(dir));
+    return edr_fs_mkdir_p(dir, 0700, EDR_E_IO, err);
 }
 
 /* A target to be replaced: its path, the temp dir written next to it, and
@@ -567,16 +550,16 @@ target_commit(struct target *t, struct edr_err *err)
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), ".etcd-dr-old-%Y%m%dT%H%M%SZ", &tm);
         for (k = 0;; k++) {
-            struct edr_restore_buf b = {0};
+            struct edr_buf b = {0};
 
             free(t->old);
             t->old = NULL;
-            edr_restore_buf_str(&b, t->path);
-            edr_restore_buf_str(&b, stamp);
+            edr_buf_str(&b, t->path);
+            edr_buf_str(&b, stamp);
             if (k > 0)
-                edr_restore_buf_printf(&b, "-%d", k);
-            if (edr_restore_buf_cstr(&b) < 0) {
-                edr_restore_buf_release(&b);
+                edr_buf_printf(&b, "-%d", k);
+            if (edr_buf_cstr(&b) < 0) {
+                edr_buf_release(&b);
                 return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             }
             t->old = (char *)b.data;
@@ -607,7 +590,7 @@ target_commit(struct target *t, struct edr_err *err)
         return rc;
     }
     t->committed = 1;
-    return edr_restore_fsync_parent(t->path, err);
+    return edr_fs_fsync_parent(t->path, EDR_E_IO, err);
 }
 
 /* Undo what a failed run did to this target; best effort. */
@@ -728,14 +711,14 @@ edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *membe
         (rc = edr_restore_snap_write(cl, snap, err)) != EDR_OK ||
         (rc = edr_restore_wal_write(cl, m->id, EDR_WAL_FLAVOUR_35, waldir, err)) != EDR_OK)
         goto fail;
-    if ((rc = edr_restore_fsync_dir(snap, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(waldir, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(member, err)) != EDR_OK ||
-        (rc = edr_restore_fsync_dir(st->data.tmp, err)) != EDR_OK)
+    if ((rc = edr_fs_fsync_dir(snap, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(waldir, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(member, EDR_E_IO, err)) != EDR_OK ||
+        (rc = edr_fs_fsync_dir(st->data.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
-    if (st->use_wal_target && (rc = edr_restore_fsync_parent(st->wal.tmp, err)) != EDR_OK)
+    if (st->use_wal_target && (rc = edr_fs_fsync_parent(st->wal.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
-    if ((rc = edr_restore_fsync_parent(st->data.tmp, err)) != EDR_OK)
+    if ((rc = edr_fs_fsync_parent(st->data.tmp, EDR_E_IO, err)) != EDR_OK)
         goto fail;
     *out = st;
     st = NULL;
@@ -808,7 +791,7 @@ isalnum_ascii(char c)
 }
 
 static void
-shell_word(struct edr_restore_buf *b, const char *s)
+shell_word(struct edr_buf *b, const char *s)
 {
     const char *p;
     int plain = *s != '\0';
@@ -817,23 +800,23 @@ shell_word(struct edr_restore_buf *b, const char *s)
         if (!(isalnum_ascii(*p) || strchr("_./:,=@%+-", *p) != NULL))
             plain = 0;
     if (plain) {
-        edr_restore_buf_str(b, s);
+        edr_buf_str(b, s);
         return;
     }
-    edr_restore_buf_byte(b, '\'');
+    edr_buf_byte(b, '\'');
     for (p = s; *p != '\0'; p++) {
         if (*p == '\'')
-            edr_restore_buf_str(b, "'\\''");
+            edr_buf_str(b, "'\\''");
         else
-            edr_restore_buf_byte(b, (uint8_t)*p);
+            edr_buf_byte(b, (uint8_t)*p);
     }
-    edr_restore_buf_byte(b, '\'');
+    edr_buf_byte(b, '\'');
 }
 
 /* etcd binds listen URLs only to IP addresses (and localhost): a peer URL
  * with a host name listens on 0.0.0.0 at the same port. */
 static void
-listen_url(struct edr_restore_buf *b, const char *url)
+listen_url(struct edr_buf *b, const char *url)
 {
     const char *auth = strstr(url, "://"), *colon;
     struct in_addr a4;
@@ -841,25 +824,25 @@ listen_url(struct edr_restore_buf *b, const char *url)
     size_t hlen;
 
     if (auth == NULL || strncmp(url, "unix", 4) == 0 || auth[3] == '[') {
-        edr_restore_buf_str(b, url);
+        edr_buf_str(b, url);
         return;
     }
     auth += 3;
     colon = strrchr(auth, ':');
     hlen = colon ? (size_t)(colon - auth) : 0;
     if (colon == NULL || hlen >= sizeof(host)) {
-        edr_restore_buf_str(b, url);
+        edr_buf_str(b, url);
         return;
     }
     memcpy(host, auth, hlen);
     host[hlen] = '\0';
     if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &a4) == 1) {
-        edr_restore_buf_str(b, url);
+        edr_buf_str(b, url);
         return;
     }
-    edr_restore_buf_add(b, url, (size_t)(auth - url));
-    edr_restore_buf_str(b, "0.0.0.0");
-    edr_restore_buf_str(b, colon);
+    edr_buf_add(b, url, (size_t)(auth - url));
+    edr_buf_str(b, "0.0.0.0");
+    edr_buf_str(b, colon);
 }
 
 edr_rc
@@ -868,7 +851,7 @@ edr_restore_member_cmdline(const struct edr_restore_cluster *cl, const char *mem
                            struct edr_err *err)
 {
     const struct edr_restore_member *m = edr_restore_cluster_find(cl, member_name);
-    struct edr_restore_buf b = {0}, adv = {0}, lis = {0};
+    struct edr_buf b = {0}, adv = {0}, lis = {0};
     size_t i;
     edr_rc rc;
 
@@ -877,33 +860,33 @@ edr_restore_member_cmdline(const struct edr_restore_cluster *cl, const char *mem
         return edr_err_set(err, EDR_E_USAGE, "'%s' is not a member of the cluster", member_name);
     for (i = 0; i < m->n_urls; i++) {
         if (i > 0) {
-            edr_restore_buf_byte(&adv, ',');
-            edr_restore_buf_byte(&lis, ',');
+            edr_buf_byte(&adv, ',');
+            edr_buf_byte(&lis, ',');
         }
-        edr_restore_buf_str(&adv, m->urls[i]);
+        edr_buf_str(&adv, m->urls[i]);
         listen_url(&lis, m->urls[i]);
     }
-    edr_restore_buf_cstr(&adv);
-    edr_restore_buf_cstr(&lis);
+    edr_buf_cstr(&adv);
+    edr_buf_cstr(&lis);
     if (adv.failed || lis.failed) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    edr_restore_buf_str(&b, "etcd --name ");
+    edr_buf_str(&b, "etcd --name ");
     shell_word(&b, m->name);
-    edr_restore_buf_str(&b, " --data-dir ");
+    edr_buf_str(&b, " --data-dir ");
     shell_word(&b, data_dir);
     if (wal_dir != NULL) {
-        edr_restore_buf_str(&b, " --wal-dir ");
+        edr_buf_str(&b, " --wal-dir ");
         shell_word(&b, wal_dir);
     }
-    edr_restore_buf_str(&b, " --initial-advertise-peer-urls ");
+    edr_buf_str(&b, " --initial-advertise-peer-urls ");
     shell_word(&b, (const char *)adv.data);
-    edr_restore_buf_str(&b, " --listen-peer-urls ");
+    edr_buf_str(&b, " --listen-peer-urls ");
     shell_word(&b, (const char *)lis.data);
-    edr_restore_buf_str(&b, " --advertise-client-urls " EDR_RESTORE_CLIENT_URLS_PLACEHOLDER
-                            " --listen-client-urls " EDR_RESTORE_CLIENT_URLS_PLACEHOLDER);
-    if (edr_restore_buf_cstr(&b) < 0) {
+    edr_buf_str(&b, " --advertise-client-urls " EDR_RESTORE_CLIENT_URLS_PLACEHOLDER
+                    " --listen-client-urls " EDR_RESTORE_CLIENT_URLS_PLACEHOLDER);
+    if (edr_buf_cstr(&b) < 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -911,8 +894,8 @@ edr_restore_member_cmdline(const struct edr_restore_cluster *cl, const char *mem
     b.data = NULL;
     rc = EDR_OK;
 out:
-    edr_restore_buf_release(&b);
-    edr_restore_buf_release(&adv);
-    edr_restore_buf_release(&lis);
+    edr_buf_release(&b);
+    edr_buf_release(&adv);
+    edr_buf_release(&lis);
     return rc;
 }

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/hash.h"
-#include "restore/buf.h"
+#include "common/pb.h"
 #include "restore/fsutil.h"
+#include "restore/json.h"
 
 #define V2_EVENT_CAPACITY 1000
 #define V2_EXPIRE "\"ExpireTime\":\"0001-01-01T00:00:00Z\""
@@ -32,11 +34,11 @@ cmp_hex(const void *a, const void *b)
 
 /* Opening of a v2 node up to and including `"Children":` */
 static void
-node_open(struct edr_restore_buf *b, const char *path, size_t index)
+node_open(struct edr_buf *b, const char *path, size_t index)
 {
-    edr_restore_buf_str(b, "{\"Path\":");
-    edr_restore_buf_json_str(b, path, strlen(path));
-    edr_restore_buf_printf(
+    edr_buf_str(b, "{\"Path\":");
+    edr_restore_json_str(b, path, strlen(path));
+    edr_buf_printf(
         b, ",\"CreatedIndex\":%zu,\"ModifiedIndex\":%zu," V2_EXPIRE ",\"Value\":\"\",\"Children\":",
         index, index);
 }
@@ -61,7 +63,7 @@ edr_restore_v2_json(const struct edr_restore_cluster *cl, uint8_t **out, size_t 
                                         "compareAndDeleteFail",
                                         "expireCount",
                                         "watchers"};
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
     struct hex_member *hm = NULL;
     char **attrs = NULL;
     size_t n = cl->n_members, i;
@@ -85,63 +87,63 @@ edr_restore_v2_json(const struct edr_restore_cluster *cl, uint8_t **out, size_t 
     }
     qsort(hm, n, sizeof(*hm), cmp_hex);
 
-    edr_restore_buf_str(&b, "{\"Root\":");
+    edr_buf_str(&b, "{\"Root\":");
     node_open(&b, "/", 0);
-    edr_restore_buf_str(&b, "{\"0\":");
+    edr_buf_str(&b, "{\"0\":");
     node_open(&b, "/0", 0);
-    edr_restore_buf_str(&b, "{\"members\":");
+    edr_buf_str(&b, "{\"members\":");
     node_open(&b, "/0/members", 1);
-    edr_restore_buf_byte(&b, '{');
+    edr_buf_byte(&b, '{');
     for (i = 0; i < n; i++) {
         size_t k = hm[i].index + 1;
 
         if (i > 0)
-            edr_restore_buf_byte(&b, ',');
-        edr_restore_buf_json_str(&b, hm[i].hex, strlen(hm[i].hex));
-        edr_restore_buf_byte(&b, ':');
+            edr_buf_byte(&b, ',');
+        edr_restore_json_str(&b, hm[i].hex, strlen(hm[i].hex));
+        edr_buf_byte(&b, ':');
         snprintf(path, sizeof(path), "/0/members/%s", hm[i].hex);
         node_open(&b, path, k);
-        edr_restore_buf_str(&b, "{\"raftAttributes\":");
+        edr_buf_str(&b, "{\"raftAttributes\":");
         snprintf(path, sizeof(path), "/0/members/%s/raftAttributes", hm[i].hex);
         /* a leaf: Value holds the JSON, Children is null */
-        edr_restore_buf_str(&b, "{\"Path\":");
-        edr_restore_buf_json_str(&b, path, strlen(path));
-        edr_restore_buf_printf(
+        edr_buf_str(&b, "{\"Path\":");
+        edr_restore_json_str(&b, path, strlen(path));
+        edr_buf_printf(
             &b, ",\"CreatedIndex\":%zu,\"ModifiedIndex\":%zu," V2_EXPIRE ",\"Value\":", k, k);
-        edr_restore_buf_json_str(&b, attrs[hm[i].index], strlen(attrs[hm[i].index]));
-        edr_restore_buf_str(&b, ",\"Children\":null}}}");
+        edr_restore_json_str(&b, attrs[hm[i].index], strlen(attrs[hm[i].index]));
+        edr_buf_str(&b, ",\"Children\":null}}}");
     }
-    edr_restore_buf_str(&b, "}}}},\"1\":");
+    edr_buf_str(&b, "}}}},\"1\":");
     node_open(&b, "/1", 0);
-    edr_restore_buf_str(&b, "{}}}}");
+    edr_buf_str(&b, "{}}}}");
 
-    edr_restore_buf_str(&b, ",\"WatcherHub\":{\"EventHistory\":{\"Queue\":{\"Events\":[");
+    edr_buf_str(&b, ",\"WatcherHub\":{\"EventHistory\":{\"Queue\":{\"Events\":[");
     for (i = 0; i < V2_EVENT_CAPACITY; i++) {
         char hex[17];
 
         if (i > 0)
-            edr_restore_buf_byte(&b, ',');
+            edr_buf_byte(&b, ',');
         if (i >= n) {
-            edr_restore_buf_str(&b, "null");
+            edr_buf_str(&b, "null");
             continue;
         }
         edr_restore_id_hex(cl->members[i].id, hex);
         snprintf(path, sizeof(path), "/0/members/%s/raftAttributes", hex);
-        edr_restore_buf_str(&b, "{\"action\":\"create\",\"node\":{\"key\":");
-        edr_restore_buf_json_str(&b, path, strlen(path));
-        edr_restore_buf_str(&b, ",\"value\":");
-        edr_restore_buf_json_str(&b, attrs[i], strlen(attrs[i]));
-        edr_restore_buf_printf(&b, ",\"modifiedIndex\":%zu,\"createdIndex\":%zu}}", i + 1, i + 1);
+        edr_buf_str(&b, "{\"action\":\"create\",\"node\":{\"key\":");
+        edr_restore_json_str(&b, path, strlen(path));
+        edr_buf_str(&b, ",\"value\":");
+        edr_restore_json_str(&b, attrs[i], strlen(attrs[i]));
+        edr_buf_printf(&b, ",\"modifiedIndex\":%zu,\"createdIndex\":%zu}}", i + 1, i + 1);
     }
-    edr_restore_buf_printf(&b,
-                           "],\"Size\":%zu,\"Front\":0,\"Back\":%zu,\"Capacity\":%d},"
-                           "\"StartIndex\":1,\"LastIndex\":%zu}},\"CurrentIndex\":%zu,"
-                           "\"Stats\":{",
-                           n, n % V2_EVENT_CAPACITY, V2_EVENT_CAPACITY, n, n);
+    edr_buf_printf(&b,
+                   "],\"Size\":%zu,\"Front\":0,\"Back\":%zu,\"Capacity\":%d},"
+                   "\"StartIndex\":1,\"LastIndex\":%zu}},\"CurrentIndex\":%zu,"
+                   "\"Stats\":{",
+                   n, n % V2_EVENT_CAPACITY, V2_EVENT_CAPACITY, n, n);
     for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
-        edr_restore_buf_printf(&b, "%s\"%s\":%zu", i ? "," : "", stats[i],
-                               strcmp(stats[i], "createSuccess") == 0 ? n : 0);
-    edr_restore_buf_str(&b, "},\"CurrentVersion\":2}");
+        edr_buf_printf(&b, "%s\"%s\":%zu", i ? "," : "", stats[i],
+                       strcmp(stats[i], "createSuccess") == 0 ? n : 0);
+    edr_buf_str(&b, "},\"CurrentVersion\":2}");
     if (b.failed) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
@@ -156,7 +158,7 @@ out:
             free(attrs[i]);
     free(attrs);
     free(hm);
-    edr_restore_buf_release(&b);
+    edr_buf_release(&b);
     return rc;
 }
 
@@ -164,7 +166,7 @@ edr_rc
 edr_restore_snap_build(const struct edr_restore_cluster *cl, uint8_t **out, size_t *out_len,
                        struct edr_err *err)
 {
-    struct edr_restore_buf cs = {0}, md = {0}, snap = {0}, file = {0};
+    struct edr_buf cs = {0}, md = {0}, snap = {0}, file = {0};
     uint8_t *json = NULL;
     size_t jlen = 0, i;
     edr_rc rc;
@@ -176,19 +178,19 @@ edr_restore_snap_build(const struct edr_restore_cluster *cl, uint8_t **out, size
         return rc;
     /* raftpb.ConfState: voters unpacked, then auto_leave (always emitted) */
     for (i = 0; i < cl->n_members; i++)
-        edr_restore_buf_pb_varint(&cs, 0x08, cl->members[i].id);
-    edr_restore_buf_pb_varint(&cs, 0x28, 0);
+        edr_pb_buf_uint(&cs, 1, cl->members[i].id);
+    edr_pb_buf_uint(&cs, 5, 0);
     /* raftpb.SnapshotMetadata{conf_state, index N, term 1} */
-    edr_restore_buf_pb_bytes(&md, 0x0a, cs.data, cs.len);
-    edr_restore_buf_pb_varint(&md, 0x10, cl->n_members);
-    edr_restore_buf_pb_varint(&md, 0x18, 1);
+    edr_pb_buf_bytes(&md, 1, cs.data, cs.len);
+    edr_pb_buf_uint(&md, 2, cl->n_members);
+    edr_pb_buf_uint(&md, 3, 1);
     /* raftpb.Snapshot{data, metadata} */
-    edr_restore_buf_pb_bytes(&snap, 0x0a, json, jlen);
-    edr_restore_buf_pb_bytes(&snap, 0x12, md.data, md.len);
+    edr_pb_buf_bytes(&snap, 1, json, jlen);
+    edr_pb_buf_bytes(&snap, 2, md.data, md.len);
     /* snappb.Snapshot{crc, data} */
     if (!cs.failed && !md.failed && !snap.failed) {
-        edr_restore_buf_pb_varint(&file, 0x08, edr_crc32c(0, snap.data, snap.len));
-        edr_restore_buf_pb_bytes(&file, 0x12, snap.data, snap.len);
+        edr_pb_buf_uint(&file, 1, edr_crc32c(0, snap.data, snap.len));
+        edr_pb_buf_bytes(&file, 2, snap.data, snap.len);
     }
     if (cs.failed || md.failed || snap.failed || file.failed) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
@@ -200,10 +202,10 @@ edr_restore_snap_build(const struct edr_restore_cluster *cl, uint8_t **out, size
     rc = EDR_OK;
 out:
     free(json);
-    edr_restore_buf_release(&cs);
-    edr_restore_buf_release(&md);
-    edr_restore_buf_release(&snap);
-    edr_restore_buf_release(&file);
+    edr_buf_release(&cs);
+    edr_buf_release(&md);
+    edr_buf_release(&snap);
+    edr_buf_release(&file);
     return rc;
 }
 
@@ -233,7 +235,7 @@ edr_restore_snap_write(const struct edr_restore_cluster *cl, const char *snap_di
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    rc = edr_restore_write_file(path, data, len, 0666, 1, err);
+    rc = edr_fs_write_new(path, data, len, 0666 | EDR_FS_UMASK, EDR_E_IO, err);
 out:
     free(path);
     free(data);

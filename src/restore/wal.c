@@ -15,14 +15,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/hash.h"
+#include "common/pb.h"
 #include "restore/fsutil.h"
 
 int
-edr_restore_wal_record(struct edr_restore_buf *out, uint32_t *crc, enum edr_wal_rec_type type,
+edr_restore_wal_record(struct edr_buf *out, uint32_t *crc, enum edr_wal_rec_type type,
                        const void *data, size_t len)
 {
-    struct edr_restore_buf rec = {0};
+    struct edr_buf rec = {0};
     static const uint8_t zeros[8];
     uint8_t lenf[8];
     uint64_t field;
@@ -31,12 +33,12 @@ edr_restore_wal_record(struct edr_restore_buf *out, uint32_t *crc, enum edr_wal_
 
     if (data != NULL)
         *crc = edr_crc32c(*crc, data, len);
-    edr_restore_buf_pb_varint(&rec, 0x08, (uint64_t)type);
-    edr_restore_buf_pb_varint(&rec, 0x10, *crc);
+    edr_pb_buf_uint(&rec, 1, (uint64_t)type);
+    edr_pb_buf_uint(&rec, 2, *crc);
     if (data != NULL)
-        edr_restore_buf_pb_bytes(&rec, 0x1a, data, len);
+        edr_pb_buf_bytes(&rec, 3, data, len);
     if (rec.failed) {
-        edr_restore_buf_release(&rec);
+        edr_buf_release(&rec);
         out->failed = 1;
         return -1;
     }
@@ -46,22 +48,22 @@ edr_restore_wal_record(struct edr_restore_buf *out, uint32_t *crc, enum edr_wal_
         field |= (uint64_t)(0x80 | pad) << 56;
     for (i = 0; i < 8; i++)
         lenf[i] = (uint8_t)(field >> (8 * i));
-    edr_restore_buf_add(out, lenf, 8);
-    edr_restore_buf_add(out, rec.data, rec.len);
-    rc = edr_restore_buf_add(out, zeros, pad);
-    edr_restore_buf_release(&rec);
+    edr_buf_add(out, lenf, 8);
+    edr_buf_add(out, rec.data, rec.len);
+    rc = edr_buf_add(out, zeros, pad);
+    edr_buf_release(&rec);
     return rc;
 }
 
 /* raftpb.ConfState{voters} as field 1 repeats (not packed), then auto_leave. */
 static void
-conf_state(struct edr_restore_buf *b, const struct edr_restore_cluster *cl)
+conf_state(struct edr_buf *b, const struct edr_restore_cluster *cl)
 {
     size_t i;
 
     for (i = 0; i < cl->n_members; i++)
-        edr_restore_buf_pb_varint(b, 0x08, cl->members[i].id);
-    edr_restore_buf_pb_varint(b, 0x28, 0);
+        edr_pb_buf_uint(b, 1, cl->members[i].id);
+    edr_pb_buf_uint(b, 5, 0);
 }
 
 edr_rc
@@ -69,7 +71,7 @@ edr_restore_wal_build(const struct edr_restore_cluster *cl, uint64_t node_id,
                       enum edr_wal_flavour flavour, uint8_t **out, size_t *out_len,
                       struct edr_err *err)
 {
-    struct edr_restore_buf w = {0}, d = {0}, cc = {0}, cs = {0};
+    struct edr_buf w = {0}, d = {0}, cc = {0}, cs = {0};
     uint32_t crc = 0;
     size_t i;
     edr_rc rc;
@@ -85,13 +87,13 @@ edr_restore_wal_build(const struct edr_restore_cluster *cl, uint64_t node_id,
 
     edr_restore_wal_record(&w, &crc, EDR_WAL_CRC, NULL, 0);
 
-    edr_restore_buf_pb_varint(&d, 0x08, node_id);
-    edr_restore_buf_pb_varint(&d, 0x10, cl->cluster_id);
+    edr_pb_buf_uint(&d, 1, node_id);
+    edr_pb_buf_uint(&d, 2, cl->cluster_id);
     edr_restore_wal_record(&w, &crc, EDR_WAL_METADATA, d.data, d.len);
 
     d.len = 0;
-    edr_restore_buf_pb_varint(&d, 0x08, 0);
-    edr_restore_buf_pb_varint(&d, 0x10, 0);
+    edr_pb_buf_uint(&d, 1, 0);
+    edr_pb_buf_uint(&d, 2, 0);
     edr_restore_wal_record(&w, &crc, EDR_WAL_SNAPSHOT, d.data, d.len);
 
     for (i = 0; i < cl->n_members; i++) {
@@ -102,37 +104,37 @@ edr_restore_wal_build(const struct edr_restore_cluster *cl, uint64_t node_id,
         if (rc != EDR_OK)
             goto out;
         cc.len = 0;
-        edr_restore_buf_pb_varint(&cc, 0x08, 0);                 /* ID */
-        edr_restore_buf_pb_varint(&cc, 0x10, 0);                 /* AddNode */
-        edr_restore_buf_pb_varint(&cc, 0x18, cl->members[i].id); /* NodeID */
-        edr_restore_buf_pb_bytes(&cc, 0x22, json, jlen);         /* Context */
+        edr_pb_buf_uint(&cc, 1, 0);                 /* ID */
+        edr_pb_buf_uint(&cc, 2, 0);                 /* AddNode */
+        edr_pb_buf_uint(&cc, 3, cl->members[i].id); /* NodeID */
+        edr_pb_buf_bytes(&cc, 4, json, jlen);       /* Context */
         free(json);
         d.len = 0;
-        edr_restore_buf_pb_varint(&d, 0x08, 1);     /* EntryConfChange */
-        edr_restore_buf_pb_varint(&d, 0x10, 1);     /* Term */
-        edr_restore_buf_pb_varint(&d, 0x18, i + 1); /* Index */
+        edr_pb_buf_uint(&d, 1, 1);     /* EntryConfChange */
+        edr_pb_buf_uint(&d, 2, 1);     /* Term */
+        edr_pb_buf_uint(&d, 3, i + 1); /* Index */
         if (cc.failed)
             d.failed = 1;
         else
-            edr_restore_buf_pb_bytes(&d, 0x22, cc.data, cc.len);
+            edr_pb_buf_bytes(&d, 4, cc.data, cc.len);
         edr_restore_wal_record(&w, &crc, EDR_WAL_ENTRY, d.data, d.len);
     }
 
     d.len = 0;
-    edr_restore_buf_pb_varint(&d, 0x08, 1);
-    edr_restore_buf_pb_varint(&d, 0x10, cl->members[0].id);
-    edr_restore_buf_pb_varint(&d, 0x18, cl->n_members);
+    edr_pb_buf_uint(&d, 1, 1);
+    edr_pb_buf_uint(&d, 2, cl->members[0].id);
+    edr_pb_buf_uint(&d, 3, cl->n_members);
     edr_restore_wal_record(&w, &crc, EDR_WAL_STATE, d.data, d.len);
 
     d.len = 0;
-    edr_restore_buf_pb_varint(&d, 0x08, cl->n_members);
-    edr_restore_buf_pb_varint(&d, 0x10, 1);
+    edr_pb_buf_uint(&d, 1, cl->n_members);
+    edr_pb_buf_uint(&d, 2, 1);
     if (flavour == EDR_WAL_FLAVOUR_35) {
         conf_state(&cs, cl);
         if (cs.failed)
             d.failed = 1;
         else
-            edr_restore_buf_pb_bytes(&d, 0x1a, cs.data, cs.len);
+            edr_pb_buf_bytes(&d, 3, cs.data, cs.len);
     }
     edr_restore_wal_record(&w, &crc, EDR_WAL_SNAPSHOT, d.data, d.len);
 
@@ -145,31 +147,11 @@ edr_restore_wal_build(const struct edr_restore_cluster *cl, uint64_t node_id,
     w.data = NULL;
     rc = EDR_OK;
 out:
-    edr_restore_buf_release(&w);
-    edr_restore_buf_release(&d);
-    edr_restore_buf_release(&cc);
-    edr_restore_buf_release(&cs);
+    edr_buf_release(&w);
+    edr_buf_release(&d);
+    edr_buf_release(&cc);
+    edr_buf_release(&cs);
     return rc;
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    off_t off = 0;
-
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return 0;
 }
 
 edr_rc
@@ -190,16 +172,9 @@ edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to create '%s'", path);
+    if ((rc = edr_fs_create(path, 0600, EDR_E_IO, &fd, err)) != EDR_OK)
         goto out;
-    }
     created = 1;
-    if (fchmod(fd, 0600) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to chmod '%s'", path);
-        goto out;
-    }
     /* Like etcd: reserve the whole segment, falling back to a sparse size
      * where the file system cannot allocate. */
     e = posix_fallocate(fd, 0, EDR_WAL_SEGMENT_BYTES);
@@ -211,21 +186,12 @@ edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to extend '%s'", path);
         goto out;
     }
-    if (write_all(fd, recs, len) < 0) {
+    if (edr_fs_write_all(fd, recs, len) < 0) {
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", path);
         goto out;
     }
-    if (fsync(fd) < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to fsync '%s'", path);
-        goto out;
-    }
-    e = close(fd);
+    rc = edr_fs_close_synced(fd, path, EDR_E_IO, err);
     fd = -1;
-    if (e < 0) {
-        rc = edr_err_errno(err, EDR_E_IO, errno, "unable to close '%s'", path);
-        goto out;
-    }
-    rc = EDR_OK;
 out:
     if (fd >= 0)
         close(fd);

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
-#include "restore/buf.h"
 #include "restore/cluster.h"
 
 #define EDR_WAL_SEGMENT_BYTES 64000000
@@ -42,7 +42,7 @@ enum edr_wal_flavour {
  * *crc is the running CRC-32C: updated with data and stored in the record.
  * data == NULL writes no data field (CrcType). Returns 0 or -1 on OOM.
  */
-int edr_restore_wal_record(struct edr_restore_buf *out, uint32_t *crc, enum edr_wal_rec_type type,
+int edr_restore_wal_record(struct edr_buf *out, uint32_t *crc, enum edr_wal_rec_type type,
                            const void *data, size_t len);
 
 /* All records of member node_id's WAL (without the zero preallocation) into

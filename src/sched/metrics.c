@@ -7,6 +7,7 @@
  */
 #include "sched/metrics.h"
 
+#include "common/buf.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -51,42 +52,6 @@ edr_metrics_set(struct edr_metrics *m, enum edr_metric which, double value)
         return;
     m->value[which] = value;
     m->has |= 1u << which;
-}
-
-/* ---- growable text buffer ---- */
-
-struct buf {
-    char *data;
-    size_t len, cap;
-    int oom;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if ((p = realloc(b->data, cap)) == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
 }
 
 /* Shortest text that reads back as the same double. */
@@ -247,7 +212,7 @@ parse_sample(const char *line, int *fam, char *cluster, size_t csize, double *va
 static edr_rc
 parse_file(const char *path, struct clusters *cs, struct edr_err *err)
 {
-    struct buf b = {0};
+    struct edr_buf b = {0};
     char chunk[4096];
     FILE *f;
     size_t n, lineno = 0;
@@ -265,17 +230,17 @@ parse_file(const char *path, struct clusters *cs, struct edr_err *err)
                              METRICS_FILE_MAX);
             goto out;
         }
-        buf_add(&b, chunk, n);
+        edr_buf_add(&b, chunk, n);
     }
     if (ferror(f)) {
         rc = edr_err_errno(err, EDR_E_IO, errno, "unable to read metrics file '%s'", path);
         goto out;
     }
-    if (b.oom) {
+    if (b.failed) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    for (line = b.data; line != NULL && *line != '\0'; line = next) {
+    for (line = (char *)b.data; line != NULL && *line != '\0'; line = next) {
         char cluster[EDR_METRICS_CLUSTER_MAX];
         const char *why = NULL;
         struct edr_metrics *m;
@@ -308,7 +273,7 @@ parse_file(const char *path, struct clusters *cs, struct edr_err *err)
     }
 out:
     fclose(f);
-    free(b.data);
+    edr_buf_release(&b);
     return rc;
 }
 
@@ -335,22 +300,22 @@ out:
 }
 
 static void
-add_label_value(struct buf *b, const char *s)
+add_label_value(struct edr_buf *b, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '\\')
-            buf_str(b, "\\\\");
+            edr_buf_str(b, "\\\\");
         else if (*s == '"')
-            buf_str(b, "\\\"");
+            edr_buf_str(b, "\\\"");
         else if (*s == '\n')
-            buf_str(b, "\\n");
+            edr_buf_str(b, "\\n");
         else
-            buf_add(b, s, 1);
+            edr_buf_add(b, s, 1);
     }
 }
 
 static void
-render(struct buf *b, const struct clusters *cs)
+render(struct edr_buf *b, const struct clusters *cs)
 {
     char num[64];
 
@@ -360,23 +325,23 @@ render(struct buf *b, const struct clusters *cs)
             any |= (cs->list[i].has >> f) & 1;
         if (!any)
             continue;
-        buf_str(b, "# HELP ");
-        buf_str(b, families[f].name);
-        buf_str(b, " ");
-        buf_str(b, families[f].help);
-        buf_str(b, "\n# TYPE ");
-        buf_str(b, families[f].name);
-        buf_str(b, " gauge\n");
+        edr_buf_str(b, "# HELP ");
+        edr_buf_str(b, families[f].name);
+        edr_buf_str(b, " ");
+        edr_buf_str(b, families[f].help);
+        edr_buf_str(b, "\n# TYPE ");
+        edr_buf_str(b, families[f].name);
+        edr_buf_str(b, " gauge\n");
         for (size_t i = 0; i < cs->n; i++) {
             if (!((cs->list[i].has >> f) & 1))
                 continue;
-            buf_str(b, families[f].name);
-            buf_str(b, "{cluster=\"");
+            edr_buf_str(b, families[f].name);
+            edr_buf_str(b, "{cluster=\"");
             add_label_value(b, cs->list[i].cluster);
-            buf_str(b, "\"} ");
+            edr_buf_str(b, "\"} ");
             format_value(cs->list[i].value[f], num, sizeof(num));
-            buf_str(b, num);
-            buf_str(b, "\n");
+            edr_buf_str(b, num);
+            edr_buf_str(b, "\n");
         }
     }
 }
@@ -401,7 +366,7 @@ edr_metrics_write(const char *path, const struct edr_metrics *m, struct edr_err 
 {
     struct clusters cs = {NULL, 0};
     struct edr_metrics *mine;
-    struct buf b = {0};
+    struct edr_buf b = {0};
     edr_rc rc;
 
     if (memchr(m->cluster, '\0', sizeof(m->cluster)) == NULL)
@@ -424,13 +389,13 @@ edr_metrics_write(const char *path, const struct edr_metrics *m, struct edr_err 
         if ((m->has >> f) & 1)
             edr_metrics_set(mine, (enum edr_metric)f, m->value[f]);
     render(&b, &cs);
-    if (b.oom) {
+    if (b.failed) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    rc = write_atomic(path, b.data != NULL ? b.data : "", b.len, err);
+    rc = write_atomic(path, b.data != NULL ? (char *)b.data : "", b.len, err);
 out:
-    free(b.data);
+    edr_buf_release(&b);
     free(cs.list);
     return rc;
 }

@@ -286,10 +286,8 @@ local_del(struct edr_storage *st, const char *name, struct edr_err *err)
         int e = errno;
         rc = edr_err_errno(err, EDR_E_REPO, e, "unable to delete '%s'", path);
     } else {
-        char dir[4096];
         struct edr_err ignored;
-        edr_fs_dirname(path, dir, sizeof(dir));
-        edr_fs_fsync_dir(dir, EDR_E_REPO, &ignored);
+        edr_fs_fsync_parent(path, EDR_E_REPO, &ignored);
     }
     free(path);
     return rc;

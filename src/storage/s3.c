@@ -67,7 +67,7 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
 {
     const char *b, *slash;
     size_t blen, i;
-    struct edr_strbuf pre = {0};
+    struct edr_buf pre = {0};
     const char *p;
 
     *bucket = *prefix = NULL;
@@ -96,22 +96,21 @@ edr_s3_parse_url(const char *url, char **bucket, char **prefix, struct edr_err *
             e = p + strlen(p);
         if (e > p) {
             if ((e - p == 1 && p[0] == '.') || (e - p == 2 && p[0] == '.' && p[1] == '.')) {
-                free(pre.p);
+                edr_buf_release(&pre);
                 return edr_err_set(err, EDR_E_USAGE,
                                    "'%s': '.' and '..' are not allowed in the"
                                    " prefix",
                                    url);
             }
-            if (edr_strbuf_add(&pre, p, (size_t)(e - p)) != 0 ||
-                edr_strbuf_add(&pre, "/", 1) != 0) {
-                free(pre.p);
+            if (edr_buf_add(&pre, p, (size_t)(e - p)) != 0 || edr_buf_add(&pre, "/", 1) != 0) {
+                edr_buf_release(&pre);
                 return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
             }
         }
         p = e;
     }
     *bucket = strndup(b, blen);
-    *prefix = pre.p != NULL ? pre.p : strdup("");
+    *prefix = pre.data != NULL ? (char *)pre.data : strdup("");
     if (*bucket == NULL || *prefix == NULL) {
         free(*bucket);
         free(*prefix);
@@ -494,7 +493,7 @@ s3_del(struct edr_storage *st, const char *name, struct edr_err *err)
     rc = edr_s3_request(s, &r, err);
     if (rc == EDR_OK && r.status != 204 && r.status != 200) {
         if (r.status == 404 && r.resp.len > 0)
-            edr_s3_xml_error(r.resp.p, r.resp.len, code, sizeof(code), msg, sizeof(msg));
+            edr_s3_xml_error((char *)r.resp.data, r.resp.len, code, sizeof(code), msg, sizeof(msg));
         if (!(r.status == 404 && strcmp(code, "NoSuchBucket") != 0))
             rc = edr_s3_http_error(s, &r, err);
     }
@@ -537,7 +536,7 @@ s3_list(struct edr_storage *st, const char *prefix, edr_storage_list_cb cb, void
         if (rc == EDR_OK && r.status != 200)
             rc = edr_s3_http_error(s, &r, err);
         if (rc == EDR_OK) {
-            rc = edr_s3_xml_list_objects(r.resp.p, r.resp.len, &page, err);
+            rc = edr_s3_xml_list_objects((char *)r.resp.data, r.resp.len, &page, err);
             if (rc != EDR_OK)
                 edr_err_prefix(err, "s3 list 's3://%s/%s'", s->bucket, full);
         }
@@ -609,7 +608,7 @@ s3_cleanup(struct edr_storage *st, const char *prefix, int age_s, struct edr_err
         if (rc == EDR_OK && r.status != 200)
             rc = edr_s3_http_error(s, &r, err);
         if (rc == EDR_OK) {
-            rc = edr_s3_xml_list_uploads(r.resp.p, r.resp.len, &page, err);
+            rc = edr_s3_xml_list_uploads((char *)r.resp.data, r.resp.len, &page, err);
             if (rc != EDR_OK)
                 edr_err_prefix(err, "s3 list uploads 's3://%s/%s'", s->bucket, full);
         }

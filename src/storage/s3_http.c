@@ -41,8 +41,7 @@ req_reset(struct edr_s3_req *r)
 {
     r->status = 0;
     r->resp.len = 0;
-    if (r->resp.p != NULL)
-        r->resp.p[0] = '\0';
+    edr_buf_reset(&r->resp);
     r->sunk = 0;
     r->sink_rc = EDR_OK;
     r->etag[0] = '\0';
@@ -59,8 +58,7 @@ req_reset(struct edr_s3_req *r)
 void
 edr_s3_req_release(struct edr_s3_req *r)
 {
-    free(r->resp.p);
-    r->resp.p = NULL;
+    edr_buf_release(&r->resp);
     r->resp.len = r->resp.cap = 0;
 }
 
@@ -134,7 +132,7 @@ on_body(char *p, size_t sz, size_t n, void *ud)
         }
         return len;
     }
-    if (r->resp.len + len > MAX_RESP_BODY || edr_strbuf_add(&r->resp, p, len) != 0)
+    if (r->resp.len + len > MAX_RESP_BODY || edr_buf_add(&r->resp, p, len) != 0)
         return 0;
     return len;
 }
@@ -378,8 +376,8 @@ edr_s3_http_error(struct edr_s3 *s, const struct edr_s3_req *r, struct edr_err *
     edr_rc rc = EDR_E_REPO;
 
     what_str(s, r, what, sizeof(what));
-    if (r->resp.len == 0 ||
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) != 0) {
+    if (r->resp.len == 0 || edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code),
+                                             msg, sizeof(msg)) != 0) {
         if (r->status == 404 && r->key != NULL)
             return edr_err_set(err, EDR_E_NOTFOUND, "%s: not found (HTTP 404)", what);
         if (r->status == 403)
@@ -425,7 +423,8 @@ edr_s3_retryable(const struct edr_s3_req *r)
     if (r->status >= 500 || r->status == 429)
         return 1;
     if (r->status == 400 && r->resp.len > 0 &&
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) == 0)
+        edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code), msg, sizeof(msg)) ==
+            0)
         return strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0;
     return 0;
 }

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "common/strbuf.h"
+#include "common/buf.h"
 #include "storage/s3_sigv4.h"
 #include "storage/storage.h"
 #include "stream/stream.h"
@@ -63,7 +63,7 @@ struct edr_s3_req {
     int body_started;
     /* filled by the request */
     long status;
-    struct edr_strbuf resp;
+    struct edr_buf resp;
     uint64_t sunk;
     edr_rc sink_rc;
     struct edr_err *sink_err;

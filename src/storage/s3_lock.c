@@ -138,7 +138,7 @@ lock_read(struct edr_s3 *s, const char *key, struct lock_info *li, struct edr_er
         goto out;
     }
     snprintf(li->etag, sizeof(li->etag), "%s", r.etag);
-    j = json_loadb(r.resp.p != NULL ? r.resp.p : "", r.resp.len, 0, &je);
+    j = json_loadb(r.resp.data != NULL ? (char *)r.resp.data : "", r.resp.len, 0, &je);
     if (j == NULL || !json_is_object(j)) {
         /* Unreadable: treat as a lock held by an unknown owner that expires
          * never; the user has to remove it. */

@@ -85,7 +85,7 @@ put_initiate(struct put *p, struct edr_err *err)
     if (rc == EDR_OK && r.status != 200)
         rc = edr_s3_http_error(p->s, &r, err);
     if (rc == EDR_OK) {
-        rc = edr_s3_xml_upload_id(r.resp.p, r.resp.len, &p->upload_id, err);
+        rc = edr_s3_xml_upload_id((char *)r.resp.data, r.resp.len, &p->upload_id, err);
         if (rc != EDR_OK)
             edr_err_prefix(err, "s3 POST 's3://%s/%s?uploads'", p->s->bucket, p->key);
     }
@@ -292,7 +292,8 @@ completed_earlier(struct put *p, const struct edr_s3_req *r)
     struct edr_err e2;
 
     if (r->resp.len == 0 ||
-        edr_s3_xml_error(r->resp.p, r->resp.len, code, sizeof(code), msg, sizeof(msg)) != 0 ||
+        edr_s3_xml_error((char *)r->resp.data, r->resp.len, code, sizeof(code), msg, sizeof(msg)) !=
+            0 ||
         strcmp(code, "NoSuchUpload") != 0)
         return 0;
     edr_err_clear(&e2);
@@ -309,7 +310,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
 {
     struct put *p = (struct put *)st;
     struct edr_s3_req r = {0};
-    struct edr_strbuf x = {0};
+    struct edr_buf x = {0};
     struct edr_s3_qparam q[1];
     struct edr_s3_xml *root = NULL;
     edr_rc rc = EDR_OK;
@@ -332,32 +333,32 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         goto out;
     if (p->len > 0 && (rc = upload_part(p, p->buf, p->len, err)) != EDR_OK)
         goto out;
-    if (edr_strbuf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
+    if (edr_buf_add(&x, "<CompleteMultipartUpload>", 25) != 0)
         goto oom;
     for (i = 0; i < p->nparts; i++) {
         char part[300];
         int n = snprintf(part, sizeof(part), "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
-        if (edr_strbuf_add(&x, part, (size_t)n) != 0)
+        if (edr_buf_add(&x, part, (size_t)n) != 0)
             goto oom;
         for (const char *c = p->etags[i]; *c; c++) {
             const char *esc = *c == '&'   ? "&amp;"
                               : *c == '<' ? "&lt;"
                               : *c == '"' ? "&quot;"
                                           : NULL;
-            if (edr_strbuf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
+            if (edr_buf_add(&x, esc != NULL ? esc : c, esc != NULL ? strlen(esc) : 1) != 0)
                 goto oom;
         }
-        if (edr_strbuf_add(&x, "</ETag></Part>", 14) != 0)
+        if (edr_buf_add(&x, "</ETag></Part>", 14) != 0)
             goto oom;
     }
-    if (edr_strbuf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
+    if (edr_buf_add(&x, "</CompleteMultipartUpload>", 26) != 0)
         goto oom;
     q[0] = (struct edr_s3_qparam){"uploadId", p->upload_id};
     r.method = "POST";
     r.key = p->key;
     r.q = q;
     r.nq = 1;
-    r.body = x.p;
+    r.body = x.data;
     r.body_len = x.len;
     r.xname[0] = "content-type";
     r.xvalue[0] = "application/xml";
@@ -369,7 +370,7 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         rc = edr_s3_http_error(p->s, &r, err);
     /* S3 may answer 200 and still fail: the error is then in the body. */
     if (rc == EDR_OK && r.resp.len > 0) {
-        rc = edr_s3_xml_parse(r.resp.p, r.resp.len, &root, err);
+        rc = edr_s3_xml_parse((char *)r.resp.data, r.resp.len, &root, err);
         if (rc == EDR_OK && strcmp(root->name, "CompleteMultipartUploadResult") != 0)
             rc = edr_s3_http_error(p->s, &r, err);
         else if (rc != EDR_OK)
@@ -380,7 +381,7 @@ oom:
     rc = edr_err_set(err, EDR_E_INTERNAL, "s3: out of memory");
 out:
     edr_s3_xml_free(root);
-    free(x.p);
+    edr_buf_release(&x);
     edr_s3_req_release(&r);
     if (rc == EDR_OK)
         p->done = 1;

@@ -5,7 +5,7 @@
  * input ending early) is an error rather than a guess, because a listing
  * misread silently could make retention delete the wrong backups.
  */
-#include "common/strbuf.h"
+#include "common/buf.h"
 #include "storage/s3_xml.h"
 
 #include <ctype.h>
@@ -73,7 +73,7 @@ name_char(char c)
 
 /* Append code point cp as UTF-8. */
 static int
-add_utf8(struct edr_strbuf *b, unsigned long cp)
+add_utf8(struct edr_buf *b, unsigned long cp)
 {
     char u[4];
     size_t n;
@@ -97,12 +97,12 @@ add_utf8(struct edr_strbuf *b, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return edr_strbuf_add(b, u, n);
+    return edr_buf_add(b, u, n);
 }
 
 /* At '&': decode one entity into b. */
 static edr_rc
-entity(struct parser *p, struct edr_strbuf *b)
+entity(struct parser *p, struct edr_buf *b)
 {
     static const struct {
         const char *name;
@@ -113,7 +113,7 @@ entity(struct parser *p, struct edr_strbuf *b)
     for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         if (at(p, named[i].name)) {
             p->pos += strlen(named[i].name);
-            return edr_strbuf_add(b, &named[i].c, 1) == 0 ? EDR_OK : oom(p);
+            return edr_buf_add(b, &named[i].c, 1) == 0 ? EDR_OK : oom(p);
         }
     }
     if (at(p, "&#")) {
@@ -185,7 +185,7 @@ static edr_rc element(struct parser *p, int depth, struct edr_s3_xml **out);
 static edr_rc
 content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, const char *qname)
 {
-    struct edr_strbuf text = {0};
+    struct edr_buf text = {0};
     struct edr_s3_xml **tail = &n->child;
     edr_rc rc = EDR_OK;
 
@@ -225,7 +225,7 @@ content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, cons
                 rc = bad(p, "unexpected end of input in cdata");
                 goto out;
             }
-            if (edr_strbuf_add(&text, p->buf + start, p->pos - 3 - start) != 0) {
+            if (edr_buf_add(&text, p->buf + start, p->pos - 3 - start) != 0) {
                 rc = oom(p);
                 goto out;
             }
@@ -252,7 +252,7 @@ content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, cons
                 rc = bad(p, "nul byte in text");
                 goto out;
             }
-            if (edr_strbuf_add(&text, p->buf + start, p->pos - start) != 0) {
+            if (edr_buf_add(&text, p->buf + start, p->pos - start) != 0) {
                 rc = oom(p);
                 goto out;
             }
@@ -260,11 +260,11 @@ content(struct parser *p, int depth, struct edr_s3_xml *n, size_t name_len, cons
     }
 out:
     if (rc == EDR_OK) {
-        n->text = text.p != NULL ? text.p : strdup("");
+        n->text = text.data != NULL ? (char *)text.data : strdup("");
         if (n->text == NULL)
             return oom(p);
     } else {
-        free(text.p);
+        edr_buf_release(&text);
     }
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 edr_rc
 edr_storage_open(const char *url, const struct edr_storage_opts *opts, int create,
                  struct edr_storage **out, struct edr_err *err)
@@ -60,8 +62,8 @@ edr_storage_put_buf(struct edr_storage *st, const char *name, const void *buf, s
 /* A sink collecting at most `max` bytes in memory. */
 struct memsink {
     struct edr_stream base;
-    char *buf;
-    size_t len, cap, max;
+    struct edr_buf b;
+    size_t max;
     const char *name;
 };
 
@@ -70,20 +72,11 @@ memsink_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err 
 {
     struct memsink *m = (struct memsink *)s;
 
-    if (m->len + len > m->max)
+    if (len > m->max - m->b.len)
         return edr_err_set(err, EDR_E_INTEGRITY, "object '%s' is larger than %zu bytes", m->name,
                            m->max);
-    if (m->len + len + 1 > m->cap) {
-        size_t cap = (m->len + len + 1) * 2;
-        char *nb = realloc(m->buf, cap);
-        if (nb == NULL)
-            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-        m->buf = nb;
-        m->cap = cap;
-    }
-    memcpy(m->buf + m->len, buf, len);
-    m->len += len;
-    m->buf[m->len] = '\0';
+    if (edr_buf_add(&m->b, buf, len) != 0)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     return EDR_OK;
 }
 
@@ -108,22 +101,19 @@ edr_rc
 edr_storage_get_buf(struct edr_storage *st, const char *name, size_t max, char **out,
                     size_t *outlen, struct edr_err *err)
 {
-    struct memsink m = {{&memsink_ops, NULL}, NULL, 0, 0, max, name};
+    struct memsink m = {{&memsink_ops, NULL}, {0}, max, name};
     edr_rc rc;
 
     *out = NULL;
     rc = st->ops->get(st, name, 0, &m.base, err);
+    if (rc == EDR_OK && edr_buf_cstr(&m.b) != 0)
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     if (rc != EDR_OK) {
-        free(m.buf);
+        edr_buf_release(&m.b);
         return rc;
     }
-    if (m.buf == NULL) {
-        m.buf = calloc(1, 1);
-        if (m.buf == NULL)
-            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    }
-    *out = m.buf;
+    *out = (char *)m.b.data;
     if (outlen != NULL)
-        *outlen = m.len;
+        *outlen = m.b.len;
     return EDR_OK;
 }

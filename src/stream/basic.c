@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/fs.h"
+
 static edr_rc
 oom(struct edr_err *err)
 {
@@ -161,19 +164,9 @@ static edr_rc
 fd_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err)
 {
     struct fd_stream *st = (struct fd_stream *)s;
-    const char *p = buf;
 
-    while (len > 0) {
-        ssize_t w = write(st->fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", st->name);
-        if (w == 0) /* should not happen for regular files or pipes */
-            return edr_err_errno(err, EDR_E_IO, EIO, "unable to write '%s'", st->name);
-        p += w;
-        len -= (size_t)w;
-    }
+    if (edr_fs_write_all(st->fd, buf, len) != 0)
+        return edr_err_errno(err, EDR_E_IO, errno, "unable to write '%s'", st->name);
     return EDR_OK;
 }
 
@@ -199,8 +192,8 @@ edr_stream_fd_new(int fd, const char *name, struct edr_stream **out, struct edr_
 
 struct mem_stream {
     struct edr_stream base;
-    uint8_t *buf;
-    size_t len, cap, max;
+    struct edr_buf b;
+    size_t max;
     char *name;
 };
 
@@ -209,25 +202,11 @@ mem_write(struct edr_stream *s, const void *buf, size_t len, struct edr_err *err
 {
     struct mem_stream *st = (struct mem_stream *)s;
 
-    if (len > st->max - st->len)
+    if (len > st->max - st->b.len)
         return edr_err_set(err, EDR_E_INTEGRITY, "'%s' is larger than %zu bytes", st->name,
                            st->max);
-    if (st->len + len + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        uint8_t *nb;
-        while (cap < st->len + len + 1)
-            cap *= 2;
-        if (cap > st->max + 1)
-            cap = st->max + 1;
-        nb = realloc(st->buf, cap);
-        if (nb == NULL)
-            return oom(err);
-        st->buf = nb;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, buf, len);
-    st->len += len;
-    st->buf[st->len] = '\0';
+    if (edr_buf_add(&st->b, buf, len) != 0)
+        return oom(err);
     return EDR_OK;
 }
 
@@ -236,7 +215,7 @@ mem_free(struct edr_stream *s)
 {
     struct mem_stream *st = (struct mem_stream *)s;
 
-    free(st->buf);
+    edr_buf_release(&st->b);
     free(st->name);
     free(st);
 }
@@ -249,15 +228,14 @@ edr_stream_mem_new(size_t max, const char *name, struct edr_stream **out, struct
     struct mem_stream *st = calloc(1, sizeof(*st));
 
     *out = NULL;
-    if (st == NULL || (st->name = strdup(name)) == NULL || (st->buf = calloc(1, 1)) == NULL) {
-        if (st != NULL)
+    if (st == NULL || (st->name = strdup(name)) == NULL || edr_buf_cstr(&st->b) != 0) {
+        if (st != NULL) {
             free(st->name);
+            edr_buf_release(&st->b);
+        }
         free(st);
         return oom(err);
     }
-    if (max == SIZE_MAX)
-        max--;
-    st->cap = 1;
     st->max = max;
     st->base.ops = &mem_ops;
     *out = &st->base;
@@ -270,8 +248,8 @@ edr_stream_mem_data(const struct edr_stream *s, size_t *len)
     const struct mem_stream *st = (const struct mem_stream *)s;
 
     if (len != NULL)
-        *len = st->len;
-    return st->buf;
+        *len = st->b.len;
+    return st->b.data;
 }
 
 /* ---- null sink ---- */

@@ -27,7 +27,8 @@ case $TARGET in
 bolt)
     # the target also compares the mvcc status of a stream capture with the file's
     SOURCES="tests/fuzz/fuzz_bolt.c tests/fuzz/scan_diff.c src/bolt/reader.c src/bolt/capture.c
-        src/mvcc/mvcc.c src/mvcc/kvpb.c src/common/err.c src/common/hash.c"
+        src/mvcc/mvcc.c src/mvcc/kvpb.c src/common/pb.c src/common/buf.c src/common/err.c
+        src/common/hash.c"
     LIBS="-ljansson -lcrypto -lpthread"
     ;;
 cron)
@@ -37,11 +38,13 @@ cron)
 datafile)
     SOURCES="tests/fuzz/fuzz_datafile.c src/stream/basic.c src/stream/open.c src/stream/seal.c
         src/stream/tar.c src/stream/thread.c src/stream/zstd.c src/stream/zstd_mt.c
-        src/crypto/keys.c src/common/err.c src/common/hash.c"
+        src/crypto/keys.c src/common/buf.c src/common/err.c src/common/fs.c src/common/hash.c
+        src/common/secret.c"
     LIBS="-lsodium -lzstd -larchive -lcrypto -lpthread"
     ;;
 grpc)
-    SOURCES="tests/fuzz/fuzz_grpc.c src/etcd/grpc.c src/etcd/proto.c src/common/err.c"
+    SOURCES="tests/fuzz/fuzz_grpc.c src/etcd/grpc.c src/etcd/proto.c src/common/pb.c
+        src/common/buf.c src/common/err.c"
     LIBS=""
     ;;
 manifest)

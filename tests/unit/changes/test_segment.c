@@ -92,7 +92,7 @@ collect(void *ud, const struct edr_seg_record *r, struct edr_err *err)
 }
 
 static void
-sample_records(struct edr_strbuf *b)
+sample_records(struct edr_buf *b)
 {
     uint8_t kv[256];
     size_t n;
@@ -113,18 +113,18 @@ static void
 test_records_roundtrip(void **state)
 {
     static const size_t splits[] = {1, 7, 0, 100000};
-    struct edr_strbuf b;
+    struct edr_buf b;
     struct edr_err err;
 
     (void)state;
     sample_records(&b);
-    assert_memory_equal(b.p, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN);
+    assert_memory_equal(b.data, EDR_SEG_MAGIC, EDR_SEG_MAGIC_LEN);
     for (size_t i = 0; i < sizeof(splits) / sizeof(splits[0]); i++) {
         struct seen s = {0};
         struct edr_stream *p = NULL;
 
         assert_int_equal(edr_seg_parser_new(collect, &s, "t", &p, &err), EDR_OK);
-        assert_int_equal(tu_feed_finish(p, b.p, b.len, splits[i], i + 1, &err), EDR_OK);
+        assert_int_equal(tu_feed_finish(p, b.data, b.len, splits[i], i + 1, &err), EDR_OK);
         edr_stream_free(p);
         assert_int_equal(s.n, 5);
         assert_int_equal(s.rev[0], 3);
@@ -136,7 +136,7 @@ test_records_roundtrip(void **state)
         assert_int_equal(s.rev[4], 5);
         assert_true(s.kv_len[0] > 0);
     }
-    free(b.p);
+    edr_buf_release(&b);
 }
 
 static edr_rc
@@ -154,7 +154,7 @@ parse_all(const void *buf, size_t len, struct edr_err *err)
 static void
 test_records_refused(void **state)
 {
-    struct edr_strbuf b, c = {0};
+    struct edr_buf b, c = {0};
     struct edr_err err;
     uint8_t kv[64];
     size_t n;
@@ -162,11 +162,11 @@ test_records_refused(void **state)
     (void)state;
     sample_records(&b);
     /* truncated in the last record */
-    assert_int_equal(parse_all(b.p, b.len - 1, &err), EDR_E_INTEGRITY);
+    assert_int_equal(parse_all(b.data, b.len - 1, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "truncated record"));
     /* bad magic */
-    b.p[0] = 'X';
-    assert_int_equal(parse_all(b.p, b.len, &err), EDR_E_INTEGRITY);
+    b.data[0] = 'X';
+    assert_int_equal(parse_all(b.data, b.len, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "bad magic"));
     /* empty */
     assert_int_equal(parse_all("", 0, &err), EDR_E_INTEGRITY);
@@ -174,16 +174,16 @@ test_records_refused(void **state)
     n = kv_bytes(kv, sizeof(kv), "/a", "1", 9, 9, 1, 0);
     assert_int_equal(edr_seg_put_event(&c, EDR_SEG_PUT, 9, 1, kv, n), 0);
     assert_int_equal(edr_seg_put_event(&c, EDR_SEG_PUT, 8, 1, kv, n), 0);
-    assert_int_equal(parse_all(c.p, c.len, &err), EDR_E_INTEGRITY);
+    assert_int_equal(parse_all(c.data, c.len, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "revision 8 after 9"));
     /* an unknown record type */
     c.len = 0;
     assert_int_equal(edr_seg_put_event(&c, EDR_SEG_PUT, 9, 1, kv, n), 0);
-    c.p[EDR_SEG_MAGIC_LEN] = 9;
-    assert_int_equal(parse_all(c.p, c.len, &err), EDR_E_INTEGRITY);
+    c.data[EDR_SEG_MAGIC_LEN] = 9;
+    assert_int_equal(parse_all(c.data, c.len, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "unknown record type 9"));
-    free(b.p);
-    free(c.p);
+    edr_buf_release(&b);
+    edr_buf_release(&c);
 }
 
 /* ---- manifest --------------------------------------------------------- */
@@ -254,7 +254,7 @@ static void
 publish(struct edr_repo *r, const struct edr_pubkey *pk, size_t npk, struct edr_segment *s,
         int64_t first, int64_t last, const char *prev)
 {
-    struct edr_strbuf b = {0};
+    struct edr_buf b = {0};
     struct edr_err err;
     uint8_t kv[64];
 
@@ -271,9 +271,9 @@ publish(struct edr_repo *r, const struct edr_pubkey *pk, size_t npk, struct edr_
     s->last_time_ms = 1000 * last;
     s->events = (uint64_t)(last - first + 1);
     snprintf(s->prev_sha256, sizeof(s->prev_sha256), "%s", prev);
-    if (edr_segment_publish(r, pk, npk, 1, s, (const uint8_t *)b.p, b.len, &err) != EDR_OK)
+    if (edr_segment_publish(r, pk, npk, 1, s, b.data, b.len, &err) != EDR_OK)
         fail_msg("%s", err.msg);
-    free(b.p);
+    edr_buf_release(&b);
 }
 
 static void
@@ -358,7 +358,7 @@ static void
 test_gap_inside(void **state)
 {
     struct edr_repo *r = open_repo("gap");
-    struct edr_strbuf b = {0};
+    struct edr_buf b = {0};
     struct edr_segment s;
     struct edr_err err;
     uint8_t kv[64];
@@ -374,11 +374,10 @@ test_gap_inside(void **state)
     s.last_revision = 5;
     s.first_time_ms = s.last_time_ms = 1;
     s.events = 2;
-    assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, (const uint8_t *)b.p, b.len, &err),
-                     EDR_OK);
+    assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, b.data, b.len, &err), EDR_OK);
     assert_int_equal(edr_segment_read(r, &s, NULL, NULL, NULL, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "revisions 4..4 are missing"));
-    free(b.p);
+    edr_buf_release(&b);
     edr_repo_free(r);
 }
 
@@ -461,7 +460,7 @@ test_replay(void **state)
     struct edr_bolt_writer *w = NULL;
     struct edr_bolt *db = NULL;
     struct edr_replay rp;
-    struct edr_strbuf b = {0};
+    struct edr_buf b = {0};
     struct edr_segment s;
     struct edr_err err;
     struct dump d = {0};
@@ -499,9 +498,8 @@ test_replay(void **state)
     s.last_time_ms = 2;
     s.events = 4;
     s.leases = 1;
-    assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, (const uint8_t *)b.p, b.len, &err),
-                     EDR_OK);
-    free(b.p);
+    assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, b.data, b.len, &err), EDR_OK);
+    edr_buf_release(&b);
 
     assert_int_equal(edr_restore_cluster_parse("x=http://127.0.0.1:2380", "t", &cl, &err), EDR_OK);
     memset(&rp, 0, sizeof(rp));

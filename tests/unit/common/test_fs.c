@@ -4,7 +4,8 @@
  * the mode asked for whatever the umask, appears only when committed, and is
  * removed when released; temp names are unpredictable; leftovers of a dead
  * pid are removed and a live one's are kept; mkdir -p refuses a file in the
- * way.
+ * way; a new file created in place never replaces or follows anything, and
+ * gets its exact mode or, when asked, the umask's.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -183,6 +184,51 @@ test_mkdir_p(void **state)
     assert_int_equal(edr_fs_mkdir_p(path("link/c"), 0700, EDR_E_REPO, &err), EDR_OK);
 }
 
+static void
+test_write_new(void **state)
+{
+    char want[600];
+    struct edr_err err;
+    struct stat sb;
+    mode_t old;
+    int fd;
+
+    (void)state;
+    old = umask(022);
+    assert_int_equal(edr_fs_write_new(path("exact"), "abc", 3, 0640, EDR_E_IO, &err), EDR_OK);
+    assert_int_equal(edr_fs_write_new(path("masked"), "", 0, 0666 | EDR_FS_UMASK, EDR_E_IO, &err),
+                     EDR_OK);
+    umask(077);
+    assert_int_equal(edr_fs_write_new(path("exact2"), "x", 1, 0644, EDR_E_IO, &err), EDR_OK);
+    umask(old);
+    assert_int_equal(stat(path("exact"), &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0640);
+    assert_string_equal(slurp(path("exact")), "abc");
+    assert_int_equal(stat(path("masked"), &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0644);
+    assert_int_equal(sb.st_size, 0);
+    assert_int_equal(stat(path("exact2"), &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0644);
+    /* an existing file is never replaced, a link never followed */
+    assert_int_equal(edr_fs_write_new(path("exact"), "new", 3, 0600, EDR_E_REPO, &err), EDR_E_REPO);
+    snprintf(want, sizeof(want), "unable to create '%s': [17] File exists", path("exact"));
+    assert_string_equal(err.msg, want);
+    assert_string_equal(slurp(path("exact")), "abc");
+    assert_int_equal(symlink(path("victim"), path("link")), 0);
+    assert_int_equal(edr_fs_create(path("link"), 0600, EDR_E_IO, &fd, &err), EDR_E_IO);
+    assert_int_equal(fd, -1);
+    assert_int_equal(lstat(path("victim"), &sb), -1);
+    /* the pieces: create, write, close with fsync, then fsync the directory */
+    assert_int_equal(edr_fs_create(path("parts"), 0600, EDR_E_IO, &fd, &err), EDR_OK);
+    assert_int_equal(edr_fs_write_all(fd, "12345", 5), 0);
+    assert_int_equal(edr_fs_close_synced(fd, path("parts"), EDR_E_IO, &err), EDR_OK);
+    assert_string_equal(slurp(path("parts")), "12345");
+    assert_int_equal(edr_fs_fsync_parent(path("parts"), EDR_E_IO, &err), EDR_OK);
+    assert_int_equal(edr_fs_fsync_parent(path("none/x"), EDR_E_IO, &err), EDR_E_IO);
+    assert_non_null(strstr(err.msg, "none': [2] No such file or directory"));
+    assert_int_equal(entries(), 5);
+}
+
 int
 main(void)
 {
@@ -191,6 +237,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_atomic_release_and_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_new, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
- * Unit tests of the protobuf codec: varints at their boundaries and broken
- * ones, every wire type (groups included) skipped as unknown fields, and each
- * etcd message we encode or decode, with exact error messages.
+ * Unit tests of the etcd messages: each one we encode or decode, unknown
+ * fields of every wire type skipped, with exact error messages (the codec
+ * itself is tested in tests/unit/common/test_pb.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,82 +13,6 @@
 #include <cmocka.h>
 
 #include "etcd/proto.h"
-
-static void
-test_varint_roundtrip(void **state)
-{
-    static const struct {
-        uint64_t v;
-        size_t len;
-    } cases[] = {
-        {0, 1},           {1, 1},
-        {127, 1},         {128, 2},
-        {300, 2},         {16383, 2},
-        {16384, 3},       {(1ull << 32) - 1, 5},
-        {1ull << 32, 5},  {(1ull << 63) - 1, 9},
-        {1ull << 63, 10}, {UINT64_MAX, 10},
-    };
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        uint8_t buf[EDR_PB_VARINT_MAX + 2];
-        const uint8_t *p = buf;
-        struct edr_err err;
-        uint64_t v = 12345;
-        size_t n = edr_pb_put_varint(buf, cases[i].v);
-
-        assert_int_equal(n, cases[i].len);
-        assert_int_equal(edr_pb_get_varint(&p, buf + n, &v, &err), EDR_OK);
-        assert_true(v == cases[i].v);
-        assert_ptr_equal(p, buf + n);
-        /* any truncation of it fails */
-        for (size_t cut = 0; cut < n; cut++) {
-            p = buf;
-            assert_int_equal(edr_pb_get_varint(&p, buf + cut, &v, &err), EDR_E_ETCD);
-            assert_string_equal(err.msg, "truncated varint");
-            assert_ptr_equal(p, buf);
-        }
-    }
-}
-
-static void
-test_varint_known_bytes(void **state)
-{
-    uint8_t buf[EDR_PB_VARINT_MAX];
-    static const uint8_t max[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    (void)state;
-
-    assert_int_equal(edr_pb_put_varint(buf, 300), 2);
-    assert_int_equal(buf[0], 0xac);
-    assert_int_equal(buf[1], 0x02);
-    assert_int_equal(edr_pb_put_varint(buf, UINT64_MAX), 10);
-    assert_memory_equal(buf, max, sizeof(max));
-}
-
-static void
-test_varint_overlong(void **state)
-{
-    /* 11 continuation bytes */
-    static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-                                     0x80, 0x80, 0x80, 0x80, 0x00};
-    /* 10th byte carries more than the 64th bit */
-    static const uint8_t big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
-    /* redundant zero continuation within 10 bytes is legal protobuf */
-    static const uint8_t padded[] = {0x81, 0x80, 0x00};
-    const uint8_t *p;
-    struct edr_err err;
-    uint64_t v;
-    (void)state;
-
-    p = eleven;
-    assert_int_equal(edr_pb_get_varint(&p, eleven + sizeof(eleven), &v, &err), EDR_E_ETCD);
-    assert_string_equal(err.msg, "overlong varint");
-    p = big;
-    assert_int_equal(edr_pb_get_varint(&p, big + sizeof(big), &v, &err), EDR_E_ETCD);
-    assert_string_equal(err.msg, "overlong varint");
-    p = padded;
-    assert_int_equal(edr_pb_get_varint(&p, padded + sizeof(padded), &v, &err), EDR_OK);
-    assert_int_equal(v, 1);
-}
 
 /* A message with every wire type as unknown fields, between known ones. */
 static size_t
@@ -109,81 +33,6 @@ unknown_fields(uint8_t *buf)
 }
 
 static void
-test_next_every_wire_type(void **state)
-{
-    uint8_t buf[128] = {0};
-    size_t n = unknown_fields(buf);
-    const uint8_t *p = buf, *end = buf + n;
-    struct edr_pb_field f;
-    struct edr_err err;
-    (void)state;
-
-    assert_int_equal(edr_pb_next(&p, end, &f, &err), EDR_OK);
-    assert_int_equal(f.num, 127);
-    assert_int_equal(f.wire, EDR_PB_VARINT);
-    assert_int_equal(f.u, 150);
-    assert_int_equal(edr_pb_next(&p, end, &f, &err), EDR_OK);
-    assert_int_equal(f.wire, EDR_PB_FIXED64);
-    assert_true(f.u == 0x0807060504030201ull);
-    assert_int_equal(edr_pb_next(&p, end, &f, &err), EDR_OK);
-    assert_int_equal(f.wire, EDR_PB_FIXED32);
-    assert_int_equal(f.u, 0x04030201);
-    assert_int_equal(edr_pb_next(&p, end, &f, &err), EDR_OK);
-    assert_int_equal(f.wire, EDR_PB_LEN);
-    assert_int_equal(f.len, 3);
-    assert_memory_equal(f.data, "abc", 3);
-    assert_int_equal(edr_pb_next(&p, end, &f, &err), EDR_OK);
-    assert_int_equal(f.wire, EDR_PB_SGROUP);
-    assert_int_equal(f.len, 9);
-    assert_ptr_equal(p, end);
-}
-
-static void
-check_next_error(const uint8_t *buf, size_t len, const char *msg)
-{
-    const uint8_t *p = buf;
-    struct edr_pb_field f;
-    struct edr_err err;
-
-    edr_err_clear(&err);
-    assert_int_equal(edr_pb_next(&p, buf + len, &f, &err), EDR_E_ETCD);
-    assert_string_equal(err.msg, msg);
-}
-
-static void
-test_next_errors(void **state)
-{
-    static const uint8_t field0[] = {0x00, 0x01};
-    static const uint8_t wire6[] = {0x0e};
-    static const uint8_t wire7[] = {0x0f};
-    static const uint8_t egroup[] = {0x0c};
-    static const uint8_t mismatch[] = {0x0b, 0x14};
-    static const uint8_t unclosed[] = {0x0b, 0x08, 0x01};
-    static const uint8_t len_over[] = {0x0a, 0x05, 'a', 'b'};
-    static const uint8_t len_trunc[] = {0x0a};
-    static const uint8_t fixed64[] = {0x09, 1, 2, 3, 4, 5, 6, 7};
-    static const uint8_t fixed32[] = {0x0d, 1, 2, 3};
-    static const uint8_t bad_in_group[] = {0x0b, 0x0f, 0x0c};
-    uint8_t deep[2 * 40];
-    (void)state;
-
-    check_next_error(field0, sizeof(field0), "invalid field number 0");
-    check_next_error(wire6, sizeof(wire6), "field 1: invalid wire type 6");
-    check_next_error(wire7, sizeof(wire7), "field 1: invalid wire type 7");
-    check_next_error(egroup, sizeof(egroup), "field 1: unexpected end-group");
-    check_next_error(mismatch, sizeof(mismatch), "group 1 closed by end-group 2");
-    check_next_error(unclosed, sizeof(unclosed), "truncated varint");
-    check_next_error(len_over, sizeof(len_over), "field 1: length 5 exceeds the 2 bytes left");
-    check_next_error(len_trunc, sizeof(len_trunc), "truncated varint");
-    check_next_error(fixed64, sizeof(fixed64), "field 1: truncated fixed64");
-    check_next_error(fixed32, sizeof(fixed32), "field 1: truncated fixed32");
-    check_next_error(bad_in_group, sizeof(bad_in_group), "field 1: invalid wire type 7");
-    for (size_t i = 0; i < 40; i++)
-        deep[i] = 0x0b;
-    check_next_error(deep, 40, "groups nested too deeply");
-}
-
-static void
 test_encode_auth_req(void **state)
 {
     static const uint8_t want[] = {0x0a, 4, 'r', 'o', 'o', 't', 0x12, 2, 'p', 'w'};
@@ -199,24 +48,6 @@ test_encode_auth_req(void **state)
     assert_int_equal(small[3], 0xee);
     /* empty strings are omitted, as proto3 does */
     assert_int_equal(edr_pb_encode_auth_req(buf, sizeof(buf), "", ""), 0);
-}
-
-static void
-test_writer(void **state)
-{
-    uint8_t buf[64];
-    struct edr_pb_writer w;
-    static const uint8_t want[] = {0x08, 0x96, 0x01, 0x1a, 0x00, 0xa2, 0x06, 0x01, 'z'};
-    (void)state;
-
-    edr_pb_writer_init(&w, buf, sizeof(buf));
-    edr_pb_put_uint(&w, 1, 150);
-    edr_pb_put_uint(&w, 2, 0); /* omitted */
-    edr_pb_put_bytes(&w, 3, "", 0);
-    edr_pb_put_string(&w, 100, "z");
-    assert_false(w.overflow);
-    assert_int_equal(w.len, sizeof(want));
-    assert_memory_equal(buf, want, sizeof(want));
 }
 
 static size_t
@@ -493,18 +324,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_varint_roundtrip),
-        cmocka_unit_test(test_varint_known_bytes),
-        cmocka_unit_test(test_varint_overlong),
-        cmocka_unit_test(test_next_every_wire_type),
-        cmocka_unit_test(test_next_errors),
-        cmocka_unit_test(test_encode_auth_req),
-        cmocka_unit_test(test_writer),
-        cmocka_unit_test(test_decode_status),
-        cmocka_unit_test(test_decode_status_errors),
-        cmocka_unit_test(test_decode_snapshot),
-        cmocka_unit_test(test_decode_auth),
-        cmocka_unit_test(test_decode_member_list),
+        cmocka_unit_test(test_encode_auth_req),      cmocka_unit_test(test_decode_status),
+        cmocka_unit_test(test_decode_status_errors), cmocka_unit_test(test_decode_snapshot),
+        cmocka_unit_test(test_decode_auth),          cmocka_unit_test(test_decode_member_list),
         cmocka_unit_test(test_decode_empty_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,9 +73,9 @@ test_kv_codec(void **state)
     for (size_t i = 0; i < n; i++)
         (void)edr_mvcc_kv_decode(buf, i, &out, &err);
     assert_int_equal(edr_mvcc_kv_decode(buf, n - 1, &out, &err), EDR_E_INTEGRITY);
-    assert_string_equal(err.msg, "field 6: truncated varint");
+    assert_string_equal(err.msg, "truncated varint");
     assert_int_equal(edr_mvcc_kv_decode(buf, 3, &out, &err), EDR_E_INTEGRITY);
-    assert_string_equal(err.msg, "field 1: out of bounds");
+    assert_string_equal(err.msg, "field 1: length 2 exceeds the 1 bytes left");
     /* unknown fields are skipped: 7 varint, 8 fixed64, 9 bytes, 10 fixed32 */
     {
         const uint8_t x[] = {0x0a, 0x01, 'k',  0x38, 0x05, 0x41, 1, 2, 3, 4, 5,    6,   7,
@@ -85,11 +85,11 @@ test_kv_codec(void **state)
         assert_int_equal(out.create_revision, 9);
     }
     {
-        const uint8_t bad[] = {0x0b};      /* field 1, group */
-        const uint8_t wt[] = {0x08, 0x01}; /* key as varint */
+        const uint8_t bad[] = {0x0b, 0x0c}; /* field 1, an empty group */
+        const uint8_t wt[] = {0x08, 0x01};  /* key as varint */
         const uint8_t zero[] = {0x00, 0x01};
         assert_int_equal(edr_mvcc_kv_decode(bad, sizeof(bad), &out, &err), EDR_E_INTEGRITY);
-        assert_string_equal(err.msg, "field 1: unsupported wire type 3");
+        assert_string_equal(err.msg, "field 1: wrong wire type");
         assert_int_equal(edr_mvcc_kv_decode(wt, sizeof(wt), &out, &err), EDR_E_INTEGRITY);
         assert_string_equal(err.msg, "field 1: wrong wire type");
         assert_int_equal(edr_mvcc_kv_decode(zero, sizeof(zero), &out, &err), EDR_E_INTEGRITY);
@@ -470,7 +470,8 @@ test_check(void **state)
     p[0].v[0] = 0x0a;
     p[0].v[1] = 0x05;
     p[0].vl = 2;
-    check_one(p, 1, 1, EDR_E_INTEGRITY, "revision 5_0: invalid KeyValue: field 1: out of bounds");
+    check_one(p, 1, 1, EDR_E_INTEGRITY,
+              "revision 5_0: invalid KeyValue: field 1: length 5 exceeds the 0 bytes left");
     p[0].v[0] = 0x10;
     p[0].v[1] = 0x05;
     check_one(p, 1, 1, EDR_E_INTEGRITY, "revision 5_0: KeyValue without a key");

@@ -19,8 +19,8 @@
 #include <cmocka.h>
 
 #include "bolt/bolt.h"
+#include "common/buf.h"
 #include "common/hash.h"
-#include "restore/buf.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 #include "restore/snapfile.h"
@@ -100,22 +100,22 @@ be64(uint8_t out[8], uint64_t v)
 }
 
 static void
-line(struct edr_restore_buf *b, const char *bucket, size_t bl, const void *k, size_t kl,
-     const void *v, size_t vl)
+line(struct edr_buf *b, const char *bucket, size_t bl, const void *k, size_t kl, const void *v,
+     size_t vl)
 {
     char *hex = malloc(2 * (kl > vl ? kl : vl) + 1);
 
     assert_non_null(hex);
-    edr_restore_buf_add(b, bucket, bl);
-    edr_restore_buf_byte(b, ' ');
+    edr_buf_add(b, bucket, bl);
+    edr_buf_byte(b, ' ');
     edr_hex(k, kl, hex);
-    edr_restore_buf_str(b, hex);
-    edr_restore_buf_byte(b, '=');
+    edr_buf_str(b, hex);
+    edr_buf_byte(b, '=');
     if (v != NULL) {
         edr_hex(v, vl, hex);
-        edr_restore_buf_str(b, hex);
+        edr_buf_str(b, hex);
     }
-    edr_restore_buf_byte(b, '\n');
+    edr_buf_byte(b, '\n');
     free(hex);
 }
 
@@ -150,7 +150,7 @@ write_db(const char *path, const struct item *it, size_t n)
 static char *
 items_text(const struct item *it, size_t n)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
     const char *bucket = "";
     size_t i;
 
@@ -162,12 +162,12 @@ items_text(const struct item *it, size_t n)
         else
             line(&b, bucket, strlen(bucket), it[i].k, it[i].kl, it[i].v, it[i].vl);
     }
-    edr_restore_buf_cstr(&b);
+    edr_buf_cstr(&b);
     return (char *)b.data;
 }
 
 struct dump {
-    struct edr_restore_buf b;
+    struct edr_buf b;
     const uint8_t *bucket;
     size_t bl;
 };
@@ -221,7 +221,7 @@ db_text(const char *path)
             line(&d.b, nm.name[i], d.bl, "", 0, NULL, 0);
     }
     edr_bolt_close(b);
-    edr_restore_buf_cstr(&d.b);
+    edr_buf_cstr(&d.b);
     return (char *)d.b.data;
 }
 
@@ -432,7 +432,7 @@ test_write_db_large(void **state)
     struct edr_restore_cluster *cl = cluster("default=http://localhost:2380", NULL);
     char *src = tpath("src.db"), *dst = tpath("dst.db");
     struct edr_bolt_writer *w = NULL;
-    struct edr_restore_buf want = {0};
+    struct edr_buf want = {0};
     struct edr_err err;
     uint8_t k[18], v[700];
     char *got, *p;
@@ -453,7 +453,7 @@ test_write_db_large(void **state)
     assert_int_equal(edr_bolt_writer_put(w, "big", 3, v, sizeof(v), &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     edr_bolt_writer_free(w);
-    edr_restore_buf_cstr(&want);
+    edr_buf_cstr(&want);
 
     assert_int_equal(
         edr_restore_write_db(
@@ -472,7 +472,7 @@ test_write_db_large(void **state)
     }
     assert_non_null(strstr(p, "\nmeta 626967=7878"));
     free(got);
-    edr_restore_buf_release(&want);
+    edr_buf_release(&want);
     free(src);
     free(dst);
     edr_restore_cluster_free(cl);
@@ -573,7 +573,7 @@ exists(const char *dir, const char *rel)
 static char *
 listing(const char *dir)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
     char *names[64];
     size_t n = 0, i, j;
     struct dirent *de;
@@ -594,11 +594,11 @@ listing(const char *dir)
             }
     for (i = 0; i < n; i++) {
         if (i > 0)
-            edr_restore_buf_byte(&b, ' ');
-        edr_restore_buf_str(&b, names[i]);
+            edr_buf_byte(&b, ' ');
+        edr_buf_str(&b, names[i]);
         free(names[i]);
     }
-    edr_restore_buf_cstr(&b);
+    edr_buf_cstr(&b);
     if (b.data == NULL)
         return strdup("");
     return (char *)b.data;

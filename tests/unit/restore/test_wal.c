@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "common/hash.h"
 #include "restore/fsutil.h"
 #include "restore/wal.h"
@@ -261,7 +262,7 @@ test_three_members(void **state)
 static void
 test_record_framing(void **state)
 {
-    struct edr_restore_buf b = {0};
+    struct edr_buf b = {0};
     uint32_t crc = 0;
     size_t n;
 
@@ -292,7 +293,7 @@ test_record_framing(void **state)
         }
         assert_int_equal(crc, want);
     }
-    edr_restore_buf_release(&b);
+    edr_buf_release(&b);
 }
 
 static void
