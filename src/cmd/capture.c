@@ -24,8 +24,8 @@
 #include "repo/repo.h"
 
 const enum edr_opt_id edr_cmd_capture_opts[] = {
-    EDR_OPTS_ETCD,        EDR_OPTS_REPO, EDR_O_RECIPIENT, EDR_O_NO_ENCRYPT,
-    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_FLUSH,     EDR_O__COUNT};
+    EDR_OPTS_ETCD, EDR_OPTS_REPO, EDR_O_RECIPIENT,    EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
+    EDR_O_THREADS, EDR_O_FLUSH,   EDR_O_METRICS_FILE, EDR_O__COUNT};
 
 #define FLUSH_BYTES (8u << 20)
 

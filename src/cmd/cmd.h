@@ -84,7 +84,7 @@ EDR_CMD_DECLARE(verify);
 #define EDR_OPTS_RETENTION_COUNTS                                                                  \
     EDR_O_KEEP_LAST, EDR_O_KEEP_HOURLY, EDR_O_KEEP_DAILY, EDR_O_KEEP_WEEKLY, EDR_O_KEEP_MONTHLY,   \
         EDR_O_KEEP_YEARLY, EDR_O_KEEP_VERIFIED
-#define EDR_OPTS_RETENTION EDR_OPTS_RETENTION_COUNTS, EDR_O_KEEP_WITHIN
+#define EDR_OPTS_RETENTION EDR_OPTS_RETENTION_COUNTS, EDR_O_KEEP_WITHIN, EDR_O_KEEP_CHANGES_WITHIN
 
 /* verify --chain (cmd/verify_chain.c) */
 edr_rc edr_verify_chain(struct edr_ctx *ctx);

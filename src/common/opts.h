@@ -26,6 +26,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "raise the revision by N (with --mark-compacted)")                                          \
     X(CACERT, "cacert", 0, STR, "etcd", "cacert", "ETCDCTL_CACERT", NULL, "FILE",                 \
       "CA bundle to verify etcd's server certificate")                                            \
+    X(CAPTURE, "capture", 0, BOOL, "capture", "enabled", NULL, NULL, NULL,                         \
+      "schedule: also run capture, restarted when it stops")                                      \
     X(CERT, "cert", 0, STR, "etcd", "cert", "ETCDCTL_CERT", NULL, "FILE",                         \
       "client certificate for etcd")                                                              \
     X(CHAIN, "chain", 0, BOOL, "verify", "chain", NULL, NULL, NULL,                              \
@@ -67,6 +69,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "random delay up to SEC before each scheduled run")                                         \
     X(JSON, "json", 0, BOOL, "output", "json", NULL, NULL, NULL, "print results as JSON")         \
     X(JUNIT, "junit", 0, STR, "verify", "junit", NULL, NULL, "FILE", "also write JUnit XML")      \
+    X(KEEP_CHANGES_WITHIN, "keep-changes-within", 0, STR, "retention", "keep-changes-within",     \
+      NULL, NULL, "DURATION", "keep captured changes that reach the last DURATION")              \
     X(KEEP_DAILY, "keep-daily", 0, INT, "retention", "keep-daily", NULL, "0", "N",                \
       "keep the newest backup of each of the last N days")                                        \
     X(KEEP_HOURLY, "keep-hourly", 0, INT, "retention", "keep-hourly", NULL, "0", "N",             \
