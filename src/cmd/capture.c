@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "changes/capture.h"
@@ -22,12 +23,37 @@
 #include "crypto/keys.h"
 #include "etcd/client.h"
 #include "repo/repo.h"
+#include "sched/metrics.h"
 
 const enum edr_opt_id edr_cmd_capture_opts[] = {
     EDR_OPTS_ETCD, EDR_OPTS_REPO, EDR_O_RECIPIENT,    EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
     EDR_O_THREADS, EDR_O_FLUSH,   EDR_O_METRICS_FILE, EDR_O__COUNT};
 
 #define FLUSH_BYTES (8u << 20)
+
+struct metrics_ctx {
+    const char *path;
+    struct edr_metrics m;
+    uint64_t events;
+};
+
+/* After each published segment: the metrics file, when asked for. */
+static void
+published(void *ud, const struct edr_segment *s)
+{
+    struct metrics_ctx *mc = ud;
+    struct edr_err e2;
+
+    mc->events += s->events;
+    if (mc->path == NULL)
+        return;
+    mc->m.has = 0;
+    edr_metrics_set(&mc->m, EDR_M_CAPTURE_REVISION, (double)s->last_revision);
+    edr_metrics_set(&mc->m, EDR_M_CAPTURE_PUBLISH, (double)time(NULL));
+    edr_metrics_set(&mc->m, EDR_M_CAPTURE_EVENTS, (double)mc->events);
+    if (edr_metrics_write(mc->path, &mc->m, &e2) != EDR_OK)
+        edr_warn("%s", e2.msg);
+}
 
 /* A full backup now; the chain then starts after its revision. */
 static edr_rc
@@ -138,6 +164,7 @@ edr_cmd_capture(struct edr_ctx *ctx)
     struct edr_etcd_status *statuses = NULL;
     size_t nrcpt = 0, *order = NULL, norder = 0, nep;
     struct edr_backup_params bp;
+    struct metrics_ctx mc;
     int64_t flush_s;
     edr_rc rc;
 
@@ -176,6 +203,11 @@ edr_cmd_capture(struct edr_ctx *ctx)
     co.flush_bytes = FLUSH_BYTES;
     co.watch_client = wc;
     co.query_client = qc;
+    memset(&mc, 0, sizeof(mc));
+    mc.path = edr_opt_str(&ctx->opts, EDR_O_METRICS_FILE);
+    snprintf(mc.m.cluster, sizeof(mc.m.cluster), "%s", repo->cluster);
+    co.published = published;
+    co.ud = &mc;
     for (int idle = 0; !edr_cmd_interrupted();) {
         struct edr_err e2;
 

@@ -37,6 +37,10 @@ static const struct {
     {"etcd_dr_backups", "Number of backups of the cluster in the repository."},
     {"etcd_dr_last_verify_timestamp_seconds", "Unix time of the last verification."},
     {"etcd_dr_last_verify_ok", "Result of the last verification: 1 passed, 0 failed."},
+    {"etcd_dr_capture_last_revision", "Last etcd revision published by capture."},
+    {"etcd_dr_capture_last_publish_timestamp_seconds",
+     "Unix time of capture's last published segment: the age of the newest durable change."},
+    {"etcd_dr_capture_events_total", "Events published by the running capture."},
 };
 
 const char *

@@ -12,17 +12,20 @@
 
 /* Metric families, in the order they are written. */
 enum edr_metric {
-    EDR_M_LAST_SUCCESS,   /* etcd_dr_last_success_timestamp_seconds (Unix time) */
-    EDR_M_LAST_ATTEMPT,   /* etcd_dr_last_attempt_timestamp_seconds */
-    EDR_M_LAST_RESULT,    /* etcd_dr_last_result: 0 ok, 1 failed */
-    EDR_M_LAST_EXIT_CODE, /* etcd_dr_last_exit_code: the edr_rc of the last run */
-    EDR_M_LAST_DURATION,  /* etcd_dr_last_duration_seconds */
-    EDR_M_DB_SIZE,        /* etcd_dr_db_size_bytes of the last successful backup */
-    EDR_M_STORED_SIZE,    /* etcd_dr_stored_size_bytes (compressed, encrypted) */
-    EDR_M_REVISION,       /* etcd_dr_revision of the last successful backup */
-    EDR_M_BACKUPS,        /* etcd_dr_backups: count in the repository */
-    EDR_M_LAST_VERIFY,    /* etcd_dr_last_verify_timestamp_seconds */
-    EDR_M_LAST_VERIFY_OK, /* etcd_dr_last_verify_ok: 1 passed, 0 failed */
+    EDR_M_LAST_SUCCESS,     /* etcd_dr_last_success_timestamp_seconds (Unix time) */
+    EDR_M_LAST_ATTEMPT,     /* etcd_dr_last_attempt_timestamp_seconds */
+    EDR_M_LAST_RESULT,      /* etcd_dr_last_result: 0 ok, 1 failed */
+    EDR_M_LAST_EXIT_CODE,   /* etcd_dr_last_exit_code: the edr_rc of the last run */
+    EDR_M_LAST_DURATION,    /* etcd_dr_last_duration_seconds */
+    EDR_M_DB_SIZE,          /* etcd_dr_db_size_bytes of the last successful backup */
+    EDR_M_STORED_SIZE,      /* etcd_dr_stored_size_bytes (compressed, encrypted) */
+    EDR_M_REVISION,         /* etcd_dr_revision of the last successful backup */
+    EDR_M_BACKUPS,          /* etcd_dr_backups: count in the repository */
+    EDR_M_LAST_VERIFY,      /* etcd_dr_last_verify_timestamp_seconds */
+    EDR_M_LAST_VERIFY_OK,   /* etcd_dr_last_verify_ok: 1 passed, 0 failed */
+    EDR_M_CAPTURE_REVISION, /* etcd_dr_capture_last_revision */
+    EDR_M_CAPTURE_PUBLISH,  /* etcd_dr_capture_last_publish_timestamp_seconds */
+    EDR_M_CAPTURE_EVENTS,   /* etcd_dr_capture_events_total */
     EDR_M_COUNT
 };
 

@@ -295,6 +295,9 @@ full_success(struct edr_metrics *m, const char *cluster)
     edr_metrics_set(m, EDR_M_BACKUPS, 17);
     edr_metrics_set(m, EDR_M_LAST_VERIFY, 1795680000);
     edr_metrics_set(m, EDR_M_LAST_VERIFY_OK, 1);
+    edr_metrics_set(m, EDR_M_CAPTURE_REVISION, 424300);
+    edr_metrics_set(m, EDR_M_CAPTURE_PUBLISH, 1795687205);
+    edr_metrics_set(m, EDR_M_CAPTURE_EVENTS, 58);
 }
 
 /* ---- tests ---- */
@@ -339,7 +342,17 @@ test_write_fresh(void **state)
         "etcd_dr_last_verify_timestamp_seconds{cluster=\"prod\"} 1795680000\n"
         "# HELP etcd_dr_last_verify_ok Result of the last verification: 1 passed, 0 failed.\n"
         "# TYPE etcd_dr_last_verify_ok gauge\n"
-        "etcd_dr_last_verify_ok{cluster=\"prod\"} 1\n";
+        "etcd_dr_last_verify_ok{cluster=\"prod\"} 1\n"
+        "# HELP etcd_dr_capture_last_revision Last etcd revision published by capture.\n"
+        "# TYPE etcd_dr_capture_last_revision gauge\n"
+        "etcd_dr_capture_last_revision{cluster=\"prod\"} 424300\n"
+        "# HELP etcd_dr_capture_last_publish_timestamp_seconds Unix time of capture's last "
+        "published segment: the age of the newest durable change.\n"
+        "# TYPE etcd_dr_capture_last_publish_timestamp_seconds gauge\n"
+        "etcd_dr_capture_last_publish_timestamp_seconds{cluster=\"prod\"} 1795687205\n"
+        "# HELP etcd_dr_capture_events_total Events published by the running capture.\n"
+        "# TYPE etcd_dr_capture_events_total gauge\n"
+        "etcd_dr_capture_events_total{cluster=\"prod\"} 58\n";
     struct edr_metrics m;
     struct edr_err err;
     struct stat st;
@@ -403,6 +416,8 @@ test_failed_run_carries_over(void **state)
     assert_true(back.value[EDR_M_DB_SIZE] == 9007199254740992.0);
     assert_true(back.value[EDR_M_REVISION] == 424242);
     assert_true(back.value[EDR_M_LAST_VERIFY_OK] == 1);
+    assert_true(back.value[EDR_M_CAPTURE_REVISION] == 424300);
+    assert_true(back.value[EDR_M_CAPTURE_PUBLISH] == 1795687205);
 }
 
 static void
