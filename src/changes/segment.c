@@ -803,3 +803,37 @@ edr_segment_chains(const struct edr_segment *segs, size_t n, struct edr_chain **
     *nchains = nv;
     return EDR_OK;
 }
+
+/* -- retention ------------------------------------------------------------ */
+
+int64_t
+edr_segment_floor(const int64_t *revs, const time_t *times, size_t n, int has_cutoff, time_t cutoff)
+{
+    int64_t oldest = -1, base = -1;
+    time_t base_t = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (oldest < 0 || revs[i] < oldest)
+            oldest = revs[i];
+        if (has_cutoff && times[i] <= cutoff && (base < 0 || times[i] > base_t)) {
+            base = revs[i];
+            base_t = times[i];
+        }
+    }
+    return base >= 0 ? base : oldest;
+}
+
+edr_rc
+edr_segment_delete(struct edr_repo *repo, const struct edr_segment *s, struct edr_err *err)
+{
+    char name[320];
+    edr_rc rc;
+
+    edr_segment_name(repo->cluster, s->first_revision, s->last_revision, ".json", name,
+                     sizeof(name));
+    if ((rc = repo->st->ops->del(repo->st, name, err)) != EDR_OK)
+        return rc;
+    edr_segment_name(repo->cluster, s->first_revision, s->last_revision, ".edr", name,
+                     sizeof(name));
+    return repo->st->ops->del(repo->st, name, err);
+}

@@ -133,4 +133,17 @@ struct edr_chain {
 edr_rc edr_segment_chains(const struct edr_segment *segs, size_t n, struct edr_chain **chains,
                           size_t *nchains, struct edr_err *err);
 
+/*
+ * Retention of captured changes: the revision at or below which they serve
+ * no kept backup. Backups are (revision, start time) pairs of the backups
+ * kept; with has_cutoff the oldest point to stay reachable is `cutoff`, so
+ * the base is the newest kept backup started at or before it (the oldest
+ * kept one when none is); without, the oldest kept backup. Segments that end
+ * at or below the result can go. -1 when no backup is kept (keep them all).
+ */
+int64_t edr_segment_floor(const int64_t *revs, const time_t *times, size_t n, int has_cutoff,
+                          time_t cutoff);
+/* Remove a segment: manifest first (it stops being listed), then data. */
+edr_rc edr_segment_delete(struct edr_repo *repo, const struct edr_segment *s, struct edr_err *err);
+
 #endif

@@ -4,12 +4,14 @@
  * removes the manifest first, so a crash mid-prune never leaves a listed
  * backup without its data.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes/segment.h"
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
 #include "common/log.h"
@@ -24,7 +26,8 @@ edr_retention_opts_set(const struct edr_opts *o)
 {
     static const enum edr_opt_id counts[] = {EDR_OPTS_RETENTION_COUNTS};
 
-    if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL)
+    if (edr_opt_str(o, EDR_O_KEEP_WITHIN) != NULL ||
+        edr_opt_str(o, EDR_O_KEEP_CHANGES_WITHIN) != NULL)
         return 1;
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         const char *v = edr_opt_str(o, counts[i]);
@@ -66,11 +69,75 @@ edr_prune_params_from_opts(const struct edr_opts *o, struct edr_prune_params *pp
             return rc;
         p->has_within = 1;
     }
+    if ((within = edr_opt_str(o, EDR_O_KEEP_CHANGES_WITHIN)) != NULL) {
+        if ((rc = edr_duration_parse(within, &p->keep_changes_within, err)) != EDR_OK)
+            return edr_err_prefix(err, "--keep-changes-within");
+        p->has_changes_within = 1;
+    }
     if ((rc = edr_opt_int(o, EDR_O_LOCK_WAIT, 0, 86400, &v, err)) != EDR_OK)
         return rc;
     pp->lock_wait = (int)v;
     pp->dry_run = edr_opt_bool(o, EDR_O_DRY_RUN);
     return EDR_OK;
+}
+
+/* Captured changes that no kept backup needs (segment.h, edr_segment_floor). */
+static edr_rc
+prune_changes(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_retention_policy *pol,
+              const struct edr_manifest *list, const struct edr_retention_decision *dec, size_t n,
+              int dry, json_t *arr)
+{
+    struct edr_segment *segs = NULL;
+    int64_t *revs = calloc(n ? n : 1, sizeof(*revs)), floor;
+    time_t *times = calloc(n ? n : 1, sizeof(*times)), cutoff = 0;
+    size_t nsegs = 0, kept = 0;
+    edr_rc rc;
+
+    if (revs == NULL || times == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    if ((rc = edr_segment_list(repo, &segs, &nsegs, NULL, NULL, &ctx->err)) != EDR_OK || nsegs == 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (dec[i].keep) {
+            revs[kept] = list[i].revision;
+            times[kept++] = list[i].started;
+        }
+    if (pol->has_changes_within) {
+        time_t newest = (time_t)(segs[nsegs - 1].last_time_ms / 1000);
+        cutoff = edr_duration_before(newest, &pol->keep_changes_within);
+    }
+    floor = edr_segment_floor(revs, times, kept, pol->has_changes_within, cutoff);
+    for (size_t i = 0; floor >= 0 && i < nsegs; i++) {
+        const struct edr_segment *s = &segs[i];
+        char id[64], why[160];
+        int keep = s->last_revision > floor;
+
+        snprintf(id, sizeof(id), "changes/%" PRId64 "-%" PRId64, s->first_revision,
+                 s->last_revision);
+        if (keep)
+            snprintf(why, sizeof(why), "needed after revision %" PRId64 " (a kept backup)%s",
+                     floor, pol->has_changes_within ? ", keep-changes-within" : "");
+        else
+            snprintf(why, sizeof(why),
+                     "no kept backup needs it (ends at or before revision %" PRId64 ")", floor);
+        if (arr != NULL)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", id, "action",
+                                                 keep ? "keep" : "remove", "reasons", why));
+        else if (dry || (!ctx->quiet && !keep))
+            printf("%-6s %s  %s\n", keep ? "keep" : "remove", id, why);
+        if (keep || dry)
+            continue;
+        if ((rc = edr_segment_delete(repo, s, &ctx->err)) != EDR_OK)
+            goto out;
+        edr_info("removed captured changes %s of '%s'", id + 8, repo->cluster);
+    }
+out:
+    free(segs);
+    free(revs);
+    free(times);
+    return rc;
 }
 
 edr_rc
@@ -120,6 +187,7 @@ edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_prune
         removed++;
         edr_info("removed backup '%s/%s'", repo->cluster, list[i].id);
     }
+    rc = prune_changes(ctx, repo, &p->policy, list, dec, n, dry, arr);
 out:
     if (arr != NULL && decisions != NULL)
         *decisions = arr; /* one JSON document: the caller's */

@@ -147,8 +147,8 @@ days_in_month(int year, int mon0)
 }
 
 /* newest - d: years and months on the calendar (clamped to the month's end), then the rest. */
-static time_t
-within_cutoff(time_t newest, const struct edr_duration *d)
+time_t
+edr_duration_before(time_t newest, const struct edr_duration *d)
 {
     struct tm tm;
     long long months;
@@ -248,7 +248,7 @@ edr_retention_apply(const struct edr_retention_policy *policy, const struct edr_
         }
     }
     if (policy->has_within) {
-        time_t cutoff = within_cutoff(rank[0].time, &policy->keep_within);
+        time_t cutoff = edr_duration_before(rank[0].time, &policy->keep_within);
         for (size_t r = 0; r < n; r++)
             if (rank[r].time >= cutoff)
                 out[rank[r].idx].rules |= EDR_KEEP_WITHIN;

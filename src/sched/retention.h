@@ -25,6 +25,9 @@ struct edr_duration {
 edr_rc edr_duration_parse(const char *s, struct edr_duration *d, struct edr_err *err);
 
 /* Format in the order y m w d h, units summed ("1y6m2d" for "6m1y2d"), "0h" if zero. */
+/* t - d: years and months on the calendar (a day clamped to the month's end),
+ * then weeks, days and hours. */
+time_t edr_duration_before(time_t t, const struct edr_duration *d);
 void edr_duration_format(const struct edr_duration *d, char *buf, size_t size);
 
 /*
@@ -49,6 +52,10 @@ struct edr_retention_policy {
      * last backups however long the outage lasts.
      */
     struct edr_duration keep_within;
+    int has_changes_within; /* keep_changes_within is set */
+    /* Captured changes are kept as far as they reach points in time not
+     * older than the newest change's time minus this duration. */
+    struct edr_duration keep_changes_within;
 };
 
 struct edr_backup_ref {

@@ -224,5 +224,15 @@ check "verify --chain after a new chain" "$EDR" verify --chain "${REPO[@]}" --id
 rm -rf "$T/r3"
 check "restore --to-revision on the new chain" "$EDR" restore --to-revision "$END3" "${REPO[@]}" --identity "$T/k.key" --data-dir "$T/r3"
 
+# --- prune: changes no kept backup needs go, the others stay usable
+cp -a "$T/repo" "$T/pruned"
+PR=(--repo "$T/pruned" --cluster prod)
+check "prune --keep-last 2 --keep-changes-within 1h keeps every segment" sh -c "'$EDR' prune ${PR[*]} --keep-last 2 --keep-changes-within 1h && test \$(ls '$T/pruned/prod/changes'/*.json | wc -l) -eq $(ls "$T/repo/prod/changes"/*.json | wc -l)"
+check "prune --keep-last 1 removes the first chain's segments" sh -c "'$EDR' prune ${PR[*]} --keep-last 1 >'$T/prune.out' && grep -q '^remove changes/' '$T/prune.out' && test \$(ls '$T/pruned/prod/changes'/*.json | wc -l) -eq 1"
+check "after prune: verify --chain" "$EDR" verify --chain "${PR[@]}" --identity "$T/k.key"
+rm -rf "$T/r4"
+check "after prune: restore --to-revision on the kept chain" "$EDR" restore --to-revision "$END3" "${PR[@]}" --identity "$T/k.key" --data-dir "$T/r4"
+expect_fail "after prune: a revision of the removed chain is not recoverable" 8 "not recoverable" "$EDR" restore --to-revision "$MID" "${PR[@]}" --identity "$T/k.key" --data-dir "$T/r5"
+
 for i in 2 3; do etcd_stop m$i; done
 done_testing
