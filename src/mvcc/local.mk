@@ -1,5 +1,6 @@
 # sources and unit tests of src/mvcc (see Makefile.am)
-libedr_a_SOURCES += src/mvcc/mvcc.h src/mvcc/mvcc.c src/mvcc/kvpb.c
+libedr_a_SOURCES += src/mvcc/mvcc.h src/mvcc/intern.h src/mvcc/check.c \
+	src/mvcc/livekeys.c src/mvcc/status.c src/mvcc/summary.c src/mvcc/k8s.c src/mvcc/kvpb.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/mvcc/test_mvcc
