@@ -6,6 +6,8 @@ libedr_a_SOURCES += src/bolt/bolt.h src/bolt/reader.h src/bolt/pagesrc.c src/bol
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/bolt/test_bolt
+tests_unit_bolt_test_bolt_SOURCES = tests/unit/bolt/test_bolt.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_bolt_test_bolt_CFLAGS = $(UNITCFLAGS)
 tests_unit_bolt_test_bolt_LDADD = $(UNITLIBS)
 TESTS += tests/unit/bolt/test_bolt
@@ -23,7 +25,7 @@ EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/bolt/test_scan
 tests_unit_bolt_test_scan_SOURCES = tests/unit/bolt/test_scan.c \
-	tests/unit/stream/util.c tests/unit/stream/util.h \
+	tests/unit/support.c tests/unit/support.h \
 	tests/fuzz/scan_diff.c tests/fuzz/scan_diff.h
 tests_unit_bolt_test_scan_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
 tests_unit_bolt_test_scan_CFLAGS = $(UNITCFLAGS)

@@ -4,6 +4,8 @@ libedr_a_SOURCES += src/mvcc/mvcc.h src/mvcc/intern.h src/mvcc/check.c \
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/mvcc/test_mvcc
+tests_unit_mvcc_test_mvcc_SOURCES = tests/unit/mvcc/test_mvcc.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_mvcc_test_mvcc_CFLAGS = $(UNITCFLAGS)
 tests_unit_mvcc_test_mvcc_LDADD = $(UNITLIBS)
 TESTS += tests/unit/mvcc/test_mvcc

@@ -17,9 +17,7 @@
 #include <cmocka.h>
 
 #include "bolt/bolt.h"
-
-static char tmpdir[64];
-static char path[128];
+#include "../support.h"
 
 /* ---- image building ---- */
 
@@ -157,7 +155,7 @@ branch(uint8_t *p, uint64_t id, const char **keys, const uint64_t *child, unsign
 static void
 img_write(const struct img *m, size_t len)
 {
-    FILE *f = fopen(path, "wb");
+    FILE *f = fopen(tu_path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(m->b, 1, len, f), len);
     fclose(f);
@@ -240,25 +238,6 @@ c_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return ++c->n == c->stop_after ? 1 : 0;
 }
 
-static int
-setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/edr-bolt-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    snprintf(path, sizeof(path), "%s/db", tmpdir);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    rmdir(tmpdir);
-    return 0;
-}
-
 static void
 test_reference_image(void **state)
 {
@@ -274,7 +253,7 @@ test_reference_image(void **state)
     (void)state;
     ref_image(&m);
     img_write(&m, 8 * 1024 + 32); /* with a 32-byte trailer, as etcd's snapshots */
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.page_size, 1024);
     assert_int_equal(info.pgid, 8);
@@ -484,57 +463,59 @@ c_bucket_hdr(struct img *m)
     p32(p + 16 + 16 + 12, 8);
 }
 
-/* A real freelist on page 7 listing page 5, 5 (twice) */
+/* Both metas name page 7 as the freelist. */
+static void
+use_freelist(struct img *m)
+{
+    meta(m, 0, 2, 7, 8, 4);
+    meta(m, 1, 2, 7, 8, 3);
+}
+
+/* A real freelist on page 7 with count entries (to be filled in). */
+static uint8_t *
+freelist_page(struct img *m, uint16_t count)
+{
+    uint8_t *p = pg(m, 7);
+
+    memset(p, 0, m->ps);
+    hdr(p, 7, 0x10, count, 0);
+    use_freelist(m);
+    return p;
+}
+
+/* A freelist listing page 5 twice. */
 static void
 c_fl_dup(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 2, 0);
+    uint8_t *p = freelist_page(m, 2);
+
     p64(p + 16, 5);
     p64(p + 24, 5);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
 }
 
 static void
 c_fl_reach(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 1, 0);
-    p64(p + 16, 6);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    p64(freelist_page(m, 1) + 16, 6);
 }
 
 static void
 c_fl_unfreed(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
     p16(pg(m, 3) + 10, 1); /* page 6 no longer referenced */
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 0, 0);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    freelist_page(m, 0);
 }
 
 static void
 c_fl_type(struct img *m)
 {
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    use_freelist(m);
 }
 
 static void
 c_fl_count(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 0xFFFF, 0);
-    p64(p + 16, 1000);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    p64(freelist_page(m, 0xFFFF) + 16, 1000);
 }
 
 static void
@@ -591,8 +572,8 @@ test_corruptions(void **state)
         ref_image(&m);
         c->apply(&m);
         img_write(&m, m.npages * m.ps);
-        snprintf(want, sizeof(want), c->msg, path);
-        rc = edr_bolt_open(path, &b, &err);
+        snprintf(want, sizeof(want), c->msg, tu_path);
+        rc = edr_bolt_open(tu_path, &b, &err);
         if (c->open_fails) {
             assert_int_equal(rc, EDR_E_INTEGRITY);
             if (strcmp(err.msg, want) != 0)
@@ -622,7 +603,7 @@ test_meta_fallback(void **state)
     meta(&m, 1, 2, UINT64_MAX, 8, 9); /* meta 1 newer ... */
     pg(&m, 1)[72] ^= 0xff;            /* ... but broken: meta 0 is used */
     img_write(&m, m.npages * m.ps);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.meta_used, 0);
     assert_int_equal(info.txid, 4);
@@ -632,7 +613,7 @@ test_meta_fallback(void **state)
     pg(&m, 1)[72] ^= 0xff;
     pg(&m, 0)[16] ^= 0xff;
     img_write(&m, m.npages * m.ps);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.meta_used, 1);
     assert_int_equal(info.txid, 9);
@@ -642,7 +623,7 @@ test_meta_fallback(void **state)
 
     /* too small */
     img_write(&m, 100);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_E_INTEGRITY);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_E_INTEGRITY);
     assert_int_equal(edr_bolt_open("/nonexistent/db", &b, &err), EDR_E_NOTFOUND);
     assert_string_equal(err.msg, "unable to open '/nonexistent/db': [2] No such file or directory");
     free(m.b);
@@ -751,7 +732,7 @@ roundtrip(const struct spec *sp)
 
     assert_non_null(kb);
     assert_non_null(vb);
-    assert_int_equal(edr_bolt_writer_new(path, sp->ps, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, sp->ps, &w, &err), EDR_OK);
     for (unsigned i = 0; i < sp->nbuckets; i++) {
         char name[32];
         snprintf(name, sizeof(name), "bucket%02u", i);
@@ -764,12 +745,12 @@ roundtrip(const struct spec *sp)
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.page_size, sp->ps);
     assert_int_equal(info.txid, 2);
     assert_int_equal(info.freelist, 2);
-    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(stat(tu_path, &st), 0);
     assert_int_equal((uint64_t)st.st_size, info.pgid * sp->ps);
     memset(&r, 0, sizeof(r));
     r.sp = sp;
@@ -819,7 +800,7 @@ test_roundtrip_small(void **state)
     /* all inline: metas, freelist, one root leaf */
     m.ps = 4096;
     m.b = malloc(5 * 4096);
-    f = fopen(path, "rb");
+    f = fopen(tu_path, "rb");
     assert_int_equal(fread(m.b, 1, 5 * 4096, f), 4 * 4096);
     fclose(f);
     assert_int_equal(g64(pg(&m, 2)), 2);
@@ -880,44 +861,44 @@ test_writer_errors(void **state)
     struct stat st;
 
     (void)state;
-    assert_int_equal(edr_bolt_writer_new(path, 3000, &w, &err), EDR_E_USAGE);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 3000, &w, &err), EDR_E_USAGE);
     assert_string_equal(err.msg, "invalid bbolt page size 3000");
     assert_int_equal(edr_bolt_writer_new("/nonexistent/x", 4096, &w, &err), EDR_E_IO);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "a", 1, "b", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: put outside a bucket");
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: unusable after an earlier error");
     edr_bolt_writer_free(w);
-    assert_int_not_equal(stat(path, &st), 0); /* partial file removed */
+    assert_int_not_equal(stat(tu_path, &st), 0); /* partial file removed */
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "k2", 2, "", 0, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "k1", 2, "", 0, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: keys out of order");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "a", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: buckets out of order");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "", 0, "", 0, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: invalid key length 0");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: already finished");
     edr_bolt_writer_free(w);
-    assert_int_equal(stat(path, &st), 0); /* kept */
+    assert_int_equal(stat(tu_path, &st), 0); /* kept */
 }
 
 /* Random byte flips on a written file: errors are fine, crashes are not
@@ -933,7 +914,7 @@ test_mutations(void **state)
 
     (void)state;
     roundtrip(&sp);
-    f = fopen(path, "rb");
+    f = fopen(tu_path, "rb");
     fseek(f, 0, SEEK_END);
     len = (size_t)ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -958,10 +939,10 @@ test_mutations(void **state)
         }
         if (it % 50 == 49)
             n = (size_t)(rnd() % len);
-        f = fopen(path, "wb");
+        f = fopen(tu_path, "wb");
         fwrite(buf, 1, n, f);
         fclose(f);
-        if (edr_bolt_open(path, &b, &err) != EDR_OK) {
+        if (edr_bolt_open(tu_path, &b, &err) != EDR_OK) {
             errors++;
             continue;
         }
@@ -981,16 +962,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reference_image, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_meta_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_small, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_big, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_16k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_1k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_none, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_image, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_corruptions, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_meta_fallback, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_small, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_big, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_16k, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_1k, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_none, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_writer_errors, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_mutations, tu_setup_file, tu_teardown_file),
     };
     rng = 88172645463325252ull;
     return cmocka_run_group_tests(tests, NULL, NULL);

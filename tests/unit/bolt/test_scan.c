@@ -32,30 +32,7 @@
 #include "scan_diff.h"
 #include "mvcc/mvcc.h"
 #include "stream/basic.h"
-#include "../stream/util.h"
-
-static char *dir;
-static char path[4200];
-
-static int
-setup(void **state)
-{
-    (void)state;
-    dir = tu_tmpdir();
-    if (dir == NULL)
-        return -1;
-    snprintf(path, sizeof(path), "%s/db", dir);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
-}
+#include "../support.h"
 
 /* ---------------------------------------------------------------- building */
 
@@ -115,7 +92,7 @@ build(const struct spec *s)
 
     assert_non_null(val);
     assert_non_null(enc);
-    assert_int_equal(edr_bolt_writer_new(path, s->ps, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, s->ps, &w, &err), EDR_OK);
     for (unsigned b = 0; b < s->nextra; b++) {
         char name[16];
         snprintf(name, sizeof(name), "a%04u", b);
@@ -220,7 +197,7 @@ reference(const struct spec *s, struct expect *e)
     struct direct d = {0, 0, 0, 0};
     struct edr_err err;
 
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     assert_int_equal(edr_mvcc_status(b, &st, &err), EDR_OK);
     assert_int_equal(edr_bolt_walk(b, 0, d_bucket, d_kv, &d, NULL, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
@@ -294,7 +271,7 @@ test_specs(void **state)
         size_t len;
         build(&specs[i]);
         reference(&specs[i], &e);
-        buf = tu_read_file(path, &len);
+        buf = tu_read_file(tu_path, &len);
         assert_non_null(buf);
         print_message("# %s: %zu bytes, %llu keys, revision %lld\n", specs[i].what, len,
                       (unsigned long long)e.total_keys, (long long)e.revision);
@@ -323,7 +300,7 @@ test_metas(void **state)
 
     build(s);
     reference(s, &e);
-    buf = tu_read_file(path, &len);
+    buf = tu_read_file(tu_path, &len);
     assert_non_null(buf);
     /* meta 0 has txid 2: break its checksum */
     buf[16 + 56] ^= 1;
@@ -347,7 +324,7 @@ test_truncated(void **state)
         size_t len, cuts[6];
         uint8_t *buf;
         build(s);
-        buf = tu_read_file(path, &len);
+        buf = tu_read_file(tu_path, &len);
         assert_non_null(buf);
         cuts[0] = len - 1;
         cuts[1] = len - s->ps; /* the root bucket's page is written last */
@@ -432,7 +409,7 @@ test_corruption(void **state)
     (void)state;
 
     build(s);
-    orig = tu_read_file(path, &len);
+    orig = tu_read_file(tu_path, &len);
     assert_non_null(orig);
     buf = malloc(len);
     assert_non_null(buf);
@@ -515,7 +492,7 @@ test_capture(void **state)
         size_t len;
         uint8_t *img;
         build(&specs[i]);
-        img = tu_read_file(path, &len);
+        img = tu_read_file(tu_path, &len);
         assert_non_null(img);
         for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
             no_disagreement(img, len, steps[j], 0); /* whole: the capture takes it */
@@ -571,7 +548,7 @@ test_capture_passes_on(void **state)
     (void)state;
 
     build(&specs[1]); /* overflow values */
-    img = tu_read_file(path, &len);
+    img = tu_read_file(tu_path, &len);
     assert_non_null(img);
     assert_int_equal(edr_stream_sha256_new(NULL, &sha, &err), EDR_OK);
     cap = edr_bolt_capture_new(sha, 32, (size_t)1 << 30, NULL, NULL);
@@ -648,5 +625,5 @@ main(void)
         cmocka_unit_test(test_capture_overlap),
         cmocka_unit_test(test_capture_passes_on),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_file, tu_teardown_file);
 }

@@ -17,28 +17,7 @@
 
 #include "common/hash.h"
 #include "mvcc/mvcc.h"
-
-static char tmpdir[64];
-static char path[128];
-
-static int
-setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/edr-mvcc-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    snprintf(path, sizeof(path), "%s/db", tmpdir);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    rmdir(tmpdir);
-    return 0;
-}
+#include "../support.h"
 
 /* ---- codec ---- */
 
@@ -192,7 +171,7 @@ write_db(const struct bucket *bk, size_t nb)
     struct edr_err err;
     uint32_t crc = 0;
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     for (size_t i = 0; i < nb; i++) {
         assert_int_equal(edr_bolt_writer_bucket(w, bk[i].name, strlen(bk[i].name), &err), EDR_OK);
         crc = edr_crc32c(crc, bk[i].name, strlen(bk[i].name));
@@ -284,7 +263,7 @@ test_status(void **state)
 
     (void)state;
     crc = write_etcd_db(1);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     assert_int_equal(edr_mvcc_status(b, &st, &err), EDR_OK);
     assert_int_equal(st.hash, crc);
     assert_int_equal(st.revision, 12);
@@ -346,7 +325,7 @@ test_live(void **state)
 
     (void)state;
     write_etcd_db(1);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     memset(&g, 0, sizeof(g));
     assert_int_equal(edr_mvcc_foreach_live(b, (const uint8_t *)"/", 1, 0, on_kv, &g, &err), EDR_OK);
     assert_string_equal(g.s,
@@ -393,7 +372,7 @@ test_k8s(void **state)
 
     (void)state;
     write_etcd_db(1);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     assert_int_equal(edr_mvcc_k8s_stats(b, &s, &err), EDR_OK);
     assert_int_equal(s->objects, 7);
     assert_int_equal(s->bytes, 5 + 6 + 2 + 3 + 3 + 4 + 3);
@@ -431,7 +410,7 @@ check_one(const struct pair *kp, size_t n, int with_meta, edr_rc want, const cha
     ci.kl = 16;
     ci.vl = 8;
     write_db(bk, with_meta ? 2 : 1);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     assert_int_equal(edr_mvcc_check(b, &err), want);
     if (msg != NULL)
         assert_string_equal(err.msg, msg);
@@ -485,7 +464,7 @@ test_check(void **state)
         struct edr_bolt *b;
         struct edr_err err;
         write_etcd_db(0);
-        assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+        assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
         assert_int_equal(edr_mvcc_check(b, &err), EDR_E_INTEGRITY);
         assert_string_equal(err.msg, "meta: consistent_index not found");
         edr_bolt_close(b);
@@ -497,10 +476,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_codec),
-        cmocka_unit_test_setup_teardown(test_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_live, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_k8s, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_live, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_k8s, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_check, tu_setup_file, tu_teardown_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
