@@ -23,12 +23,16 @@ TESTS += tests/fuzz/replay_bolt.sh
 EXTRA_DIST += tests/fuzz/replay_bolt.sh tests/fuzz/build-libfuzzer.sh tests/fuzz/corpus/bolt
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/bolt/test_scan
-tests_unit_bolt_test_scan_SOURCES = tests/unit/bolt/test_scan.c \
-	tests/unit/support.c tests/unit/support.h \
-	tests/fuzz/scan_diff.c tests/fuzz/scan_diff.h
-tests_unit_bolt_test_scan_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
+BOLT_TEST_SHAPES = tests/unit/bolt/shapes.c tests/unit/bolt/shapes.h \
+	tests/unit/support.c tests/unit/support.h
+check_PROGRAMS += tests/unit/bolt/test_scan tests/unit/bolt/test_capture
+tests_unit_bolt_test_scan_SOURCES = tests/unit/bolt/test_scan.c $(BOLT_TEST_SHAPES)
 tests_unit_bolt_test_scan_CFLAGS = $(UNITCFLAGS)
 tests_unit_bolt_test_scan_LDADD = $(UNITLIBS)
-TESTS += tests/unit/bolt/test_scan
+tests_unit_bolt_test_capture_SOURCES = tests/unit/bolt/test_capture.c $(BOLT_TEST_SHAPES) \
+	tests/fuzz/scan_diff.c tests/fuzz/scan_diff.h
+tests_unit_bolt_test_capture_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
+tests_unit_bolt_test_capture_CFLAGS = $(UNITCFLAGS)
+tests_unit_bolt_test_capture_LDADD = $(UNITLIBS)
+TESTS += tests/unit/bolt/test_scan tests/unit/bolt/test_capture
 endif
