@@ -7,14 +7,18 @@ libedr_a_SOURCES += src/common/opts.c src/common/opts.h
 libedr_a_SOURCES += src/common/progress.c src/common/progress.h
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/common/test_err tests/unit/common/test_opts tests/unit/common/test_fs
+check_PROGRAMS += tests/unit/common/test_err tests/unit/common/test_hash tests/unit/common/test_opts \
+	tests/unit/common/test_fs
 tests_unit_common_test_fs_CFLAGS = $(UNITCFLAGS)
 tests_unit_common_test_fs_LDADD = $(UNITLIBS)
 tests_unit_common_test_err_CFLAGS = $(UNITCFLAGS)
 tests_unit_common_test_err_LDADD = $(UNITLIBS)
+tests_unit_common_test_hash_CFLAGS = $(UNITCFLAGS)
+tests_unit_common_test_hash_LDADD = $(UNITLIBS)
 tests_unit_common_test_opts_CFLAGS = $(UNITCFLAGS)
 tests_unit_common_test_opts_LDADD = $(UNITLIBS)
-TESTS += tests/unit/common/test_err tests/unit/common/test_opts tests/unit/common/test_fs
+TESTS += tests/unit/common/test_err tests/unit/common/test_hash tests/unit/common/test_opts \
+	tests/unit/common/test_fs
 endif
 libedr_a_SOURCES += src/common/bytes.h
 libedr_a_SOURCES += src/common/strbuf.h
