@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bolt/bolt.h"
+#include "common/bytes.h"
 #include "../support.h"
 
 /* ---- image building ---- */
@@ -36,36 +37,6 @@ struct ekv {
 };
 
 static void
-p16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-p32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-p64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-g64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void
 img_init(struct img *m, size_t ps, size_t npages)
 {
     m->ps = ps;
@@ -83,10 +54,10 @@ pg(struct img *m, uint64_t id)
 static void
 hdr(uint8_t *p, uint64_t id, uint16_t flags, uint16_t count, uint32_t ovf)
 {
-    p64(p, id);
-    p16(p + 8, flags);
-    p16(p + 10, count);
-    p32(p + 12, ovf);
+    edr_put_le64(p, id);
+    edr_put_le16(p + 8, flags);
+    edr_put_le16(p + 10, count);
+    edr_put_le32(p + 12, ovf);
 }
 
 static void
@@ -97,7 +68,7 @@ meta_sum(uint8_t *p)
         h ^= p[i];
         h *= 0x100000001b3ull;
     }
-    p64(p + 72, h);
+    edr_put_le64(p + 72, h);
 }
 
 static void
@@ -106,13 +77,13 @@ meta(struct img *m, uint64_t id, uint64_t root, uint64_t fl, uint64_t pgid, uint
     uint8_t *p = pg(m, id);
     memset(p, 0, m->ps);
     hdr(p, id, 0x04, 0, 0);
-    p32(p + 16, 0xED0CDAED);
-    p32(p + 20, 2);
-    p32(p + 24, (uint32_t)m->ps);
-    p64(p + 32, root);
-    p64(p + 48, fl);
-    p64(p + 56, pgid);
-    p64(p + 64, txid);
+    edr_put_le32(p + 16, 0xED0CDAED);
+    edr_put_le32(p + 20, 2);
+    edr_put_le32(p + 24, (uint32_t)m->ps);
+    edr_put_le64(p + 32, root);
+    edr_put_le64(p + 48, fl);
+    edr_put_le64(p + 56, pgid);
+    edr_put_le64(p + 64, txid);
     meta_sum(p);
 }
 
@@ -124,10 +95,10 @@ leaf(uint8_t *p, uint64_t id, const struct ekv *e, unsigned n, uint32_t ovf)
     hdr(p, id, 0x02, (uint16_t)n, ovf);
     for (unsigned i = 0; i < n; i++) {
         uint8_t *el = p + 16 + 16 * i;
-        p32(el, e[i].flags);
-        p32(el + 4, (uint32_t)(data - (16 + 16 * i)));
-        p32(el + 8, (uint32_t)e[i].kl);
-        p32(el + 12, (uint32_t)e[i].vl);
+        edr_put_le32(el, e[i].flags);
+        edr_put_le32(el + 4, (uint32_t)(data - (16 + 16 * i)));
+        edr_put_le32(el + 8, (uint32_t)e[i].kl);
+        edr_put_le32(el + 12, (uint32_t)e[i].vl);
         memcpy(p + data, e[i].k, e[i].kl);
         if (e[i].vl)
             memcpy(p + data + e[i].kl, e[i].v, e[i].vl);
@@ -144,9 +115,9 @@ branch(uint8_t *p, uint64_t id, const char **keys, const uint64_t *child, unsign
     for (unsigned i = 0; i < n; i++) {
         uint8_t *el = p + 16 + 16 * i;
         size_t kl = strlen(keys[i]);
-        p32(el, (uint32_t)(data - (16 + 16 * i)));
-        p32(el + 4, (uint32_t)kl);
-        p64(el + 8, child[i]);
+        edr_put_le32(el, (uint32_t)(data - (16 + 16 * i)));
+        edr_put_le32(el + 4, (uint32_t)kl);
+        edr_put_le64(el + 8, child[i]);
         memcpy(p + data, keys[i], kl);
         data += kl;
     }
@@ -191,7 +162,7 @@ ref_image(struct img *m)
     memset(inl_c, 0, sizeof(inl_c));
     cl = 16 + leaf(inl_c + 16, 0, NULL, 0, 0);
     memset(bhdr, 0, sizeof(bhdr));
-    p64(bhdr, 3);
+    edr_put_le64(bhdr, 3);
     root[0] = (struct ekv){1, "a", 1, inl_a, al};
     root[1] = (struct ekv){1, "b", 1, bhdr, 16};
     root[2] = (struct ekv){1, "c", 1, inl_c, cl};
@@ -321,8 +292,8 @@ struct corruption {
 static void
 c_magic_both(struct img *m)
 {
-    p32(pg(m, 0) + 16, 1);
-    p32(pg(m, 1) + 16, 1);
+    edr_put_le32(pg(m, 0) + 16, 1);
+    edr_put_le32(pg(m, 1) + 16, 1);
 }
 
 static void
@@ -349,31 +320,31 @@ c_root_oob(struct img *m)
 static void
 c_id(struct img *m)
 {
-    p64(pg(m, 6), 9);
+    edr_put_le64(pg(m, 6), 9);
 }
 
 static void
 c_type(struct img *m)
 {
-    p16(pg(m, 6) + 8, 0x20);
+    edr_put_le16(pg(m, 6) + 8, 0x20);
 }
 
 static void
 c_child_oob(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 1234);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 1234);
 }
 
 static void
 c_double_ref(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 4);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 4);
 }
 
 static void
 c_meta_ref(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 1);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 1);
 }
 
 static void
@@ -403,31 +374,31 @@ c_upper_bound(struct img *m)
 static void
 c_ksize(struct img *m)
 {
-    p32(pg(m, 6) + 16 + 8, 5000);
+    edr_put_le32(pg(m, 6) + 16 + 8, 5000);
 }
 
 static void
 c_count(struct img *m)
 {
-    p16(pg(m, 6) + 10, 200);
+    edr_put_le16(pg(m, 6) + 10, 200);
 }
 
 static void
 c_overflow(struct img *m)
 {
-    p32(pg(m, 4) + 12, 100);
+    edr_put_le32(pg(m, 4) + 12, 100);
 }
 
 static void
 c_empty_branch(struct img *m)
 {
-    p16(pg(m, 3) + 10, 0);
+    edr_put_le16(pg(m, 3) + 10, 0);
 }
 
 static void
 c_not_bucket(struct img *m)
 {
-    p32(pg(m, 2) + 16 + 16, 0); /* element 1 ("b") flags */
+    edr_put_le32(pg(m, 2) + 16 + 16, 0); /* element 1 ("b") flags */
 }
 
 static void
@@ -435,32 +406,32 @@ c_inline_type(struct img *m)
 {
     /* inline page header of bucket "a": after the root leaf's element area (48) */
     uint8_t *p = pg(m, 2);
-    p16(p + 16 + 48 + 1 + 16 + 8, 0x01);
+    edr_put_le16(p + 16 + 48 + 1 + 16 + 8, 0x01);
 }
 
 static void
 c_inline_short(struct img *m)
 {
-    p32(pg(m, 2) + 16 + 12, 66); /* vsize of "a": cuts its inline page */
+    edr_put_le32(pg(m, 2) + 16 + 12, 66); /* vsize of "a": cuts its inline page */
 }
 
 static void
 c_nested(struct img *m)
 {
-    p32(pg(m, 6) + 16, 1);
+    edr_put_le32(pg(m, 6) + 16, 1);
 }
 
 static void
 c_cycle(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 8, 3);
+    edr_put_le64(pg(m, 3) + 16 + 8, 3);
 }
 
 static void
 c_bucket_hdr(struct img *m)
 {
     uint8_t *p = pg(m, 2);
-    p32(p + 16 + 16 + 12, 8);
+    edr_put_le32(p + 16 + 16 + 12, 8);
 }
 
 /* Both metas name page 7 as the freelist. */
@@ -489,20 +460,20 @@ c_fl_dup(struct img *m)
 {
     uint8_t *p = freelist_page(m, 2);
 
-    p64(p + 16, 5);
-    p64(p + 24, 5);
+    edr_put_le64(p + 16, 5);
+    edr_put_le64(p + 24, 5);
 }
 
 static void
 c_fl_reach(struct img *m)
 {
-    p64(freelist_page(m, 1) + 16, 6);
+    edr_put_le64(freelist_page(m, 1) + 16, 6);
 }
 
 static void
 c_fl_unfreed(struct img *m)
 {
-    p16(pg(m, 3) + 10, 1); /* page 6 no longer referenced */
+    edr_put_le16(pg(m, 3) + 10, 1); /* page 6 no longer referenced */
     freelist_page(m, 0);
 }
 
@@ -515,13 +486,13 @@ c_fl_type(struct img *m)
 static void
 c_fl_count(struct img *m)
 {
-    p64(freelist_page(m, 0xFFFF) + 16, 1000);
+    edr_put_le64(freelist_page(m, 0xFFFF) + 16, 1000);
 }
 
 static void
 c_meta_hdr(struct img *m)
 {
-    p16(pg(m, 1) + 8, 0x02); /* the unused meta's page header */
+    edr_put_le16(pg(m, 1) + 8, 0x02); /* the unused meta's page header */
 }
 
 static const struct corruption corruptions[] = {
@@ -803,19 +774,19 @@ test_roundtrip_small(void **state)
     f = fopen(tu_path, "rb");
     assert_int_equal(fread(m.b, 1, 5 * 4096, f), 4 * 4096);
     fclose(f);
-    assert_int_equal(g64(pg(&m, 2)), 2);
+    assert_int_equal(edr_le64(pg(&m, 2)), 2);
     assert_int_equal(pg(&m, 2)[8], 0x10);
-    assert_int_equal(g64(pg(&m, 0) + 32), 3);
-    assert_int_equal(g64(pg(&m, 0) + 48), 2);
-    assert_int_equal(g64(pg(&m, 0) + 56), 4);
-    assert_int_equal(g64(pg(&m, 1) + 64), 1);
+    assert_int_equal(edr_le64(pg(&m, 0) + 32), 3);
+    assert_int_equal(edr_le64(pg(&m, 0) + 48), 2);
+    assert_int_equal(edr_le64(pg(&m, 0) + 56), 4);
+    assert_int_equal(edr_le64(pg(&m, 1) + 64), 1);
     /* bucket00 is empty: 32-byte inline value, 16 zeros then a leaf header */
     {
         const uint8_t want[32] = {[24] = 2};
         uint8_t *p = pg(&m, 3);
         assert_int_equal(p[8], 2);
         assert_int_equal(p[10], 4);
-        assert_int_equal(g64(p + 16 + 12) & 0xffffffff, 32);
+        assert_int_equal(edr_le64(p + 16 + 12) & 0xffffffff, 32);
         assert_memory_equal(p + 16 + 64 + 8, want, 32);
     }
     free(m.b);
