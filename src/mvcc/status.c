@@ -14,6 +14,7 @@
 
 #include "common/bytes.h"
 #include "common/hash.h"
+#include "common/strbuf.h"
 
 enum bk { BK_OTHER, BK_KEYS, BK_METAS, BK_LEASE, BK_ALARM, BK_AUTH, BK_CLUSTER, BK_MEMBERS };
 
@@ -22,8 +23,7 @@ struct sctx {
     uint32_t crc;
     enum bk cur;
     struct livemap lm;
-    char *mj; /* members JSON being built */
-    size_t mjlen, mjcap;
+    struct edr_strbuf mj; /* members JSON being built */
     struct edr_err *err;
     int strict; /* also run edr_mvcc_check's checks, in the same pass */
     int saw_key, saw_cindex;
@@ -49,26 +49,6 @@ on_status_bucket(void *ud, const uint8_t *name, size_t nl)
     return 0;
 }
 
-static int
-mj_append(struct sctx *c, const char *s, size_t n)
-{
-    if (c->mjlen + n + 1 > c->mjcap) {
-        size_t nc = c->mjcap ? c->mjcap * 2 : 256;
-        char *nb;
-        while (nc < c->mjlen + n + 1)
-            nc *= 2;
-        nb = realloc(c->mj, nc);
-        if (nb == NULL)
-            return -1;
-        c->mj = nb;
-        c->mjcap = nc;
-    }
-    memcpy(c->mj + c->mjlen, s, n);
-    c->mjlen += n;
-    c->mj[c->mjlen] = '\0';
-    return 0;
-}
-
 /* A members value goes in verbatim when it is JSON (ids exceed int64, so
  * re-encoding through jansson would change them), else as a string. */
 static int
@@ -78,12 +58,12 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
     json_t *j;
     int r;
 
-    if (c->mjlen > 1 && mj_append(c, ",", 1) != 0)
+    if (c->mj.len > 1 && edr_strbuf_add(&c->mj, ",", 1) != 0)
         return -1;
     j = json_loadb((const char *)v, vl, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &je);
     if (j != NULL) {
         json_decref(j);
-        return mj_append(c, (const char *)v, vl);
+        return edr_strbuf_add(&c->mj, (const char *)v, vl);
     }
     j = json_stringn((const char *)v, vl);
     if (j == NULL) {
@@ -101,7 +81,7 @@ mj_member(struct sctx *c, const uint8_t *v, size_t vl)
         json_decref(j);
         if (s == NULL)
             return -1;
-        r = mj_append(c, s, strlen(s));
+        r = edr_strbuf_add(&c->mj, s, strlen(s));
         free(s);
     }
     return r;
@@ -241,7 +221,7 @@ edr_mvcc_status_walk(struct edr_bolt *b, struct edr_mvcc_status *st, int strict,
     c.scan = scan;
     if (scan != NULL)
         edr_mvcc_scan_take_map(scan, &c.lm);
-    if (mj_append(&c, "[", 1) != 0) {
+    if (edr_strbuf_add(&c.mj, "[", 1) != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -257,7 +237,7 @@ edr_mvcc_status_walk(struct edr_bolt *b, struct edr_mvcc_status *st, int strict,
         rc = edr_err_set(err, EDR_E_INTEGRITY, "meta: consistent_index not found");
         goto out;
     }
-    if (mj_append(&c, "]", 1) != 0) {
+    if (edr_strbuf_add(&c.mj, "]", 1) != 0) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -267,10 +247,10 @@ edr_mvcc_status_walk(struct edr_bolt *b, struct edr_mvcc_status *st, int strict,
     st->db_size_in_use = used * info.page_size;
     for (size_t i = 0; i < c.lm.n; i++)
         st->live_keys += !c.lm.ents[i].dead;
-    st->members_json = c.mj;
-    c.mj = NULL;
+    st->members_json = c.mj.p;
+    c.mj.p = NULL;
 out:
-    free(c.mj);
+    free(c.mj.p);
     if (scan != NULL)
         edr_mvcc_scan_take_map(scan, &c.lm); /* back: edr_mvcc_scan_inspect reads it */
     edr_mvcc_livemap_release(&c.lm);
