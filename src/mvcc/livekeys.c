@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "common/grow.h"
 #include "common/hash.h"
 
 void
@@ -42,7 +43,6 @@ lm_rehash(struct livemap *lm, size_t nslots)
     return 0;
 }
 
-/* The entry of key, or NULL (and *oom unset) when absent and !add. */
 struct live_ent *
 edr_mvcc_livemap_get(struct livemap *lm, const uint8_t *key, size_t kl, int add, int *oom)
 {
@@ -64,25 +64,9 @@ edr_mvcc_livemap_get(struct livemap *lm, const uint8_t *key, size_t kl, int add,
         return NULL;
     if (lm->n >= UINT32_MAX - 1 || kl > UINT32_MAX)
         goto oom;
-    if (lm->n == lm->cap) {
-        size_t nc = lm->cap ? lm->cap * 2 : 1024;
-        struct live_ent *ne = realloc(lm->ents, nc * sizeof(*ne));
-        if (ne == NULL)
-            goto oom;
-        lm->ents = ne;
-        lm->cap = nc;
-    }
-    if (lm->alen + kl > lm->acap) {
-        size_t nc = lm->acap ? lm->acap : 65536;
-        uint8_t *na;
-        while (nc < lm->alen + kl)
-            nc *= 2;
-        na = realloc(lm->arena, nc);
-        if (na == NULL)
-            goto oom;
-        lm->arena = na;
-        lm->acap = nc;
-    }
+    if (edr_grow(&lm->ents, &lm->cap, lm->n + 1, sizeof(*lm->ents)) != 0 ||
+        edr_grow(&lm->arena, &lm->acap, lm->alen + kl, 1) != 0)
+        goto oom;
     e = &lm->ents[lm->n];
     memset(e, 0, sizeof(*e));
     e->koff = lm->alen;
