@@ -6,7 +6,7 @@ libedr_a_SOURCES += src/changes/segment.c src/changes/segment.h \
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/changes/test_segment
 tests_unit_changes_test_segment_SOURCES = tests/unit/changes/test_segment.c \
-	tests/unit/stream/util.c tests/unit/stream/util.h
+	tests/unit/support.c tests/unit/support.h
 tests_unit_changes_test_segment_CFLAGS = $(UNITCFLAGS)
 tests_unit_changes_test_segment_LDADD = $(UNITLIBS)
 TESTS += tests/unit/changes/test_segment

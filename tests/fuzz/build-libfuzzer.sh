@@ -26,8 +26,10 @@ fi
 case $TARGET in
 bolt)
     # the target also compares the mvcc status of a stream capture with the file's
-    SOURCES="tests/fuzz/fuzz_bolt.c tests/fuzz/scan_diff.c src/bolt/reader.c src/bolt/capture.c
-        src/mvcc/mvcc.c src/mvcc/kvpb.c src/common/pb.c src/common/buf.c src/common/err.c
+    SOURCES="tests/fuzz/fuzz_bolt.c tests/fuzz/scan_diff.c src/bolt/pagesrc.c src/bolt/walk.c
+        src/bolt/reader.c src/bolt/capture.c src/mvcc/check.c src/mvcc/livekeys.c
+        src/mvcc/status.c src/mvcc/summary.c src/mvcc/k8s.c src/mvcc/kvpb.c src/common/pb.c
+        src/common/buf.c src/common/err.c
         src/common/hash.c"
     LIBS="-ljansson -lcrypto -lpthread"
     ;;

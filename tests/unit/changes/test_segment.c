@@ -26,7 +26,7 @@
 #include "crypto/keys.h"
 #include "mvcc/mvcc.h"
 #include "repo/repo.h"
-#include "../stream/util.h"
+#include "../support.h"
 
 static char *root;
 
