@@ -940,8 +940,8 @@ edr_etcd_stream_call(struct edr_etcd_client *c, size_t i, const char *service, c
     if (tick_rc != EDR_OK)
         rc = tick_rc; /* err holds the tick's message */
     else if (rc == EDR_OK)
-        rc = edr_err_set(err, EDR_E_ETCD, "etcd '%s': %s: the server ended the stream",
-                         k.ep->url, method);
+        rc = edr_err_set(err, EDR_E_ETCD, "etcd '%s': %s: the server ended the stream", k.ep->url,
+                         method);
 out:
     if (multi != NULL)
         curl_multi_cleanup(multi);
