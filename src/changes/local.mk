@@ -1,5 +1,5 @@
 # sources and unit tests of src/changes (see Makefile.am)
-libedr_a_SOURCES += src/changes/segment.c src/changes/segment.h \
+libedr_a_SOURCES += src/changes/format.c src/changes/segment.c src/changes/segment.h \
 	src/changes/capture.c src/changes/capture.h \
 	src/changes/replay.c src/changes/replay.h
 
@@ -11,3 +11,11 @@ tests_unit_changes_test_segment_CFLAGS = $(UNITCFLAGS)
 tests_unit_changes_test_segment_LDADD = $(UNITLIBS)
 TESTS += tests/unit/changes/test_segment
 endif
+
+# change-segment fuzz target; `make check` replays its corpus
+check_PROGRAMS += tests/fuzz/replay_segment
+tests_fuzz_replay_segment_SOURCES = tests/fuzz/fuzz_segment.c tests/fuzz/replay.c
+tests_fuzz_replay_segment_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_replay_segment_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_segment.sh
+EXTRA_DIST += tests/fuzz/replay_segment.sh tests/fuzz/corpus/segment
