@@ -10,7 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/grow.h"
-#include "etcd/proto.h"
+#include "common/pb.h"
 #include "mvcc/mvcc.h"
 
 struct replay_lease {

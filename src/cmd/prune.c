@@ -117,8 +117,8 @@ prune_changes(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_reten
         snprintf(id, sizeof(id), "changes/%" PRId64 "-%" PRId64, s->first_revision,
                  s->last_revision);
         if (keep)
-            snprintf(why, sizeof(why), "needed after revision %" PRId64 " (a kept backup)%s",
-                     floor, pol->has_changes_within ? ", keep-changes-within" : "");
+            snprintf(why, sizeof(why), "needed after revision %" PRId64 " (a kept backup)%s", floor,
+                     pol->has_changes_within ? ", keep-changes-within" : "");
         else
             snprintf(why, sizeof(why),
                      "no kept backup needs it (ends at or before revision %" PRId64 ")", floor);

@@ -29,6 +29,7 @@
 
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
+#include "cmd/supervise.h"
 #include "cmd/verify.h"
 #include "common/log.h"
 #include "repo/repo.h"
@@ -475,6 +476,7 @@ edr_cmd_schedule(struct edr_ctx *ctx)
 {
     struct daemon *d = NULL;
     enum edr_sched_outcome outcome;
+    struct edr_capture_child *child = NULL;
     edr_rc rc;
 
     if ((d = calloc(1, sizeof(*d))) == NULL)
@@ -488,6 +490,9 @@ edr_cmd_schedule(struct edr_ctx *ctx)
     if ((rc = edr_sched_install_signals(&ctx->err)) != EDR_OK)
         goto out;
     log_startup(d, "schedule started");
+    if (edr_opt_bool(&ctx->opts, EDR_O_CAPTURE) &&
+        (rc = edr_capture_child_start(&ctx->opts, &child, &ctx->err)) != EDR_OK)
+        goto out;
     for (;;) {
         struct edr_err lerr;
         edr_err_clear(&lerr);
@@ -504,8 +509,17 @@ edr_cmd_schedule(struct edr_ctx *ctx)
         }
         edr_info("reloading the configuration");
         reload(d);
+        if (child != NULL) {
+            /* a new config for the capture too */
+            edr_capture_child_stop(child);
+            child = NULL;
+            if (edr_opt_bool(&ctx->opts, EDR_O_CAPTURE) &&
+                (rc = edr_capture_child_start(&ctx->opts, &child, &ctx->err)) != EDR_OK)
+                break;
+        }
     }
 out:
+    edr_capture_child_stop(child);
     if (d != NULL) {
         for (int i = 0; d->argv != NULL && i < d->argc; i++)
             free(d->argv[i]);

@@ -1,8 +1,8 @@
 /*
  * SIGINT/SIGTERM for the commands that do long work: the handler only sets a
  * flag; the work polls it (the progress stream, the etcd client, the
- * storage backends through their options, the drill) and ends with EDR_E_INTERRUPTED, undoing what it
- * started. The schedule daemon has its own handler; its stop flag counts too.
+ * storage backends through their options, the drill) and ends with EDR_E_INTERRUPTED, undoing what
+ * it started. The schedule daemon has its own handler; its stop flag counts too.
  */
 #include <signal.h>
 #include <string.h>

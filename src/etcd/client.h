@@ -168,4 +168,10 @@ edr_rc edr_etcd_unary(struct edr_etcd_client *c, size_t i, const char *service, 
                       const uint8_t *msg, size_t len, uint8_t **resp, size_t *resp_len,
                       struct edr_err *err);
 
+/* LeaseTimeToLive of lease id on endpoint i: *granted_ttl and *ttl in
+ * seconds; *ttl is -1 (and *granted_ttl 0) for a lease that no longer
+ * exists. */
+edr_rc edr_etcd_lease_ttl(struct edr_etcd_client *c, size_t i, int64_t id, int64_t *granted_ttl,
+                          int64_t *ttl, struct edr_err *err);
+
 #endif

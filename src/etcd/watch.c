@@ -142,37 +142,3 @@ edr_watch_resp_release(struct edr_watch_resp *r)
     r->events = NULL;
     r->nevents = 0;
 }
-
-edr_rc
-edr_etcd_lease_ttl(struct edr_etcd_client *c, size_t i, int64_t id, int64_t *granted_ttl,
-                   int64_t *ttl, struct edr_err *err)
-{
-    uint8_t req[16], *resp = NULL;
-    struct edr_pb_writer w;
-    struct edr_pb_field f;
-    const uint8_t *p, *end;
-    size_t rlen;
-    edr_rc rc;
-
-    *granted_ttl = 0;
-    *ttl = -1;
-    edr_pb_writer_init(&w, req, sizeof(req));
-    edr_pb_put_uint(&w, 1, (uint64_t)id);
-    rc = edr_etcd_unary(c, i, "Lease", "LeaseTimeToLive", req, w.len, &resp, &rlen, err);
-    if (rc != EDR_OK)
-        return rc;
-    p = resp;
-    end = resp == NULL ? resp : resp + rlen;
-    while (p < end) {
-        if ((rc = edr_pb_next(&p, end, &f, err)) != EDR_OK) {
-            edr_err_prefix(err, "malformed LeaseTimeToLiveResponse");
-            break;
-        }
-        if (f.num == 3 && f.wire == EDR_PB_VARINT)
-            *ttl = (int64_t)f.u;
-        else if (f.num == 4 && f.wire == EDR_PB_VARINT)
-            *granted_ttl = (int64_t)f.u;
-    }
-    free(resp);
-    return rc;
-}

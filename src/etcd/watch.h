@@ -1,7 +1,7 @@
 /*
- * etcd's Watch and the lease calls change capture needs: the WatchRequest
- * that opens one watch over the whole keyspace, the decoder of
- * WatchResponse messages, and LeaseTimeToLive. Field numbers:
+ * etcd's Watch messages for change capture: the WatchRequest that opens one
+ * watch over the whole keyspace and the decoder of WatchResponse messages
+ * (the call itself is edr_etcd_stream_call). Field numbers:
  * doc/etcd-internals.md §1.3.
  *
  * Errors: EDR_E_ETCD "malformed WatchResponse: ..." for bytes that are not
@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "common/err.h"
-#include "etcd/client.h"
 #include "etcd/proto.h"
 
 enum edr_watch_event_type { EDR_WATCH_PUT = 0, EDR_WATCH_DELETE = 1 };
@@ -44,11 +43,5 @@ size_t edr_watch_create_request(int64_t start_revision, uint8_t *buf, size_t cap
 edr_rc edr_watch_decode(const uint8_t *msg, size_t len, struct edr_watch_resp *r,
                         struct edr_err *err);
 void edr_watch_resp_release(struct edr_watch_resp *r);
-
-/* LeaseTimeToLive of lease id on endpoint i: *granted_ttl and *ttl in
- * seconds; *ttl is -1 (and *granted_ttl 0) for a lease that no longer
- * exists. */
-edr_rc edr_etcd_lease_ttl(struct edr_etcd_client *c, size_t i, int64_t id, int64_t *granted_ttl,
-                          int64_t *ttl, struct edr_err *err);
 
 #endif

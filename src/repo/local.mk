@@ -9,7 +9,7 @@ check_PROGRAMS += tests/unit/repo/test_manifest tests/unit/repo/test_repo
 tests_unit_repo_test_manifest_CFLAGS = $(UNITCFLAGS)
 tests_unit_repo_test_manifest_LDADD = $(UNITLIBS)
 tests_unit_repo_test_repo_SOURCES = tests/unit/repo/test_repo.c \
-	tests/unit/stream/util.c tests/unit/stream/util.h
+	tests/unit/support.c tests/unit/support.h
 tests_unit_repo_test_repo_CFLAGS = $(UNITCFLAGS)
 tests_unit_repo_test_repo_LDADD = $(UNITLIBS)
 TESTS += tests/unit/repo/test_manifest tests/unit/repo/test_repo

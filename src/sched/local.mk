@@ -8,12 +8,18 @@ libedr_a_SOURCES += \
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/sched/test_cron tests/unit/sched/test_retention \
 	tests/unit/sched/test_metrics tests/unit/sched/test_daemon
+tests_unit_sched_test_cron_SOURCES = tests/unit/sched/test_cron.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_sched_test_cron_CFLAGS = $(UNITCFLAGS)
 tests_unit_sched_test_cron_LDADD = $(UNITLIBS)
+tests_unit_sched_test_retention_SOURCES = tests/unit/sched/test_retention.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_sched_test_retention_CFLAGS = $(UNITCFLAGS)
 tests_unit_sched_test_retention_LDADD = $(UNITLIBS)
 tests_unit_sched_test_metrics_CFLAGS = $(UNITCFLAGS)
 tests_unit_sched_test_metrics_LDADD = $(UNITLIBS)
+tests_unit_sched_test_daemon_SOURCES = tests/unit/sched/test_daemon.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_sched_test_daemon_CFLAGS = $(UNITCFLAGS)
 tests_unit_sched_test_daemon_LDADD = $(UNITLIBS)
 TESTS += tests/unit/sched/test_cron tests/unit/sched/test_retention \

@@ -24,7 +24,8 @@ tests_unit_storage_etcd_dr_s3test_LDADD = libedr.a $(DEP_LIBS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
 	tests/unit/storage/test_s3 tests/unit/storage/test_local
-tests_unit_storage_test_local_SOURCES = tests/unit/storage/test_local.c $(STREAM_TEST_UTIL)
+tests_unit_storage_test_local_SOURCES = tests/unit/storage/test_local.c \
+	tests/unit/support.c tests/unit/support.h
 tests_unit_storage_test_local_CFLAGS = $(UNITCFLAGS)
 tests_unit_storage_test_local_LDADD = $(UNITLIBS)
 tests_unit_storage_test_s3_sigv4_CFLAGS = $(UNITCFLAGS)

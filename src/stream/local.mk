@@ -9,25 +9,25 @@ libedr_a_SOURCES += \
 	src/stream/trailer.c src/stream/trailer.h
 
 if HAVE_CMOCKA
-STREAM_TEST_UTIL = tests/unit/stream/util.c tests/unit/stream/util.h
+TEST_SUPPORT = tests/unit/support.c tests/unit/support.h
 check_PROGRAMS += tests/unit/stream/test_basic tests/unit/stream/test_zstd
-tests_unit_stream_test_basic_SOURCES = tests/unit/stream/test_basic.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_basic_SOURCES = tests/unit/stream/test_basic.c $(TEST_SUPPORT)
 tests_unit_stream_test_basic_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_basic_LDADD = $(UNITLIBS)
-tests_unit_stream_test_zstd_SOURCES = tests/unit/stream/test_zstd.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_zstd_SOURCES = tests/unit/stream/test_zstd.c $(TEST_SUPPORT)
 tests_unit_stream_test_zstd_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_zstd_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_basic tests/unit/stream/test_zstd
 check_PROGRAMS += tests/unit/stream/test_seal
-tests_unit_stream_test_seal_SOURCES = tests/unit/stream/test_seal.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_seal_SOURCES = tests/unit/stream/test_seal.c $(TEST_SUPPORT)
 tests_unit_stream_test_seal_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_seal_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_seal
 check_PROGRAMS += tests/unit/stream/test_tar tests/unit/stream/test_pipeline
-tests_unit_stream_test_tar_SOURCES = tests/unit/stream/test_tar.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_tar_SOURCES = tests/unit/stream/test_tar.c $(TEST_SUPPORT)
 tests_unit_stream_test_tar_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_tar_LDADD = $(UNITLIBS)
-tests_unit_stream_test_pipeline_SOURCES = tests/unit/stream/test_pipeline.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_pipeline_SOURCES = tests/unit/stream/test_pipeline.c $(TEST_SUPPORT)
 tests_unit_stream_test_pipeline_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_pipeline_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_tar tests/unit/stream/test_pipeline
@@ -42,7 +42,7 @@ EXTRA_DIST += tests/fuzz/replay_datafile.sh tests/fuzz/corpus/datafile
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/stream/test_trailer
-tests_unit_stream_test_trailer_SOURCES = tests/unit/stream/test_trailer.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_trailer_SOURCES = tests/unit/stream/test_trailer.c $(TEST_SUPPORT)
 tests_unit_stream_test_trailer_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_trailer_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_trailer
@@ -50,7 +50,7 @@ endif
 libedr_a_SOURCES += src/stream/thread.c src/stream/thread.h
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/stream/test_thread
-tests_unit_stream_test_thread_SOURCES = tests/unit/stream/test_thread.c $(STREAM_TEST_UTIL)
+tests_unit_stream_test_thread_SOURCES = tests/unit/stream/test_thread.c $(TEST_SUPPORT)
 tests_unit_stream_test_thread_CFLAGS = $(UNITCFLAGS)
 tests_unit_stream_test_thread_LDADD = $(UNITLIBS)
 TESTS += tests/unit/stream/test_thread

@@ -17,9 +17,8 @@
 #include <cmocka.h>
 
 #include "bolt/bolt.h"
-
-static char tmpdir[64];
-static char path[128];
+#include "common/bytes.h"
+#include "../support.h"
 
 /* ---- image building ---- */
 
@@ -36,36 +35,6 @@ struct ekv {
     const uint8_t *v;
     size_t vl;
 };
-
-static void
-p16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-p32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-p64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-g64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void
 img_init(struct img *m, size_t ps, size_t npages)
@@ -85,10 +54,10 @@ pg(struct img *m, uint64_t id)
 static void
 hdr(uint8_t *p, uint64_t id, uint16_t flags, uint16_t count, uint32_t ovf)
 {
-    p64(p, id);
-    p16(p + 8, flags);
-    p16(p + 10, count);
-    p32(p + 12, ovf);
+    edr_put_le64(p, id);
+    edr_put_le16(p + 8, flags);
+    edr_put_le16(p + 10, count);
+    edr_put_le32(p + 12, ovf);
 }
 
 static void
@@ -99,7 +68,7 @@ meta_sum(uint8_t *p)
         h ^= p[i];
         h *= 0x100000001b3ull;
     }
-    p64(p + 72, h);
+    edr_put_le64(p + 72, h);
 }
 
 static void
@@ -108,13 +77,13 @@ meta(struct img *m, uint64_t id, uint64_t root, uint64_t fl, uint64_t pgid, uint
     uint8_t *p = pg(m, id);
     memset(p, 0, m->ps);
     hdr(p, id, 0x04, 0, 0);
-    p32(p + 16, 0xED0CDAED);
-    p32(p + 20, 2);
-    p32(p + 24, (uint32_t)m->ps);
-    p64(p + 32, root);
-    p64(p + 48, fl);
-    p64(p + 56, pgid);
-    p64(p + 64, txid);
+    edr_put_le32(p + 16, 0xED0CDAED);
+    edr_put_le32(p + 20, 2);
+    edr_put_le32(p + 24, (uint32_t)m->ps);
+    edr_put_le64(p + 32, root);
+    edr_put_le64(p + 48, fl);
+    edr_put_le64(p + 56, pgid);
+    edr_put_le64(p + 64, txid);
     meta_sum(p);
 }
 
@@ -126,10 +95,10 @@ leaf(uint8_t *p, uint64_t id, const struct ekv *e, unsigned n, uint32_t ovf)
     hdr(p, id, 0x02, (uint16_t)n, ovf);
     for (unsigned i = 0; i < n; i++) {
         uint8_t *el = p + 16 + 16 * i;
-        p32(el, e[i].flags);
-        p32(el + 4, (uint32_t)(data - (16 + 16 * i)));
-        p32(el + 8, (uint32_t)e[i].kl);
-        p32(el + 12, (uint32_t)e[i].vl);
+        edr_put_le32(el, e[i].flags);
+        edr_put_le32(el + 4, (uint32_t)(data - (16 + 16 * i)));
+        edr_put_le32(el + 8, (uint32_t)e[i].kl);
+        edr_put_le32(el + 12, (uint32_t)e[i].vl);
         memcpy(p + data, e[i].k, e[i].kl);
         if (e[i].vl)
             memcpy(p + data + e[i].kl, e[i].v, e[i].vl);
@@ -146,9 +115,9 @@ branch(uint8_t *p, uint64_t id, const char **keys, const uint64_t *child, unsign
     for (unsigned i = 0; i < n; i++) {
         uint8_t *el = p + 16 + 16 * i;
         size_t kl = strlen(keys[i]);
-        p32(el, (uint32_t)(data - (16 + 16 * i)));
-        p32(el + 4, (uint32_t)kl);
-        p64(el + 8, child[i]);
+        edr_put_le32(el, (uint32_t)(data - (16 + 16 * i)));
+        edr_put_le32(el + 4, (uint32_t)kl);
+        edr_put_le64(el + 8, child[i]);
         memcpy(p + data, keys[i], kl);
         data += kl;
     }
@@ -157,7 +126,7 @@ branch(uint8_t *p, uint64_t id, const char **keys, const uint64_t *child, unsign
 static void
 img_write(const struct img *m, size_t len)
 {
-    FILE *f = fopen(path, "wb");
+    FILE *f = fopen(tu_path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(m->b, 1, len, f), len);
     fclose(f);
@@ -193,7 +162,7 @@ ref_image(struct img *m)
     memset(inl_c, 0, sizeof(inl_c));
     cl = 16 + leaf(inl_c + 16, 0, NULL, 0, 0);
     memset(bhdr, 0, sizeof(bhdr));
-    p64(bhdr, 3);
+    edr_put_le64(bhdr, 3);
     root[0] = (struct ekv){1, "a", 1, inl_a, al};
     root[1] = (struct ekv){1, "b", 1, bhdr, 16};
     root[2] = (struct ekv){1, "c", 1, inl_c, cl};
@@ -240,25 +209,6 @@ c_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return ++c->n == c->stop_after ? 1 : 0;
 }
 
-static int
-setup(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/edr-bolt-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    snprintf(path, sizeof(path), "%s/db", tmpdir);
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    rmdir(tmpdir);
-    return 0;
-}
-
 static void
 test_reference_image(void **state)
 {
@@ -274,7 +224,7 @@ test_reference_image(void **state)
     (void)state;
     ref_image(&m);
     img_write(&m, 8 * 1024 + 32); /* with a 32-byte trailer, as etcd's snapshots */
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.page_size, 1024);
     assert_int_equal(info.pgid, 8);
@@ -342,8 +292,8 @@ struct corruption {
 static void
 c_magic_both(struct img *m)
 {
-    p32(pg(m, 0) + 16, 1);
-    p32(pg(m, 1) + 16, 1);
+    edr_put_le32(pg(m, 0) + 16, 1);
+    edr_put_le32(pg(m, 1) + 16, 1);
 }
 
 static void
@@ -370,31 +320,31 @@ c_root_oob(struct img *m)
 static void
 c_id(struct img *m)
 {
-    p64(pg(m, 6), 9);
+    edr_put_le64(pg(m, 6), 9);
 }
 
 static void
 c_type(struct img *m)
 {
-    p16(pg(m, 6) + 8, 0x20);
+    edr_put_le16(pg(m, 6) + 8, 0x20);
 }
 
 static void
 c_child_oob(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 1234);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 1234);
 }
 
 static void
 c_double_ref(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 4);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 4);
 }
 
 static void
 c_meta_ref(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 16 + 8, 1);
+    edr_put_le64(pg(m, 3) + 16 + 16 + 8, 1);
 }
 
 static void
@@ -424,31 +374,31 @@ c_upper_bound(struct img *m)
 static void
 c_ksize(struct img *m)
 {
-    p32(pg(m, 6) + 16 + 8, 5000);
+    edr_put_le32(pg(m, 6) + 16 + 8, 5000);
 }
 
 static void
 c_count(struct img *m)
 {
-    p16(pg(m, 6) + 10, 200);
+    edr_put_le16(pg(m, 6) + 10, 200);
 }
 
 static void
 c_overflow(struct img *m)
 {
-    p32(pg(m, 4) + 12, 100);
+    edr_put_le32(pg(m, 4) + 12, 100);
 }
 
 static void
 c_empty_branch(struct img *m)
 {
-    p16(pg(m, 3) + 10, 0);
+    edr_put_le16(pg(m, 3) + 10, 0);
 }
 
 static void
 c_not_bucket(struct img *m)
 {
-    p32(pg(m, 2) + 16 + 16, 0); /* element 1 ("b") flags */
+    edr_put_le32(pg(m, 2) + 16 + 16, 0); /* element 1 ("b") flags */
 }
 
 static void
@@ -456,91 +406,93 @@ c_inline_type(struct img *m)
 {
     /* inline page header of bucket "a": after the root leaf's element area (48) */
     uint8_t *p = pg(m, 2);
-    p16(p + 16 + 48 + 1 + 16 + 8, 0x01);
+    edr_put_le16(p + 16 + 48 + 1 + 16 + 8, 0x01);
 }
 
 static void
 c_inline_short(struct img *m)
 {
-    p32(pg(m, 2) + 16 + 12, 66); /* vsize of "a": cuts its inline page */
+    edr_put_le32(pg(m, 2) + 16 + 12, 66); /* vsize of "a": cuts its inline page */
 }
 
 static void
 c_nested(struct img *m)
 {
-    p32(pg(m, 6) + 16, 1);
+    edr_put_le32(pg(m, 6) + 16, 1);
 }
 
 static void
 c_cycle(struct img *m)
 {
-    p64(pg(m, 3) + 16 + 8, 3);
+    edr_put_le64(pg(m, 3) + 16 + 8, 3);
 }
 
 static void
 c_bucket_hdr(struct img *m)
 {
     uint8_t *p = pg(m, 2);
-    p32(p + 16 + 16 + 12, 8);
+    edr_put_le32(p + 16 + 16 + 12, 8);
 }
 
-/* A real freelist on page 7 listing page 5, 5 (twice) */
+/* Both metas name page 7 as the freelist. */
+static void
+use_freelist(struct img *m)
+{
+    meta(m, 0, 2, 7, 8, 4);
+    meta(m, 1, 2, 7, 8, 3);
+}
+
+/* A real freelist on page 7 with count entries (to be filled in). */
+static uint8_t *
+freelist_page(struct img *m, uint16_t count)
+{
+    uint8_t *p = pg(m, 7);
+
+    memset(p, 0, m->ps);
+    hdr(p, 7, 0x10, count, 0);
+    use_freelist(m);
+    return p;
+}
+
+/* A freelist listing page 5 twice. */
 static void
 c_fl_dup(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 2, 0);
-    p64(p + 16, 5);
-    p64(p + 24, 5);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    uint8_t *p = freelist_page(m, 2);
+
+    edr_put_le64(p + 16, 5);
+    edr_put_le64(p + 24, 5);
 }
 
 static void
 c_fl_reach(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 1, 0);
-    p64(p + 16, 6);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    edr_put_le64(freelist_page(m, 1) + 16, 6);
 }
 
 static void
 c_fl_unfreed(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    p16(pg(m, 3) + 10, 1); /* page 6 no longer referenced */
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 0, 0);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    edr_put_le16(pg(m, 3) + 10, 1); /* page 6 no longer referenced */
+    freelist_page(m, 0);
 }
 
 static void
 c_fl_type(struct img *m)
 {
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    use_freelist(m);
 }
 
 static void
 c_fl_count(struct img *m)
 {
-    uint8_t *p = pg(m, 7);
-    memset(p, 0, m->ps);
-    hdr(p, 7, 0x10, 0xFFFF, 0);
-    p64(p + 16, 1000);
-    meta(m, 0, 2, 7, 8, 4);
-    meta(m, 1, 2, 7, 8, 3);
+    edr_put_le64(freelist_page(m, 0xFFFF) + 16, 1000);
 }
 
 static void
 c_meta_hdr(struct img *m)
 {
-    p16(pg(m, 1) + 8, 0x02); /* the unused meta's page header */
+    edr_put_le16(pg(m, 1) + 8, 0x02); /* the unused meta's page header */
 }
 
 static const struct corruption corruptions[] = {
@@ -591,8 +543,8 @@ test_corruptions(void **state)
         ref_image(&m);
         c->apply(&m);
         img_write(&m, m.npages * m.ps);
-        snprintf(want, sizeof(want), c->msg, path);
-        rc = edr_bolt_open(path, &b, &err);
+        snprintf(want, sizeof(want), c->msg, tu_path);
+        rc = edr_bolt_open(tu_path, &b, &err);
         if (c->open_fails) {
             assert_int_equal(rc, EDR_E_INTEGRITY);
             if (strcmp(err.msg, want) != 0)
@@ -622,7 +574,7 @@ test_meta_fallback(void **state)
     meta(&m, 1, 2, UINT64_MAX, 8, 9); /* meta 1 newer ... */
     pg(&m, 1)[72] ^= 0xff;            /* ... but broken: meta 0 is used */
     img_write(&m, m.npages * m.ps);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.meta_used, 0);
     assert_int_equal(info.txid, 4);
@@ -632,7 +584,7 @@ test_meta_fallback(void **state)
     pg(&m, 1)[72] ^= 0xff;
     pg(&m, 0)[16] ^= 0xff;
     img_write(&m, m.npages * m.ps);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.meta_used, 1);
     assert_int_equal(info.txid, 9);
@@ -642,7 +594,7 @@ test_meta_fallback(void **state)
 
     /* too small */
     img_write(&m, 100);
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_E_INTEGRITY);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_E_INTEGRITY);
     assert_int_equal(edr_bolt_open("/nonexistent/db", &b, &err), EDR_E_NOTFOUND);
     assert_string_equal(err.msg, "unable to open '/nonexistent/db': [2] No such file or directory");
     free(m.b);
@@ -751,7 +703,7 @@ roundtrip(const struct spec *sp)
 
     assert_non_null(kb);
     assert_non_null(vb);
-    assert_int_equal(edr_bolt_writer_new(path, sp->ps, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, sp->ps, &w, &err), EDR_OK);
     for (unsigned i = 0; i < sp->nbuckets; i++) {
         char name[32];
         snprintf(name, sizeof(name), "bucket%02u", i);
@@ -764,12 +716,12 @@ roundtrip(const struct spec *sp)
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_open(path, &b, &err), EDR_OK);
+    assert_int_equal(edr_bolt_open(tu_path, &b, &err), EDR_OK);
     edr_bolt_get_info(b, &info);
     assert_int_equal(info.page_size, sp->ps);
     assert_int_equal(info.txid, 2);
     assert_int_equal(info.freelist, 2);
-    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(stat(tu_path, &st), 0);
     assert_int_equal((uint64_t)st.st_size, info.pgid * sp->ps);
     memset(&r, 0, sizeof(r));
     r.sp = sp;
@@ -819,22 +771,22 @@ test_roundtrip_small(void **state)
     /* all inline: metas, freelist, one root leaf */
     m.ps = 4096;
     m.b = malloc(5 * 4096);
-    f = fopen(path, "rb");
+    f = fopen(tu_path, "rb");
     assert_int_equal(fread(m.b, 1, 5 * 4096, f), 4 * 4096);
     fclose(f);
-    assert_int_equal(g64(pg(&m, 2)), 2);
+    assert_int_equal(edr_le64(pg(&m, 2)), 2);
     assert_int_equal(pg(&m, 2)[8], 0x10);
-    assert_int_equal(g64(pg(&m, 0) + 32), 3);
-    assert_int_equal(g64(pg(&m, 0) + 48), 2);
-    assert_int_equal(g64(pg(&m, 0) + 56), 4);
-    assert_int_equal(g64(pg(&m, 1) + 64), 1);
+    assert_int_equal(edr_le64(pg(&m, 0) + 32), 3);
+    assert_int_equal(edr_le64(pg(&m, 0) + 48), 2);
+    assert_int_equal(edr_le64(pg(&m, 0) + 56), 4);
+    assert_int_equal(edr_le64(pg(&m, 1) + 64), 1);
     /* bucket00 is empty: 32-byte inline value, 16 zeros then a leaf header */
     {
         const uint8_t want[32] = {[24] = 2};
         uint8_t *p = pg(&m, 3);
         assert_int_equal(p[8], 2);
         assert_int_equal(p[10], 4);
-        assert_int_equal(g64(p + 16 + 12) & 0xffffffff, 32);
+        assert_int_equal(edr_le64(p + 16 + 12) & 0xffffffff, 32);
         assert_memory_equal(p + 16 + 64 + 8, want, 32);
     }
     free(m.b);
@@ -880,44 +832,44 @@ test_writer_errors(void **state)
     struct stat st;
 
     (void)state;
-    assert_int_equal(edr_bolt_writer_new(path, 3000, &w, &err), EDR_E_USAGE);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 3000, &w, &err), EDR_E_USAGE);
     assert_string_equal(err.msg, "invalid bbolt page size 3000");
     assert_int_equal(edr_bolt_writer_new("/nonexistent/x", 4096, &w, &err), EDR_E_IO);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "a", 1, "b", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: put outside a bucket");
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: unusable after an earlier error");
     edr_bolt_writer_free(w);
-    assert_int_not_equal(stat(path, &st), 0); /* partial file removed */
+    assert_int_not_equal(stat(tu_path, &st), 0); /* partial file removed */
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "k2", 2, "", 0, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "k1", 2, "", 0, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: keys out of order");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "a", 1, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: buckets out of order");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_put(w, "", 0, "", 0, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: invalid key length 0");
     edr_bolt_writer_free(w);
 
-    assert_int_equal(edr_bolt_writer_new(path, 4096, &w, &err), EDR_OK);
+    assert_int_equal(edr_bolt_writer_new(tu_path, 4096, &w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_bucket(w, "b", 1, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_E_INTERNAL);
     assert_string_equal(err.msg, "bolt writer: already finished");
     edr_bolt_writer_free(w);
-    assert_int_equal(stat(path, &st), 0); /* kept */
+    assert_int_equal(stat(tu_path, &st), 0); /* kept */
 }
 
 /* Random byte flips on a written file: errors are fine, crashes are not
@@ -933,7 +885,7 @@ test_mutations(void **state)
 
     (void)state;
     roundtrip(&sp);
-    f = fopen(path, "rb");
+    f = fopen(tu_path, "rb");
     fseek(f, 0, SEEK_END);
     len = (size_t)ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -958,10 +910,10 @@ test_mutations(void **state)
         }
         if (it % 50 == 49)
             n = (size_t)(rnd() % len);
-        f = fopen(path, "wb");
+        f = fopen(tu_path, "wb");
         fwrite(buf, 1, n, f);
         fclose(f);
-        if (edr_bolt_open(path, &b, &err) != EDR_OK) {
+        if (edr_bolt_open(tu_path, &b, &err) != EDR_OK) {
             errors++;
             continue;
         }
@@ -981,16 +933,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reference_image, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_meta_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_small, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_big, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_16k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_1k, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roundtrip_none, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_image, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_corruptions, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_meta_fallback, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_small, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_big, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_16k, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_1k, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_roundtrip_none, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_writer_errors, tu_setup_file, tu_teardown_file),
+        cmocka_unit_test_setup_teardown(test_mutations, tu_setup_file, tu_teardown_file),
     };
     rng = 88172645463325252ull;
     return cmocka_run_group_tests(tests, NULL, NULL);

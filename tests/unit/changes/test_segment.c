@@ -26,7 +26,7 @@
 #include "crypto/keys.h"
 #include "mvcc/mvcc.h"
 #include "repo/repo.h"
-#include "../stream/util.h"
+#include "../support.h"
 
 static char *root;
 
@@ -567,6 +567,24 @@ test_replay(void **state)
     edr_repo_free(r);
 }
 
+static void
+test_floor(void **state)
+{
+    const int64_t revs[] = {100, 300, 200};
+    const time_t times[] = {1000, 3000, 2000};
+
+    (void)state;
+    /* nothing kept: keep every segment */
+    assert_int_equal(edr_segment_floor(revs, times, 0, 0, 0), -1);
+    /* the oldest kept backup */
+    assert_int_equal(edr_segment_floor(revs, times, 3, 0, 0), 100);
+    /* the newest backup started at or before the cutoff */
+    assert_int_equal(edr_segment_floor(revs, times, 3, 1, 2500), 200);
+    assert_int_equal(edr_segment_floor(revs, times, 3, 1, 3000), 300);
+    /* a cutoff before every backup: the oldest */
+    assert_int_equal(edr_segment_floor(revs, times, 3, 1, 10), 100);
+}
+
 int
 main(void)
 {
@@ -578,6 +596,7 @@ main(void)
         cmocka_unit_test(test_gap_inside),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_floor),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "repo/repo.h"
 #include "stream/basic.h"
-#include "../stream/util.h"
+#include "../support.h"
 
 static char *root;
 

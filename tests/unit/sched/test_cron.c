@@ -16,19 +16,7 @@
 #include <cmocka.h>
 
 #include "sched/cron.h"
-
-static time_t
-ts(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        fail_msg("bad time '%s'", s);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return timegm(&tm);
-}
+#include "../support.h"
 
 static const char *
 fmt(time_t t)
@@ -51,7 +39,7 @@ nx_tz(const char *expr, const char *after, const char *tz)
     edr_err_clear(&err);
     if (edr_cron_parse(&c, expr, &err) != EDR_OK)
         fail_msg("parse '%s': %s", expr, err.msg);
-    if (edr_cron_next(&c, ts(after), tz, &next, &err) != EDR_OK)
+    if (edr_cron_next(&c, tu_time(after), tz, &next, &err) != EDR_OK)
         fail_msg("next '%s': %s", expr, err.msg);
     return fmt(next);
 }
@@ -353,7 +341,7 @@ test_brute_force(void **state)
         struct edr_err err;
         assert_int_equal(edr_cron_parse(&c, exprs[e], &err), EDR_OK);
         for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
-            time_t after = ts(starts[s]), t = after, next;
+            time_t after = tu_time(starts[s]), t = after, next;
             for (int i = 0; i < 5; i++) {
                 time_t want = t - t % 60 + 60;
                 struct tm tm;

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "sched/daemon.h"
+#include "../support.h"
 
 /* ---- fake clock ---- */
 
@@ -128,25 +129,12 @@ job_init(struct edr_sched_job *job, struct fjob *fj, const char *cron)
         fail_msg("%s", err.msg);
 }
 
-static time_t
-ts(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        fail_msg("bad time '%s'", s);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return timegm(&tm);
-}
-
 static void
 fake_init(struct fake *f, const char *start, const char *stop)
 {
     memset(f, 0, sizeof(*f));
-    f->now = ts(start);
-    f->stop_at = ts(stop);
+    f->now = tu_time(start);
+    f->stop_at = tu_time(stop);
 }
 
 /* ---- stderr capture for the log lines ---- */
@@ -229,7 +217,7 @@ test_single_job(void **state)
                              "etcd-dr: info: job 'A' ok in 0s; next run 2026-11-26T00:50:00Z\n"
                              "etcd-dr: info: job 'A' ok in 0s; next run 2026-11-26T01:00:00Z\n");
     assert_true(edr_sched_stop_requested());
-    assert_int_equal(f.now, ts("2026-11-26 01:00:00"));
+    assert_int_equal(f.now, tu_time("2026-11-26 01:00:00"));
 }
 
 static void
@@ -279,6 +267,19 @@ test_due_together(void **state)
     assert_null(strstr(log, "skipped"));
 }
 
+/* Another case in the same test: no events yet, no stop requested, the
+ * clock running from start to stop, job "A" taking duration seconds to end
+ * with result. */
+static void
+next_case(struct fake *f, struct fjob *a, const char *start, const char *stop, int duration,
+          edr_rc result)
+{
+    events[0] = '\0';
+    edr_sched_reset_flags();
+    fake_init(f, start, stop);
+    fjob_fill(a, "A", f, duration, result);
+}
+
 static void
 test_retries(void **state)
 {
@@ -303,10 +304,7 @@ test_retries(void **state)
              "etcd-dr: info: job 'A' ok in 120s; next run 2026-11-26T02:00:00Z\n");
 
     /* always fails: the loop goes on */
-    events[0] = '\0';
-    edr_sched_reset_flags();
-    fake_init(&f, "2026-11-26 00:30:00", "2026-11-26 02:30:00");
-    fjob_fill(&a, "A", &f, 0, EDR_E_ETCD);
+    next_case(&f, &a, "2026-11-26 00:30:00", "2026-11-26 02:30:00", 0, EDR_E_ETCD);
     job.retries = 1;
     job.retry_delay = 60;
     assert_int_equal(run_loop(&job, 1, &f, &log), EDR_SCHED_STOPPED);
@@ -320,10 +318,7 @@ test_retries(void **state)
              "2026-11-26T03:00:00Z\n");
 
     /* no retries */
-    events[0] = '\0';
-    edr_sched_reset_flags();
-    fake_init(&f, "2026-11-26 00:30:00", "2026-11-26 01:30:00");
-    fjob_fill(&a, "A", &f, 5, EDR_E_ETCD);
+    next_case(&f, &a, "2026-11-26 00:30:00", "2026-11-26 01:30:00", 5, EDR_E_ETCD);
     job.retries = 0;
     assert_int_equal(run_loop(&job, 1, &f, &log), EDR_SCHED_STOPPED);
     assert_string_equal(events, "A@01:00:00");
@@ -390,10 +385,7 @@ test_stop_and_reload(void **state)
                              "2026-11-26T02:00:00Z\n");
 
     /* a stop during the wait between attempts */
-    events[0] = '\0';
-    edr_sched_reset_flags();
-    fake_init(&f, "2026-11-26 00:30:00", "2026-11-26 01:05:00");
-    fjob_fill(&a, "A", &f, 0, EDR_E_ETCD);
+    next_case(&f, &a, "2026-11-26 00:30:00", "2026-11-26 01:05:00", 0, EDR_E_ETCD);
     job.retries = 5;
     job.retry_delay = 600;
     assert_int_equal(run_loop(&job, 1, &f, &log), EDR_SCHED_STOPPED);
@@ -440,7 +432,7 @@ test_errors(void **state)
     assert_string_equal(err.msg, "schedule: job 1 has no name or function");
     /* a job that can never fire again (9999 is the last year searched) */
     job_init(&job, &a, "@yearly");
-    f.now = ts("9999-12-31 12:00:00");
+    f.now = tu_time("9999-12-31 12:00:00");
     assert_int_equal(edr_sched_run(&job, 1, &clock, &outcome, &err), EDR_E_USAGE);
     assert_string_equal(err.msg, "job 'A': cron: no fire time before the year 10000");
 }

@@ -16,19 +16,7 @@
 #include <cmocka.h>
 
 #include "sched/retention.h"
-
-static time_t
-ts(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        fail_msg("bad time '%s'", s);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return timegm(&tm);
-}
+#include "../support.h"
 
 struct item {
     const char *id;
@@ -141,7 +129,7 @@ run_case(const struct item *set, size_t n, const struct policy_case *pc,
     }
     for (size_t i = 0; i < n; i++) {
         refs[i].id = set[i].id;
-        refs[i].time = ts(set[i].time);
+        refs[i].time = tu_time(set[i].time);
         refs[i].verified = set[i].verified;
     }
     edr_err_clear(&err);
@@ -219,7 +207,7 @@ test_reasons(void **state)
     assert_int_equal(edr_duration_parse(all.within, &pol.keep_within, &err), EDR_OK);
     for (size_t i = 0; i < n; i++) {
         refs[i].id = set1[i].id;
-        refs[i].time = ts(set1[i].time);
+        refs[i].time = tu_time(set1[i].time);
         refs[i].verified = set1[i].verified;
     }
     assert_int_equal(edr_retention_apply(&pol, refs, n, out, &err), EDR_OK);

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../stream/util.h"
+#include "../support.h"
 #include "storage/storage.h"
 
 static int stop;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "stream/basic.h"
-#include "util.h"
+#include "../support.h"
 
 static void
 test_sha256_splits(void **state)

@@ -18,7 +18,7 @@
 #include "stream/seal.h"
 #include "stream/tar.h"
 #include "stream/zstd.h"
-#include "util.h"
+#include "../support.h"
 
 #define CH (EDR_SEAL_CHUNK_KIB * 1024)
 

@@ -17,7 +17,7 @@
 #include "stream/basic.h"
 #include "stream/open.h"
 #include "stream/seal.h"
-#include "util.h"
+#include "../support.h"
 
 #define CH (EDR_SEAL_CHUNK_KIB * 1024)
 

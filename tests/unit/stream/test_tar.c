@@ -15,7 +15,7 @@
 
 #include "stream/basic.h"
 #include "stream/tar.h"
-#include "util.h"
+#include "../support.h"
 
 #define MAX_ENTRIES 8
 

@@ -14,7 +14,7 @@
 
 #include "stream/basic.h"
 #include "stream/thread.h"
-#include "util.h"
+#include "../support.h"
 
 static void
 test_round_trip(void **state)

@@ -16,7 +16,7 @@
 
 #include "stream/basic.h"
 #include "stream/trailer.h"
-#include "util.h"
+#include "../support.h"
 
 /* Piece sizes: single bytes, odd sizes around the trailer length, pages, random. */
 static const size_t splits[] = {1, 7, 31, 32, 33, 4096, 65537, 0};

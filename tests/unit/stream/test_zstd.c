@@ -19,7 +19,7 @@
 
 #include "stream/basic.h"
 #include "stream/zstd.h"
-#include "util.h"
+#include "../support.h"
 
 /* compress buf with our filter into a memory buffer */
 static uint8_t *

@@ -1,12 +1,15 @@
 /*
- * Helpers shared by the stream unit tests: deterministic random data, feeding
- * a buffer into a stream in pieces of a given size, reading files, temp dirs.
+ * Helpers shared by the unit tests: deterministic random data, feeding a
+ * buffer into a stream in pieces of a given size, reading and writing files,
+ * temp dirs, a cmocka setup/teardown for tests of one file, UTC times.
+ * The functions that can fail a test (tu_setup_file, tu_time) use cmocka.
  */
-#ifndef EDR_TESTS_STREAM_UTIL_H
-#define EDR_TESTS_STREAM_UTIL_H
+#ifndef EDR_TESTS_UNIT_SUPPORT_H
+#define EDR_TESTS_UNIT_SUPPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "stream/stream.h"
@@ -33,5 +36,14 @@ int tu_write_file(const char *path, const void *buf, size_t len);
 char *tu_tmpdir(void);
 /* rm -rf dir */
 void tu_rmrf(const char *dir);
+
+/* cmocka setup and teardown of a test that works on one file: tu_path is
+ * "db" in a fresh temp dir, which the teardown removes with what is in it. */
+extern char tu_path[4200];
+int tu_setup_file(void **state);
+int tu_teardown_file(void **state);
+
+/* "2026-11-26 01:30:00" (UTC) as a time_t; a malformed string fails the test. */
+time_t tu_time(const char *s);
 
 #endif

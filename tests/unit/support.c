@@ -1,11 +1,15 @@
 /*
- * Helpers shared by the stream unit tests (see util.h).
+ * Helpers shared by the unit tests (see support.h).
  */
-#include "util.h"
+#include "support.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 const size_t tu_splits[TU_NSPLITS] = {1, 7, 65537, 0};
 
@@ -143,4 +147,42 @@ tu_rmrf(const char *dir)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "# unable to remove %s\n", dir);
+}
+
+char tu_path[4200];
+static char *file_dir;
+
+int
+tu_setup_file(void **state)
+{
+    (void)state;
+    file_dir = tu_tmpdir();
+    if (file_dir == NULL)
+        return -1;
+    snprintf(tu_path, sizeof(tu_path), "%s/db", file_dir);
+    return 0;
+}
+
+int
+tu_teardown_file(void **state)
+{
+    (void)state;
+    tu_rmrf(file_dir);
+    free(file_dir);
+    file_dir = NULL;
+    return 0;
+}
+
+time_t
+tu_time(const char *s)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        fail_msg("bad time '%s'", s);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
 }
