@@ -207,12 +207,57 @@ flush(struct cap *c, struct edr_err *err)
     return EDR_OK;
 }
 
+#define AUTH_POLL_S 15
+
+/* Auth changes are not in the watch: poll etcd's auth revision. A change ends
+ * the watch (after a flush) so that a full backup records it. */
+static edr_rc
+check_auth(struct cap *c, struct edr_err *err)
+{
+    struct edr_capture_state *st = c->st;
+    struct edr_err e2;
+    uint64_t rev;
+    edr_rc rc;
+
+    if (st->auth_unsupported || edr_now() - st->auth_checked < AUTH_POLL_S)
+        return EDR_OK;
+    st->auth_checked = edr_now();
+    rc = edr_etcd_auth_revision(c->o->query_client, c->ep, &rev, &e2);
+    if (rc == EDR_E_NOTFOUND) {
+        edr_info("etcd has no auth revision (AuthStatus, etcd 3.5+): changes of users and roles "
+                 "are recorded by full backups only");
+        st->auth_unsupported = 1;
+        return EDR_OK;
+    }
+    if (rc != EDR_OK) {
+        edr_debug("auth revision: %s", e2.msg);
+        return EDR_OK;
+    }
+    if (st->auth_rev != 0 && rev != st->auth_rev) {
+        if ((rc = flush(c, err)) != EDR_OK)
+            return rc;
+        st->auth_changed = 1;
+        edr_warn("etcd's users, roles or permissions changed (auth revision %" PRIu64 " -> %" PRIu64
+                 "): they are not in the watch",
+                 st->auth_rev, rev);
+        st->auth_rev = rev;
+        return edr_err_set(err, EDR_E_NOTFOUND, "auth changed");
+    }
+    st->auth_rev = rev;
+    return EDR_OK;
+}
+
 static edr_rc
 tick(void *ud, struct edr_err *err)
 {
     struct cap *c = ud;
+    edr_rc rc;
 
-    if (c->last_rev == 0 || c->in_fragment)
+    if (c->in_fragment)
+        return EDR_OK;
+    if ((rc = check_auth(c, err)) != EDR_OK)
+        return rc;
+    if (c->last_rev == 0)
         return EDR_OK;
     if (edr_now() - c->st->last_publish < c->o->flush_s && c->buf.len < c->o->flush_bytes)
         return EDR_OK;
@@ -234,6 +279,7 @@ edr_capture_watch(const struct edr_capture_opts *o, size_t i, struct edr_capture
     c.st = st;
     c.ep = i;
     st->compact_revision = 0;
+    st->auth_changed = 0;
     if (st->last_publish == 0)
         st->last_publish = edr_now();
     len = edr_watch_create_request(st->next_rev, req, sizeof(req));
@@ -244,7 +290,7 @@ edr_capture_watch(const struct edr_capture_opts *o, size_t i, struct edr_capture
              edr_etcd_endpoint(o->watch_client, i));
     rc = edr_etcd_stream_call(o->watch_client, i, "Watch", "Watch", req, len, &cb, err);
     /* what is complete is kept, whatever ended the stream */
-    if (!c.compacted && rc != EDR_E_INTEGRITY) {
+    if (!c.compacted && !st->auth_changed && rc != EDR_E_INTEGRITY) {
         struct edr_err e2;
         edr_rc frc = flush(&c, &e2);
         if (frc != EDR_OK && (rc == EDR_E_ETCD || rc == EDR_E_INTERRUPTED)) {

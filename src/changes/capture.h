@@ -40,6 +40,12 @@ struct edr_capture_state {
     int64_t compact_revision; /* set when the watch was refused as compacted */
     double last_publish;      /* edr_now() of the last published segment */
     int64_t last_publish_rev;
+    /* auth: changes of users, roles and permissions are not in the watch;
+     * etcd's auth revision (AuthStatus, 3.5+) is polled instead */
+    uint64_t auth_rev;    /* 0: not known yet */
+    int auth_unsupported; /* etcd 3.4 */
+    double auth_checked;
+    int auth_changed; /* set when the watch ended because auth changed */
 };
 
 /*
@@ -47,7 +53,9 @@ struct edr_capture_state {
  * stream ends. Returns EDR_E_ETCD when the stream broke or ended (st holds
  * the durable position: try the next endpoint), EDR_E_NOTFOUND when the
  * revision to start from was compacted (st->compact_revision set: a new
- * chain must start from a new full backup), EDR_E_INTERRUPTED when
+ * chain must start from a new full backup) or when etcd's auth revision
+ * changed (st->auth_changed set, after publishing what was complete: a full
+ * backup must record the new users and roles), EDR_E_INTERRUPTED when
  * interrupted (after publishing what was complete), EDR_E_INTEGRITY when the
  * watch skipped revisions, or a repository error.
  */

@@ -61,6 +61,8 @@ full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_
             const char *why)
 {
     struct edr_backup_summary sum;
+    uint64_t auth_rev;
+    int auth_unsupported;
     edr_rc rc;
 
     edr_warn("%s: taking a full backup to start a new chain of changes", why);
@@ -68,7 +70,11 @@ full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_
     free(sum.prune);
     if (rc != EDR_OK)
         return rc;
+    auth_rev = st->auth_rev;
+    auth_unsupported = st->auth_unsupported;
     memset(st, 0, sizeof(*st));
+    st->auth_rev = auth_rev;
+    st->auth_unsupported = auth_unsupported;
     st->next_rev = sum.manifest.revision + 1;
     st->cluster_id = sum.manifest.cluster_id;
     snprintf(st->base, sizeof(st->base), "%s", sum.manifest.id);
@@ -220,6 +226,17 @@ edr_cmd_capture(struct edr_ctx *ctx)
             rc = edr_capture_watch(&co, order[k], &st, &ctx->err);
             if (rc == EDR_E_INTERRUPTED)
                 break;
+            if (rc == EDR_E_NOTFOUND && st.auth_changed) {
+                struct edr_backup_summary sum;
+                /* the chain goes on; restores after this backup get the new auth */
+                rc = edr_backup_run(ctx, &bp, &sum);
+                free(sum.prune);
+                if (rc != EDR_OK)
+                    goto out;
+                edr_warn("full backup '%s' at revision %" PRId64 " records the new auth state",
+                         sum.manifest.id, sum.manifest.revision);
+                break;
+            }
             if (rc == EDR_E_NOTFOUND) {
                 char why[EDR_ERR_MSG_MAX + 64];
                 snprintf(why, sizeof(why), "cannot continue the chain: %s", ctx->err.msg);

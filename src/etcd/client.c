@@ -1015,6 +1015,43 @@ edr_etcd_lease_ttl(struct edr_etcd_client *c, size_t i, int64_t id, int64_t *gra
     return rc;
 }
 
+/* -- AuthStatus ------------------------------------------------------ */
+
+edr_rc
+edr_etcd_auth_revision(struct edr_etcd_client *c, size_t i, uint64_t *rev, struct edr_err *err)
+{
+    static const uint8_t empty[EDR_GRPC_PREFIX] = {0, 0, 0, 0, 0};
+    const uint8_t *p, *end;
+    struct edr_pb_field f;
+    struct call k;
+    edr_rc rc;
+
+    *rev = 0;
+    if (i >= c->n)
+        return edr_err_set(err, EDR_E_INTERNAL, "endpoint index %zu out of range", i);
+    rc = unary_auth_req(&k, c, i, "Auth", "AuthStatus", empty, sizeof(empty), err);
+    if (rc != EDR_OK) {
+        /* etcd 3.4 has no AuthStatus */
+        if (k.gs.have_status && k.gs.status == 12)
+            rc = edr_err_set(err, EDR_E_NOTFOUND, "etcd '%s': AuthStatus is not implemented",
+                             c->eps[i].url);
+        call_release(&k);
+        return rc;
+    }
+    p = k.resp;
+    end = k.resp == NULL ? p : p + k.resp_len;
+    while (p < end) {
+        if ((rc = edr_pb_next(&p, end, &f, err)) != EDR_OK) {
+            edr_err_prefix(err, "etcd '%s': malformed AuthStatusResponse", c->eps[i].url);
+            break;
+        }
+        if (f.num == 3 && f.wire == EDR_PB_VARINT)
+            *rev = f.u;
+    }
+    call_release(&k);
+    return rc;
+}
+
 /* -- Range ------------------------------------------------------------- */
 
 edr_rc

@@ -174,4 +174,10 @@ edr_rc edr_etcd_unary(struct edr_etcd_client *c, size_t i, const char *service, 
 edr_rc edr_etcd_lease_ttl(struct edr_etcd_client *c, size_t i, int64_t id, int64_t *granted_ttl,
                           int64_t *ttl, struct edr_err *err);
 
+/* AuthStatus's auth revision (it grows with every change of users, roles
+ * and permissions) of endpoint i. EDR_E_NOTFOUND from etcd 3.4, which has
+ * no AuthStatus. */
+edr_rc edr_etcd_auth_revision(struct edr_etcd_client *c, size_t i, uint64_t *rev,
+                              struct edr_err *err);
+
 #endif
