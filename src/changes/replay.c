@@ -10,6 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/grow.h"
+#include "bolt/bolt.h"
 #include "common/pb.h"
 #include "mvcc/mvcc.h"
 
@@ -98,7 +99,7 @@ edr_replay_time_to_rev(struct edr_repo *repo, struct edr_identity *identity,
     edr_rc rc;
 
     for (size_t b = 0; b < nb; b++)
-        if ((int64_t)backups[b].started * 1000 <= t_ms && backups[b].revision > ts.rev)
+        if ((int64_t)backups[b].finished * 1000 <= t_ms && backups[b].revision > ts.rev)
             ts.rev = backups[b].revision;
     for (size_t i = 0; i < nsegs; i++) {
         const struct edr_segment *s = &segs[i];
@@ -215,8 +216,8 @@ cmp_lease(const void *a, const void *b)
 }
 
 edr_rc
-edr_replay_lease_entries(void *ud, const struct edr_restore_kv **kvs, size_t *n,
-                         struct edr_err *err)
+edr_replay_lease_entries(void *ud, struct edr_bolt *src, const struct edr_restore_kv **kvs,
+                         size_t *n, struct edr_err *err)
 {
     struct edr_replay *r = ud;
     size_t k = 0;
@@ -238,6 +239,18 @@ edr_replay_lease_entries(void *ud, const struct edr_restore_kv **kvs, size_t *n,
         if (!l->used)
             continue;
         edr_put_be64(key, (uint64_t)l->id);
+        if (l->ttl == 0) {
+            /* not captured: the backup's own entry, when it has one, is right */
+            uint8_t *v = NULL;
+            size_t vl;
+            edr_rc rc = edr_bolt_get(src, "lease", 5, key, 8, &v, &vl, err);
+            free(v);
+            if (rc == EDR_OK)
+                continue;
+            if (rc != EDR_E_NOTFOUND)
+                return rc;
+            edr_err_clear(err);
+        }
         /* leasepb.Lease{ID, TTL} */
         edr_pb_writer_init(&pw, val, 2 * (1 + EDR_PB_VARINT_MAX));
         edr_pb_put_uint(&pw, 1, (uint64_t)l->id);

@@ -9,8 +9,9 @@
  * that revision) with the KeyValue bytes of the event; a delete is the
  * revision key with the tombstone mark 't' and a KeyValue holding only the
  * key. Leases used by replayed puts go into the lease bucket with the TTL
- * captured for them (EDR_REPLAY_LEASE_TTL_UNKNOWN seconds when the capture
- * could not learn it).
+ * captured for them; a lease whose TTL was not captured (it was seen before
+ * the backup, or the lookup failed) keeps the backup's entry, and gets
+ * EDR_REPLAY_LEASE_TTL_UNKNOWN seconds only when the backup has none.
  */
 #ifndef EDR_CHANGES_REPLAY_H
 #define EDR_CHANGES_REPLAY_H
@@ -32,7 +33,8 @@ edr_rc edr_replay_plan(const struct edr_manifest *backups, size_t nb,
                        size_t *first, size_t *last, struct edr_err *err);
 
 /* The last revision captured at or before time t_ms (Unix ms): reads the one
- * segment whose time range holds t. Backups count with their start time.
+ * segment whose time range holds t. A backup counts from the time it
+ * finished (its revision may hold writes made while it ran).
  * EDR_E_NOTFOUND when nothing is that old. */
 edr_rc edr_replay_time_to_rev(struct edr_repo *repo, struct edr_identity *identity,
                               const struct edr_manifest *backups, size_t nb,
@@ -62,8 +64,8 @@ struct edr_replay {
 
 /* Callbacks for edr_restore_db_opts (ud = struct edr_replay *). */
 edr_rc edr_replay_append_keys(void *ud, struct edr_bolt_writer *w, struct edr_err *err);
-edr_rc edr_replay_lease_entries(void *ud, const struct edr_restore_kv **kvs, size_t *n,
-                                struct edr_err *err);
+edr_rc edr_replay_lease_entries(void *ud, struct edr_bolt *src, const struct edr_restore_kv **kvs,
+                                size_t *n, struct edr_err *err);
 void edr_replay_release(struct edr_replay *r);
 
 #endif

@@ -183,7 +183,7 @@ edr_cmd_capture(struct edr_ctx *ctx)
         goto out;
     /* a stop signal ends the watch; what is complete is still published */
     repo->st->interrupted = NULL;
-    rc = edr_repo_lock_named(repo, "changes/.lock", 0, &lock, &ctx->err);
+    rc = edr_repo_lock_named(repo, "changes/.lock", bp.lock_wait, &lock, &ctx->err);
     if (rc == EDR_E_LOCK)
         edr_err_hint(&ctx->err, "another capture of this cluster is running");
     if (rc != EDR_OK)

@@ -168,8 +168,15 @@ edr_prune_run(struct edr_ctx *ctx, struct edr_repo *repo, const struct edr_prune
         refs[i].time = list[i].started;
         refs[i].verified = list[i].verified > 0;
     }
-    if ((rc = edr_retention_apply(&p->policy, refs, n, dec, &ctx->err)) != EDR_OK)
+    if (!edr_retention_has_backup_rule(&p->policy) && p->policy.has_changes_within) {
+        /* only a rule for captured changes: every backup stays */
+        for (size_t i = 0; i < n; i++) {
+            dec[i].keep = 1;
+            snprintf(dec[i].reasons, sizeof(dec[i].reasons), "no backup rule given");
+        }
+    } else if ((rc = edr_retention_apply(&p->policy, refs, n, dec, &ctx->err)) != EDR_OK) {
         goto out;
+    }
     if (ctx->json)
         arr = json_array();
     for (size_t i = n; i-- > 0;) {

@@ -509,14 +509,12 @@ edr_cmd_schedule(struct edr_ctx *ctx)
         }
         edr_info("reloading the configuration");
         reload(d);
-        if (child != NULL) {
-            /* a new config for the capture too */
-            edr_capture_child_stop(child);
-            child = NULL;
-            if (edr_opt_bool(&ctx->opts, EDR_O_CAPTURE) &&
-                (rc = edr_capture_child_start(&ctx->opts, &child, &ctx->err)) != EDR_OK)
-                break;
-        }
+        /* a new config for the capture too (or it is turned on or off) */
+        edr_capture_child_stop(child);
+        child = NULL;
+        if (edr_opt_bool(&ctx->opts, EDR_O_CAPTURE) &&
+            (rc = edr_capture_child_start(&ctx->opts, &child, &ctx->err)) != EDR_OK)
+            break;
     }
 out:
     edr_capture_child_stop(child);

@@ -5,7 +5,10 @@
  * revisions without a gap, the manifest copy inside). Between segments: a
  * segment that names a predecessor (prev_sha256) must follow it directly, so
  * a segment removed, replaced, reordered or taken from another cluster is
- * named. A chain that starts afresh (after a compaction) is not a fault.
+ * named. A chain that starts afresh (after a compaction) is not a fault, nor
+ * is a first segment whose predecessors prune removed (prune removes the
+ * oldest ones only; what they covered is no longer recoverable, as `list`
+ * says).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -95,8 +98,8 @@ edr_verify_chain(struct edr_ctx *ctx)
                      "overlaps the segment before it (revisions to %" PRId64 ")",
                      segs[i - 1].last_revision);
             problem(&p, name, e2.msg);
-        } else if (s->prev_sha256[0] != '\0' &&
-                   (i == 0 || s->first_revision != segs[i - 1].last_revision + 1 ||
+        } else if (s->prev_sha256[0] != '\0' && i > 0 &&
+                   (s->first_revision != segs[i - 1].last_revision + 1 ||
                     strcmp(s->prev_sha256, segs[i - 1].records_sha256) != 0)) {
             snprintf(e2.msg, sizeof(e2.msg),
                      "the segment it continues (ending at revision %" PRId64

@@ -395,7 +395,7 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
             else if (o->auth_off && name_is(name, len, "auth"))
                 m.ov = auth_ov, m.n_ov = 1;
             else if (o->lease_entries != NULL && name_is(name, len, "lease") &&
-                     (rc = o->lease_entries(o->replay_ud, &m.ov, &m.n_ov, err)) != EDR_OK)
+                     (rc = o->lease_entries(o->replay_ud, b, &m.ov, &m.n_ov, err)) != EDR_OK)
                 goto out;
             rc = edr_bolt_foreach(b, name, len, merge_cb, &m, err);
             if (rc == EDR_E_NOTFOUND) { /* a bucket we add */

@@ -69,11 +69,12 @@ struct edr_restore_db_opts {
     /* Replay (a point-in-time restore): after the source's key bucket,
      * append_keys adds the entries of revisions up to replay_to (all after
      * the source's); then lease_entries gives the lease bucket's entries to
-     * add or replace (sorted by key, valid until the write ends). The
-     * buckets key and lease are created if the source lacks them. */
+     * add or replace (sorted by key, valid until the write ends), with the
+     * source db at hand to look at its leases. The buckets key and lease are
+     * created if the source lacks them. */
     edr_rc (*append_keys)(void *ud, struct edr_bolt_writer *w, struct edr_err *err);
-    edr_rc (*lease_entries)(void *ud, const struct edr_restore_kv **kvs, size_t *n,
-                            struct edr_err *err);
+    edr_rc (*lease_entries)(void *ud, struct edr_bolt *src, const struct edr_restore_kv **kvs,
+                            size_t *n, struct edr_err *err);
     void *replay_ud;
     int64_t replay_to;
 };

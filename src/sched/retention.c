@@ -195,6 +195,13 @@ check_count(const char *name, int n, struct edr_err *err)
     return EDR_OK;
 }
 
+int
+edr_retention_has_backup_rule(const struct edr_retention_policy *p)
+{
+    return p->keep_last != 0 || p->keep_verified != 0 || p->has_within || p->keep_hourly != 0 ||
+           p->keep_daily != 0 || p->keep_weekly != 0 || p->keep_monthly != 0 || p->keep_yearly != 0;
+}
+
 edr_rc
 edr_retention_apply(const struct edr_retention_policy *policy, const struct edr_backup_ref *backups,
                     size_t n, struct edr_retention_decision *out, struct edr_err *err)
@@ -211,8 +218,7 @@ edr_retention_apply(const struct edr_retention_policy *policy, const struct edr_
     for (int b = 0; b < B_COUNT; b++)
         if ((rc = check_count(buckets[b].name, counts[b], err)) != EDR_OK)
             return rc;
-    if (policy->keep_last == 0 && policy->keep_verified == 0 && !policy->has_within &&
-        counts[0] == 0 && counts[1] == 0 && counts[2] == 0 && counts[3] == 0 && counts[4] == 0) {
+    if (!edr_retention_has_backup_rule(policy)) {
         edr_err_set(err, EDR_E_USAGE, "retention: no keep rule given");
         edr_err_hint(err, "give at least one of --keep-last, --keep-hourly, --keep-daily, "
                           "--keep-weekly, --keep-monthly, --keep-yearly, --keep-within");

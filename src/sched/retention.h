@@ -58,6 +58,9 @@ struct edr_retention_policy {
     struct edr_duration keep_changes_within;
 };
 
+/* Non-zero when a rule about backups is set (keep_changes_within is not one). */
+int edr_retention_has_backup_rule(const struct edr_retention_policy *p);
+
 struct edr_backup_ref {
     const char *id; /* sorts by time; breaks ties between equal times */
     time_t time;    /* when the backup was taken (UTC seconds) */

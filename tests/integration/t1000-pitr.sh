@@ -218,14 +218,28 @@ END3=$(rev)
 for _ in $(seq 1 60); do [ "$(recoverable_to)" -ge "$END3" ] && break; sleep 0.5; done
 # auth changes are not in the watch: capture polls etcd's auth revision (3.5+)
 NB2=$(ls "$T/repo/prod"/*.edr | wc -l)
+# this capture run sees the kept lease before the backup the auth change causes
+ctl put --lease="$KEEP_LEASE" /before-auth/leased v >/dev/null
+sleep 2
 ctl user add pitr-user:pw >/dev/null
 if [ "$(etcd_minor)" -ge 35 ]; then
     for _ in $(seq 1 100); do [ "$(ls "$T/repo/prod"/*.edr | wc -l)" -gt "$NB2" ] && break; sleep 0.3; done
     check "an auth change makes capture take a full backup" sh -c "test \$(ls '$T/repo/prod'/*.edr | wc -l) -gt $NB2 && grep -q 'users, roles or permissions changed' '$T/capture.log'"
-    ctl put /after-auth v >/dev/null
+    # ... and uses it again after that backup: the restore keeps its TTL from the backup
+    ctl put --lease="$KEEP_LEASE" /after-auth/leased v >/dev/null
     END4=$(rev)
     for _ in $(seq 1 60); do [ "$(recoverable_to)" -ge "$END4" ] && break; sleep 0.5; done
     check "the chain goes on after the auth backup" test "$(recoverable_to)" -ge "$END4"
+    rm -rf "$T/ra"
+    "$EDR" restore --to-revision "$END4" "${REPO[@]}" --identity "$T/k.key" --name x \
+        --initial-cluster x=http://127.0.0.1:$PP --data-dir "$T/ra" >/dev/null 2>&1
+    etcd_start_dir ra "$T/ra" $PC $PP
+    if wait_healthy http://127.0.0.1:$PC; then
+        check "a lease seen before the base backup keeps its TTL" sh -c "etcdctl --endpoints http://127.0.0.1:$PC lease timetolive $KEEP_LEASE | grep -q 'granted with TTL(3600s)'"
+    else
+        not_ok "restored member (auth chain) did not start"
+    fi
+    etcd_stop ra
 else
     sleep 1
     check "etcd 3.4: capture says auth changes are left to full backups" grep -q "no auth revision" "$T/capture.log"

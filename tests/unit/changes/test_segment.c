@@ -479,12 +479,16 @@ test_replay(void **state)
     edr_put_be64(key + 9, 0);
     n = kv_bytes(kv, sizeof(kv), "/a", "1", 2, 2, 1, 0);
     assert_int_equal(edr_bolt_writer_put(w, key, 17, kv, n, &err), EDR_OK);
+    /* and a lease of 3600 s that a replayed put uses again */
+    assert_int_equal(edr_bolt_writer_bucket(w, "lease", 5, &err), EDR_OK);
+    edr_put_be64(key, 0x66);
+    assert_int_equal(edr_bolt_writer_put(w, key, 8, "\x08\x66\x10\x90\x1c", 5, &err), EDR_OK);
     assert_int_equal(edr_bolt_writer_finish(w, &err), EDR_OK);
     edr_bolt_writer_free(w);
     /* the changes: revision 3 overwrites /a with a lease and puts /b, 4 deletes both */
     n = kv_bytes(kv, sizeof(kv), "/a", "2", 2, 3, 2, 0x55);
     assert_int_equal(edr_seg_put_event(&b, EDR_SEG_PUT, 3, 1, kv, n), 0);
-    n = kv_bytes(kv, sizeof(kv), "/b", "x", 3, 3, 1, 0);
+    n = kv_bytes(kv, sizeof(kv), "/b", "x", 3, 3, 1, 0x66);
     assert_int_equal(edr_seg_put_event(&b, EDR_SEG_PUT, 3, 1, kv, n), 0);
     assert_int_equal(edr_seg_put_lease(&b, 3, 0x55, 120), 0);
     n = kv_bytes(kv, sizeof(kv), "/a", NULL, 0, 4, 0, 0);
@@ -531,10 +535,14 @@ test_replay(void **state)
     /* the lease with its captured TTL: leasepb.Lease{ID: 0x55, TTL: 120} */
     memset(&d, 0, sizeof(d));
     assert_int_equal(edr_bolt_foreach(db, "lease", 5, dump_cb, &d, &err), EDR_OK);
-    assert_int_equal(d.n, 1);
+    assert_int_equal(d.n, 2);
     assert_int_equal(edr_be64(d.p[0].k), 0x55);
     assert_int_equal(d.p[0].vl, 4);
     assert_memory_equal(d.p[0].v, "\x08\x55\x10\x78", 4);
+    /* a lease without a captured TTL keeps the backup's entry */
+    assert_int_equal(edr_be64(d.p[1].k), 0x66);
+    assert_int_equal(d.p[1].vl, 5);
+    assert_memory_equal(d.p[1].v, "\x08\x66\x10\x90\x1c", 5);
     edr_bolt_close(db);
 
     /* up to revision 3: the segment's later events are left out */
