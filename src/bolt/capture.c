@@ -8,6 +8,7 @@
  */
 #include "common/bytes.h"
 #include "bolt/bolt.h"
+#include "bolt/format.h"
 #include "bolt/capture.h"
 #include "common/grow.h"
 #include "stream/stream.h"
@@ -15,10 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define F_BRANCH 0x01
-#define F_LEAF 0x02
-#define F_META 0x04
-#define F_FREELIST 0x10
 #define META_MAGIC 0xED0CDAEDu
 #define MAX_RUN (64u << 20) /* larger runs are not kept (as src/bolt/scan.c) */
 #define STEP (4u << 20)     /* bytes taken into the window at a time */

@@ -1,5 +1,5 @@
 # sources and unit tests of src/bolt (see Makefile.am)
-libedr_a_SOURCES += src/bolt/bolt.h src/bolt/reader.h src/bolt/pagesrc.c src/bolt/walk.c \
+libedr_a_SOURCES += src/bolt/bolt.h src/bolt/format.h src/bolt/reader.h src/bolt/pagesrc.c src/bolt/walk.c \
 	src/bolt/reader.c src/bolt/writer.c \
 	src/bolt/scan.c src/bolt/scan.h \
 	src/bolt/capture.c src/bolt/capture.h

@@ -8,6 +8,7 @@
  * Every length and offset found in the file is bounds-checked before use.
  */
 #include "bolt/reader.h"
+#include "bolt/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,23 +21,10 @@
 
 #include "common/bytes.h"
 
-#define MAGIC 0xED0CDAEDu
 #define VERSION 2
 #define MAX_PAGE_SIZE (16u << 20)
 #define MIN_PAGE_SIZE 1024u
 #define WINDOW (32u << 10)
-
-static uint64_t
-fnv1a64(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 /* Printable form of a key or bucket name for messages. */
 const char *
@@ -76,7 +64,7 @@ meta_invalid(const uint8_t *m, size_t avail)
         return "invalid magic";
     if (edr_le32(m + 20) != VERSION)
         return "version mismatch";
-    if (edr_le64(m + 72) != fnv1a64(m + 16, 56))
+    if (edr_le64(m + 72) != edr_bolt_fnv1a64(m + 16, 56))
         return "checksum mismatch";
     return NULL;
 }

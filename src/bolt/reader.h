@@ -11,15 +11,9 @@
 #include <stdint.h>
 
 #include "bolt/bolt.h"
+#include "bolt/format.h"
 #include "bolt/capture.h"
 
-#define HDR 16
-#define ELEM 16
-#define F_BRANCH 0x01
-#define F_LEAF 0x02
-#define F_META 0x04
-#define F_FREELIST 0x10
-#define BUCKET_FLAG 0x01
 #define NO_FREELIST UINT64_MAX
 #define MAX_DEPTH 64
 

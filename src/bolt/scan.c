@@ -5,15 +5,13 @@
  */
 #include "common/bytes.h"
 #include "bolt/scan.h"
+#include "bolt/format.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SCAN_MAX_RUN (64u << 20)
-#define F_BRANCH 0x01
-#define F_LEAF 0x02
-#define F_META 0x04
 #define META_MAGIC 0xED0CDAEDu
 
 struct bucket_ref {
@@ -157,18 +155,6 @@ scan_leaf(struct scan *s, uint64_t pgid, const uint8_t *base, size_t len, uint16
     }
 }
 
-static uint64_t
-fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static void
 process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
 {
@@ -181,7 +167,7 @@ process_run(struct scan *s, uint64_t pgid, const uint8_t *p, size_t len)
     if (pgid < 2) {
         const uint8_t *m = p + 16;
         if (flags == F_META && edr_le32(m) == META_MAGIC && edr_le32(m + 4) == 2 &&
-            fnv1a(m, 56) == edr_le64(m + 56)) {
+            edr_bolt_fnv1a64(m, 56) == edr_le64(m + 56)) {
             s->meta[pgid].ok = 1;
             s->meta[pgid].root = edr_le64(m + 16);
             s->meta[pgid].pgid = edr_le64(m + 40);

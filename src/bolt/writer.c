@@ -10,6 +10,7 @@
  */
 #include "common/bytes.h"
 #include "bolt/bolt.h"
+#include "bolt/format.h"
 #include "common/grow.h"
 
 #include <errno.h>
@@ -20,13 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC 0xED0CDAEDu
-#define HDR 16
-#define ELEM 16
-#define F_BRANCH 0x01
-#define F_LEAF 0x02
-#define F_META 0x04
-#define F_FREELIST 0x10
 #define MAX_LEVELS 32
 #define MAX_KEY 32768u
 #define MAX_VALUE 0x7FFFFFFEu
@@ -396,8 +390,6 @@ edr_bolt_writer_put(struct edr_bolt_writer *w, const void *key, size_t key_len, 
 static void
 meta_page(uint8_t *p, uint32_t ps, uint64_t id, uint64_t root, uint64_t pgid, uint64_t txid)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-
     memset(p, 0, ps);
     edr_put_le64(p, id);
     edr_put_le16(p + 8, F_META);
@@ -408,11 +400,7 @@ meta_page(uint8_t *p, uint32_t ps, uint64_t id, uint64_t root, uint64_t pgid, ui
     edr_put_le64(p + 48, 2); /* freelist page */
     edr_put_le64(p + 56, pgid);
     edr_put_le64(p + 64, txid);
-    for (int i = 16; i < 72; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    edr_put_le64(p + 72, h);
+    edr_put_le64(p + 72, edr_bolt_fnv1a64(p + 16, 56));
 }
 
 edr_rc

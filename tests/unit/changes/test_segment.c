@@ -451,12 +451,32 @@ dump_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return 0;
 }
 
+/* Rewrite src into dst with segment s replayed from revision 2 up to `to`. */
+static edr_rc
+replay_to(struct edr_repo *r, const struct edr_segment *s, const char *src,
+          const struct edr_restore_cluster *cl, const char *dst, int64_t to, struct edr_replay *rp,
+          struct edr_err *err)
+{
+    struct edr_restore_db_opts o = {0};
+
+    edr_replay_release(rp);
+    memset(rp, 0, sizeof(*rp));
+    rp->repo = r;
+    rp->segs = s;
+    rp->from_rev = 2;
+    rp->to_rev = to;
+    o.append_keys = edr_replay_append_keys;
+    o.lease_entries = edr_replay_lease_entries;
+    o.replay_ud = rp;
+    o.replay_to = to;
+    return edr_restore_write_db(src, cl, &o, dst, err);
+}
+
 static void
 test_replay(void **state)
 {
     struct edr_repo *r = open_repo("rp");
     struct edr_restore_cluster *cl = NULL;
-    struct edr_restore_db_opts o = {0};
     struct edr_bolt_writer *w = NULL;
     struct edr_bolt *db = NULL;
     struct edr_replay rp;
@@ -507,16 +527,7 @@ test_replay(void **state)
 
     assert_int_equal(edr_restore_cluster_parse("x=http://127.0.0.1:2380", "t", &cl, &err), EDR_OK);
     memset(&rp, 0, sizeof(rp));
-    rp.repo = r;
-    rp.segs = &s;
-    rp.first = rp.last = 0;
-    rp.from_rev = 2;
-    rp.to_rev = 4;
-    o.append_keys = edr_replay_append_keys;
-    o.lease_entries = edr_replay_lease_entries;
-    o.replay_ud = &rp;
-    o.replay_to = 4;
-    assert_int_equal(edr_restore_write_db(src, cl, &o, dst, &err), EDR_OK);
+    assert_int_equal(replay_to(r, &s, src, cl, dst, 4, &rp, &err), EDR_OK);
     assert_int_equal(rp.events, 4);
     assert_int_equal(edr_bolt_open(dst, &db, &err), EDR_OK);
     assert_int_equal(edr_bolt_foreach(db, "key", 3, dump_cb, &d, &err), EDR_OK);
@@ -546,14 +557,7 @@ test_replay(void **state)
     edr_bolt_close(db);
 
     /* up to revision 3: the segment's later events are left out */
-    edr_replay_release(&rp);
-    memset(&rp, 0, sizeof(rp));
-    rp.repo = r;
-    rp.segs = &s;
-    rp.from_rev = 2;
-    rp.to_rev = 3;
-    o.replay_to = 3;
-    assert_int_equal(edr_restore_write_db(src, cl, &o, dst, &err), EDR_OK);
+    assert_int_equal(replay_to(r, &s, src, cl, dst, 3, &rp, &err), EDR_OK);
     assert_int_equal(rp.events, 2);
     assert_int_equal(edr_bolt_open(dst, &db, &err), EDR_OK);
     memset(&d, 0, sizeof(d));
@@ -561,14 +565,7 @@ test_replay(void **state)
     assert_int_equal(d.n, 3);
     edr_bolt_close(db);
     /* a target beyond the segment: the replay says where the changes end */
-    edr_replay_release(&rp);
-    memset(&rp, 0, sizeof(rp));
-    rp.repo = r;
-    rp.segs = &s;
-    rp.from_rev = 2;
-    rp.to_rev = 9;
-    o.replay_to = 9;
-    assert_int_equal(edr_restore_write_db(src, cl, &o, dst, &err), EDR_E_INTEGRITY);
+    assert_int_equal(replay_to(r, &s, src, cl, dst, 9, &rp, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "the changes end at revision 4, not 9"));
     edr_replay_release(&rp);
     edr_restore_cluster_free(cl);
