@@ -320,6 +320,10 @@ put_finish(struct edr_stream *st, struct edr_err *err)
         return edr_err_set(err, EDR_E_INTERNAL, "s3 upload 's3://%s/%s': finish after %s",
                            p->s->bucket, p->key, p->done ? "finish" : "an error");
     if (p->upload_id == NULL) {
+        /* a long run of small objects (capture's segments) keeps its lock
+         * fresh here, as a long upload does part by part */
+        if ((rc = edr_s3_lock_refresh(p->s, err)) != EDR_OK)
+            goto out;
         r.method = "PUT";
         r.key = p->key;
         r.body = p->buf;
