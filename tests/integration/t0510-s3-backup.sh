@@ -283,5 +283,26 @@ check "list agrees" test "$(ids pr)" = "${ALL[2]} ${ALL[3]}"
 check "the bucket holds only the kept backups' objects" test "$(objects prod/pr/)" = \
     "prod/pr/${ALL[2]}.edr prod/pr/${ALL[2]}.json prod/pr/${ALL[3]}.edr prod/pr/${ALL[3]}.json"
 
+# --- captured changes on S3: capture, list, verify --chain, restore --to-revision
+CR=(--repo s3://bkt/prod --cluster pitr "${S3[@]}")
+check "backup before capture" "$EDR" backup --endpoints "$EP" "${CR[@]}" --recipient "$T/k.pub" -q
+"$EDR" capture --endpoints "$EP" "${CR[@]}" --recipient "$T/k.pub" --flush 1 >"$T/capture.log" 2>&1 &
+CAPP=$!
+sleep 1
+for i in $(seq 1 20); do ctl put "/pitr/$i" "v$i" >/dev/null; done
+ctl del --prefix /pitr/1 >/dev/null
+PEND=$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+for _ in $(seq 1 40); do
+    "$EDR" list "${CR[@]}" | grep -q "to $PEND is recoverable" && break
+    sleep 0.5
+done
+kill -TERM "$CAPP"
+wait "$CAPP"
+check "capture on S3 exits 0 on SIGTERM" test $? -eq 0
+check "list shows the captured range on S3" sh -c "'$EDR' list $(printf "'%s' " "${CR[@]}") | grep -q 'to $PEND is recoverable'"
+check "verify --chain on S3" "$EDR" verify --chain "${CR[@]}" --identity "$T/k.key"
+check "restore --to-revision from S3" "$EDR" restore --to-revision "$PEND" "${CR[@]}" --identity "$T/k.key" --data-dir "$T/pitr"
+check "segments on S3 under changes/" test -n "$(objects prod/pitr/changes/ | tr ' ' '\n' | grep '\.json$')"
+
 [ "$_tap_fail" -eq 0 ] || sed 's/^/# front: /' "$T/front.log" | tail -20
 done_testing
