@@ -347,3 +347,17 @@ edr_fs_atomic_release(struct edr_fs_atomic *a)
         unlink(a->tmp);
     a->tmp[0] = '\0';
 }
+
+char *
+edr_fs_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+
+    if (p == NULL)
+        return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}

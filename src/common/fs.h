@@ -88,4 +88,7 @@ edr_rc edr_fs_close_synced(int fd, const char *path, edr_rc code, struct edr_err
 edr_rc edr_fs_write_new(const char *path, const void *buf, size_t len, mode_t mode, edr_rc code,
                         struct edr_err *err);
 
+/* "a/b", malloc'ed; NULL when out of memory. */
+char *edr_fs_path_join(const char *a, const char *b);
+
 #endif

@@ -245,8 +245,8 @@ edr_hex(const uint8_t *buf, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
+int
+edr_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -261,10 +261,10 @@ int
 edr_unhex(const char *hex, uint8_t *out, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        int hi = hexval(hex[2 * i]), lo;
+        int hi = edr_hexval(hex[2 * i]), lo;
         if (hi < 0)
             return -1;
-        lo = hexval(hex[2 * i + 1]);
+        lo = edr_hexval(hex[2 * i + 1]);
         if (lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -35,6 +35,8 @@ uint32_t edr_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void edr_hex(const uint8_t *buf, size_t len, char *out);
 /* Parse 2*len hex chars; returns 0 or -1. */
+/* The value of one hex digit (either case), or -1. */
+int edr_hexval(int c);
 int edr_unhex(const char *hex, uint8_t *out, size_t len);
 
 #endif

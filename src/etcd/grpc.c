@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hash.h"
+
 void
 edr_grpc_dec_init(struct edr_grpc_dec *d, size_t max_msg, edr_grpc_msg_fn on_msg, void *ud)
 {
@@ -154,18 +156,6 @@ edr_grpc_status_init(struct edr_grpc_status *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void
 edr_grpc_percent_decode(const char *in, size_t len, char *out, size_t outsz)
 {
@@ -175,8 +165,8 @@ edr_grpc_percent_decode(const char *in, size_t len, char *out, size_t outsz)
         return;
     for (size_t i = 0; i < len && o + 1 < outsz; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c == '%' && i + 2 < len && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-            c = (unsigned char)(hexval(in[i + 1]) << 4 | hexval(in[i + 2]));
+        if (c == '%' && i + 2 < len && edr_hexval(in[i + 1]) >= 0 && edr_hexval(in[i + 2]) >= 0) {
+            c = (unsigned char)(edr_hexval(in[i + 1]) << 4 | edr_hexval(in[i + 2]));
             i += 2;
         }
         out[o++] = (char)(c < 0x20 || c == 0x7f ? '?' : c);

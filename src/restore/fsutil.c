@@ -18,20 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *
-edr_restore_path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-
-    if (p == NULL)
-        return NULL;
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
-
 edr_rc
 edr_restore_mkdir(const char *path, mode_t mode, struct edr_err *err)
 {

@@ -14,8 +14,6 @@
 #include "common/err.h"
 #include "common/fs.h"
 
-/* "a/b" (malloc'ed) or NULL on OOM. */
-char *edr_restore_path_join(const char *a, const char *b);
 /* mkdir with exactly this mode (chmod after mkdir, so the umask does not
  * matter); an existing directory is an error. */
 edr_rc edr_restore_mkdir(const char *path, mode_t mode, struct edr_err *err);

@@ -23,6 +23,7 @@
 #include "bolt/bolt.h"
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 #include "restore/snapfile.h"
 #include "restore/wal.h"
@@ -623,7 +624,7 @@ target_release(struct target *t)
 static edr_rc
 mkdir_in(const char *parent, const char *name, char **out, struct edr_err *err)
 {
-    *out = edr_restore_path_join(parent, name);
+    *out = edr_fs_path_join(parent, name);
     if (*out == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     return edr_restore_mkdir(*out, 0700, err);
@@ -664,7 +665,7 @@ edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *membe
     if (wal_dir != NULL) {
         char *w = strip_slashes(wal_dir);
 
-        defwal = edr_restore_path_join(st->data.path, "member/wal");
+        defwal = edr_fs_path_join(st->data.path, "member/wal");
         if (w == NULL || defwal == NULL) {
             free(w);
             rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
@@ -702,7 +703,7 @@ edr_restore_member_stage(const struct edr_restore_cluster *cl, const char *membe
     } else if ((rc = mkdir_in(member, "wal", &waldir, err)) != EDR_OK) {
         goto fail;
     }
-    db = edr_restore_path_join(snap, "db");
+    db = edr_fs_path_join(snap, "db");
     if (db == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto fail;

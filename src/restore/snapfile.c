@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/pb.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 #include "restore/json.h"
 
@@ -230,7 +231,7 @@ edr_restore_snap_write(const struct edr_restore_cluster *cl, const char *snap_di
     if (rc != EDR_OK)
         return rc;
     edr_restore_snap_name(cl, name);
-    path = edr_restore_path_join(snap_dir, name);
+    path = edr_fs_path_join(snap_dir, name);
     if (path == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;

@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/pb.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 
 int
@@ -167,7 +168,7 @@ edr_restore_wal_write(const struct edr_restore_cluster *cl, uint64_t node_id,
     rc = edr_restore_wal_build(cl, node_id, flavour, &recs, &len, err);
     if (rc != EDR_OK)
         return rc;
-    path = edr_restore_path_join(dir, EDR_WAL_FILE_NAME);
+    path = edr_fs_path_join(dir, EDR_WAL_FILE_NAME);
     if (path == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
         goto out;

@@ -44,20 +44,6 @@ struct edr_storage_lock {
     char *path;
 };
 
-static char *
-join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-
-    if (p == NULL)
-        return NULL;
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
-
 static edr_rc
 check_name(const char *name, struct edr_err *err)
 {
@@ -120,7 +106,7 @@ local_put_open(struct edr_storage *st, const char *name, uint64_t expected_size,
     if ((rc = check_name(name, err)) != EDR_OK)
         return rc;
     w = calloc(1, sizeof(*w));
-    path = join(l->root, name);
+    path = edr_fs_path_join(l->root, name);
     if (w == NULL || path == NULL) {
         free(w);
         free(path);
@@ -154,7 +140,7 @@ local_get(struct edr_storage *st, const char *name, uint64_t offset, struct edr_
 
     if ((rc = check_name(name, err)) != EDR_OK)
         return rc;
-    path = join(l->root, name);
+    path = edr_fs_path_join(l->root, name);
     buf = malloc(BUFSZ);
     if (path == NULL || buf == NULL) {
         rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
@@ -206,7 +192,7 @@ static edr_rc
 walk(const char *root, const char *rel, const char *prefix, edr_storage_list_cb cb, void *ud,
      int *stop, struct edr_err *err)
 {
-    char *dir = rel[0] ? join(root, rel) : strdup(root);
+    char *dir = rel[0] ? edr_fs_path_join(root, rel) : strdup(root);
     DIR *d;
     struct dirent *de;
     edr_rc rc = EDR_OK;
@@ -229,8 +215,8 @@ walk(const char *root, const char *rel, const char *prefix, edr_storage_list_cb 
         struct stat sb;
         if (is_temp_name(de->d_name))
             continue;
-        name = rel[0] ? join(rel, de->d_name) : strdup(de->d_name);
-        full = name ? join(root, name) : NULL;
+        name = rel[0] ? edr_fs_path_join(rel, de->d_name) : strdup(de->d_name);
+        full = name ? edr_fs_path_join(root, name) : NULL;
         if (full == NULL || lstat(full, &sb) != 0) {
             free(name);
             free(full);
@@ -279,7 +265,7 @@ local_del(struct edr_storage *st, const char *name, struct edr_err *err)
 
     if ((rc = check_name(name, err)) != EDR_OK)
         return rc;
-    path = join(l->root, name);
+    path = edr_fs_path_join(l->root, name);
     if (path == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     if (unlink(path) != 0 && errno != ENOENT) {
@@ -305,7 +291,7 @@ local_stat(struct edr_storage *st, const char *name, struct edr_storage_stat *ou
     memset(out, 0, sizeof(*out));
     if ((rc = check_name(name, err)) != EDR_OK)
         return rc;
-    path = join(l->root, name);
+    path = edr_fs_path_join(l->root, name);
     if (path == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
     if (stat(path, &sb) == 0) {
@@ -335,7 +321,7 @@ local_lock(struct edr_storage *st, const char *name, const char *owner, int wait
     lk = calloc(1, sizeof(*lk));
     if (lk == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    lk->path = join(l->root, name);
+    lk->path = edr_fs_path_join(l->root, name);
     if (lk->path == NULL) {
         free(lk);
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
@@ -433,7 +419,7 @@ local_cleanup(struct edr_storage *st, const char *prefix, int age_s, struct edr_
     if (slash != NULL) {
         char rel[PATH_MAX];
         snprintf(rel, sizeof(rel), "%.*s", (int)(slash - prefix), prefix);
-        dir = join(l->root, rel);
+        dir = edr_fs_path_join(l->root, rel);
     } else {
         dir = strdup(l->root);
     }
@@ -445,7 +431,7 @@ local_cleanup(struct edr_storage *st, const char *prefix, int age_s, struct edr_
         char *full;
         if (de->d_name[0] != '.' || strstr(de->d_name, LOCAL_TMP_TAG) == NULL)
             continue;
-        full = join(dir, de->d_name);
+        full = edr_fs_path_join(dir, de->d_name);
         if (full != NULL && lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
             now - sb.st_mtime >= age_s) {
             if (unlink(full) == 0)

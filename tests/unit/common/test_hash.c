@@ -33,6 +33,7 @@ uint32_t sw_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t sw_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 void sw_hex(const uint8_t *buf, size_t len, char *out);
 int sw_unhex(const char *hex, uint8_t *out, size_t len);
+int sw_hexval(int c);
 
 #define edr_sha256_init sw_sha256_init
 #define edr_sha256_update sw_sha256_update
@@ -44,9 +45,11 @@ int sw_unhex(const char *hex, uint8_t *out, size_t len);
 #define edr_crc32c_combine sw_crc32c_combine
 #define edr_hex sw_hex
 #define edr_unhex sw_unhex
+#define edr_hexval sw_hexval
 #define __builtin_cpu_supports(feature) 0
 #include "common/hash.c"
 #undef __builtin_cpu_supports
+#undef edr_hexval
 #undef edr_sha256_init
 #undef edr_sha256_update
 #undef edr_sha256_final

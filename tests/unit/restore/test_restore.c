@@ -21,6 +21,7 @@
 #include "bolt/bolt.h"
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
 #include "restore/snapfile.h"
@@ -50,7 +51,7 @@ teardown(void **state)
 static char *
 tpath(const char *name)
 {
-    char *p = edr_restore_path_join(tmpdir, name);
+    char *p = edr_fs_path_join(tmpdir, name);
 
     assert_non_null(p);
     return p;
@@ -548,7 +549,7 @@ test_write_db_errors(void **state)
 static void
 assert_mode(const char *dir, const char *rel, mode_t mode)
 {
-    char *p = edr_restore_path_join(dir, rel);
+    char *p = edr_fs_path_join(dir, rel);
     struct stat st;
 
     if (stat(p, &st) != 0)
@@ -561,7 +562,7 @@ assert_mode(const char *dir, const char *rel, mode_t mode)
 static int
 exists(const char *dir, const char *rel)
 {
-    char *p = rel ? edr_restore_path_join(dir, rel) : strdup(dir);
+    char *p = rel ? edr_fs_path_join(dir, rel) : strdup(dir);
     struct stat st;
     int r = lstat(p, &st) == 0;
 
@@ -616,7 +617,7 @@ assert_listing(const char *dir, const char *want)
 static uint8_t *
 slurp(const char *dir, const char *rel, size_t *len)
 {
-    char *p = edr_restore_path_join(dir, rel);
+    char *p = edr_fs_path_join(dir, rel);
     FILE *f = fopen(p, "rb");
     uint8_t *buf;
     long n;
@@ -673,7 +674,7 @@ test_member_dir(void **state)
     assert_mode(data, WALF, 0600);
     assert_listing(ab, "data");
     {
-        char *m = edr_restore_path_join(data, "member");
+        char *m = edr_fs_path_join(data, "member");
 
         assert_listing(m, "snap wal");
         free(m);
@@ -792,7 +793,7 @@ test_member_dir_wal_dir(void **state)
     assert_int_equal(edr_restore_member_dir(cl, "default", db, data, wal, 0, &err), EDR_OK);
     assert_listing(tmpdir, "data prepared.db wal");
     {
-        char *m = edr_restore_path_join(data, "member");
+        char *m = edr_fs_path_join(data, "member");
 
         assert_listing(m, "snap");
         free(m);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/hash.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 #include "restore/snapfile.h"
 
@@ -203,7 +204,7 @@ check_mode(const struct edr_restore_cluster *cl, mode_t mask, mode_t want)
     assert_int_equal(edr_restore_snap_write(cl, dir, &err), EDR_OK);
     umask(old);
     edr_restore_snap_name(cl, name);
-    path = edr_restore_path_join(dir, name);
+    path = edr_fs_path_join(dir, name);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, want);
     assert_int_equal(st.st_size, 6490);

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/fs.h"
 #include "restore/fsutil.h"
 #include "restore/wal.h"
 
@@ -312,7 +313,7 @@ test_write_file(void **state)
     assert_non_null(mkdtemp(dir));
     assert_int_equal(edr_restore_wal_write(cl, cl->members[0].id, EDR_WAL_FLAVOUR_34, dir, &err),
                      EDR_OK);
-    path = edr_restore_path_join(dir, EDR_WAL_FILE_NAME);
+    path = edr_fs_path_join(dir, EDR_WAL_FILE_NAME);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(st.st_size, EDR_WAL_SEGMENT_BYTES);
