@@ -106,6 +106,8 @@ on_msg(void *ud, const uint8_t *msg, size_t len, struct edr_err *err)
 
     if ((rc = edr_watch_decode(msg, len, &r, err)) != EDR_OK)
         return rc;
+    if (r.header.revision > c->st->etcd_rev)
+        c->st->etcd_rev = r.header.revision;
     if (r.header.cluster_id != 0) {
         if (c->st->cluster_id == 0)
             c->st->cluster_id = r.header.cluster_id;
@@ -203,7 +205,7 @@ flush(struct cap *c, struct edr_err *err)
     c->first_rev = c->last_rev = 0;
     c->events = c->leases = 0;
     if (c->o->published != NULL)
-        c->o->published(c->o->ud, &s);
+        c->o->published(c->o->ud, &s, st->etcd_rev);
     return EDR_OK;
 }
 

@@ -25,8 +25,9 @@ struct edr_capture_opts {
     /* the watch runs on watch_client; lease lookups go through query_client
      * (a watch keeps its connection busy) */
     struct edr_etcd_client *watch_client, *query_client;
-    /* called after each published segment (may be NULL) */
-    void (*published)(void *ud, const struct edr_segment *s);
+    /* called after each published segment (may be NULL), with the newest
+     * revision etcd reported (watch response headers) */
+    void (*published)(void *ud, const struct edr_segment *s, int64_t etcd_revision);
     void *ud;
 };
 
@@ -40,6 +41,7 @@ struct edr_capture_state {
     int64_t compact_revision; /* set when the watch was refused as compacted */
     double last_publish;      /* edr_now() of the last published segment */
     int64_t last_publish_rev;
+    int64_t etcd_rev; /* the newest revision etcd reported */
     /* auth: changes of users, roles and permissions are not in the watch;
      * etcd's auth revision (AuthStatus, 3.5+) is polled instead */
     uint64_t auth_rev;    /* 0: not known yet */

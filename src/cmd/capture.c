@@ -9,6 +9,7 @@
  * tried in --endpoint-policy order; a broken watch resumes on the next one
  * at the revision after the last published segment.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ struct metrics_ctx {
 
 /* After each published segment: the metrics file, when asked for. */
 static void
-published(void *ud, const struct edr_segment *s)
+published(void *ud, const struct edr_segment *s, int64_t etcd_rev)
 {
     struct metrics_ctx *mc = ud;
     struct edr_err e2;
@@ -51,8 +52,31 @@ published(void *ud, const struct edr_segment *s)
     edr_metrics_set(&mc->m, EDR_M_CAPTURE_REVISION, (double)s->last_revision);
     edr_metrics_set(&mc->m, EDR_M_CAPTURE_PUBLISH, (double)time(NULL));
     edr_metrics_set(&mc->m, EDR_M_CAPTURE_EVENTS, (double)mc->events);
+    edr_metrics_set(&mc->m, EDR_M_CAPTURE_LAG,
+                    (double)(etcd_rev > s->last_revision ? etcd_rev - s->last_revision : 0));
     if (edr_metrics_write(mc->path, &mc->m, &e2) != EDR_OK)
         edr_warn("%s", e2.msg);
+}
+
+/* --flush: seconds, with an optional unit s or m; 1 s to 1 h. */
+static edr_rc
+flush_interval(struct edr_ctx *ctx, int64_t *out)
+{
+    const char *v = edr_opt_str(&ctx->opts, EDR_O_FLUSH);
+    char *end;
+    long long n;
+
+    errno = 0;
+    n = strtoll(v != NULL ? v : "5", &end, 10);
+    if (errno == 0 && end != v && *end == 'm' && end[1] == '\0')
+        n *= 60;
+    else if (errno != 0 || end == v || (*end != '\0' && strcmp(end, "s") != 0))
+        n = -1;
+    if (n < 1 || n > 3600)
+        return edr_err_set(&ctx->err, EDR_E_USAGE,
+                           "invalid --flush '%s' (seconds from 1 to 3600, like 5, 5s or 2m)", v);
+    *out = n;
+    return EDR_OK;
 }
 
 /* A full backup now; the chain then starts after its revision. */
@@ -171,12 +195,12 @@ edr_cmd_capture(struct edr_ctx *ctx)
     size_t nrcpt = 0, *order = NULL, norder = 0, nep;
     struct edr_backup_params bp;
     struct metrics_ctx mc;
-    int64_t flush_s;
+    int64_t flush_s = 5;
     edr_rc rc;
 
     /* the full backups it takes are stored as `backup` stores them */
     if ((rc = edr_backup_params_from_opts(&ctx->opts, 1, &bp, &ctx->err)) != EDR_OK ||
-        (rc = edr_opt_int(&ctx->opts, EDR_O_FLUSH, 1, 3600, &flush_s, &ctx->err)) != EDR_OK)
+        (rc = flush_interval(ctx, &flush_s)) != EDR_OK)
         goto out;
     if ((rc = edr_backup_load_recipients(ctx, &bp, &rcpt, &nrcpt)) != EDR_OK ||
         (rc = edr_cmd_open_repo(ctx, 1, &repo)) != EDR_OK)

@@ -51,8 +51,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "http://127.0.0.1:2379", "URLS", "comma-separated etcd client URLs")                        \
     X(ETCD_BIN, "etcd-bin", 0, STR, "verify", "etcd-bin", NULL, "etcd", "PATH",                   \
       "etcd binary for --drill")                                                                  \
-    X(FLUSH, "flush", 0, INT, "capture", "flush", NULL, "5", "SEC",                                \
-      "publish captured changes at least every SEC")                                              \
+    X(FLUSH, "flush", 0, STR, "capture", "flush", NULL, "5s", "SEC",                               \
+      "publish captured changes at least every SEC (5, 5s, 2m)")                                  \
     X(FORCE, "force", 'f', BOOL, "restore", "force", NULL, NULL, NULL,                            \
       "move a non-empty data dir aside instead of refusing")                                      \
     X(IDENTITY, "identity", 'i', STR, "repo", "identity", NULL, NULL, "FILE",                     \

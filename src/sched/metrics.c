@@ -41,6 +41,8 @@ static const struct {
     {"etcd_dr_capture_last_publish_timestamp_seconds",
      "Unix time of capture's last published segment: the age of the newest durable change."},
     {"etcd_dr_capture_events_total", "Events published by the running capture."},
+    {"etcd_dr_capture_lag_revisions",
+     "Revisions etcd had written that capture had not published yet, at its last publish."},
 };
 
 const char *

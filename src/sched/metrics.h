@@ -26,6 +26,7 @@ enum edr_metric {
     EDR_M_CAPTURE_REVISION, /* etcd_dr_capture_last_revision */
     EDR_M_CAPTURE_PUBLISH,  /* etcd_dr_capture_last_publish_timestamp_seconds */
     EDR_M_CAPTURE_EVENTS,   /* etcd_dr_capture_events_total */
+    EDR_M_CAPTURE_LAG,      /* etcd_dr_capture_lag_revisions */
     EDR_M_COUNT
 };
 

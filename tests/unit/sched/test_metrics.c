@@ -298,6 +298,7 @@ full_success(struct edr_metrics *m, const char *cluster)
     edr_metrics_set(m, EDR_M_CAPTURE_REVISION, 424300);
     edr_metrics_set(m, EDR_M_CAPTURE_PUBLISH, 1795687205);
     edr_metrics_set(m, EDR_M_CAPTURE_EVENTS, 58);
+    edr_metrics_set(m, EDR_M_CAPTURE_LAG, 3);
 }
 
 /* ---- tests ---- */
@@ -352,7 +353,11 @@ test_write_fresh(void **state)
         "etcd_dr_capture_last_publish_timestamp_seconds{cluster=\"prod\"} 1795687205\n"
         "# HELP etcd_dr_capture_events_total Events published by the running capture.\n"
         "# TYPE etcd_dr_capture_events_total gauge\n"
-        "etcd_dr_capture_events_total{cluster=\"prod\"} 58\n";
+        "etcd_dr_capture_events_total{cluster=\"prod\"} 58\n"
+        "# HELP etcd_dr_capture_lag_revisions Revisions etcd had written that capture had not "
+        "published yet, at its last publish.\n"
+        "# TYPE etcd_dr_capture_lag_revisions gauge\n"
+        "etcd_dr_capture_lag_revisions{cluster=\"prod\"} 3\n";
     struct edr_metrics m;
     struct edr_err err;
     struct stat st;
