@@ -201,6 +201,14 @@ expect_fail "verify --chain with a corrupted segment" 9 "problem" "$EDR" verify 
 check "the corrupted segment is named" sh -c "'$EDR' verify --chain --repo '$T/bad' --cluster prod --identity '$T/k.key' 2>&1 | grep -q '$MIDNAME'"
 expect_fail "restore through a corrupted segment" 9 "$MIDNAME" "$EDR" restore --to-revision "$END" --repo "$T/bad" --cluster prod --identity "$T/k.key" --data-dir "$T/badr"
 check "a failed restore leaves no data dir" test ! -e "$T/badr"
+cp -a "$T/repo" "$T/swap"
+A=$(ls "$T/swap/prod/changes"/*.json | sed -n 2p) B=$(ls "$T/swap/prod/changes"/*.json | sed -n 3p)
+for x in json edr; do
+    mv "${A%.json}.$x" "$T/swap/tmp.$x" && mv "${B%.json}.$x" "${A%.json}.$x" && mv "$T/swap/tmp.$x" "${B%.json}.$x"
+done
+expect_fail "verify --chain with two segments swapped" 9 "problem" "$EDR" verify --chain --repo "$T/swap" --cluster prod --identity "$T/k.key"
+check "the swapped segments are named" sh -c "'$EDR' verify --chain --repo '$T/swap' --cluster prod 2>&1 | grep -q \"$(basename "$A"): its name does not match\""
+expect_fail "restore through swapped segments" 8 "not recoverable" "$EDR" restore --to-revision "$END" --repo "$T/swap" --cluster prod --identity "$T/k.key" --data-dir "$T/swapr"
 mkdir -p "$T/other/stage/changes"
 cp "$T/repo/prod/changes/$MIDNAME".* "$T/other/stage/changes/"
 expect_fail "verify --chain with a segment from another cluster" 9 "problem" "$EDR" verify --chain --repo "$T/other" --cluster stage
