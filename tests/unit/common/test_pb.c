@@ -244,7 +244,7 @@ static void
 test_writer_sizing(void **state)
 {
     static const char val[] = "0123456789";
-    uint8_t buf[16];
+    uint8_t buf[32]; /* room for the whole message (23 bytes) */
     struct edr_pb_writer w;
     size_t need;
     (void)state;
