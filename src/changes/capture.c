@@ -40,6 +40,8 @@ struct cap {
     struct pending_lease *pend;
     size_t npend, cappend;
     int compacted;
+    int started;       /* an event came on this watch */
+    int64_t seg_first; /* the first revision the next segment declares */
 };
 
 static int64_t
@@ -73,6 +75,11 @@ add_event(struct cap *c, const struct edr_watch_event *ev, int64_t t, struct edr
     if ((rc = edr_mvcc_kv_decode(ev->kv, ev->kv_len, &kv, err)) != EDR_OK)
         return edr_err_prefix(err, "watch event");
     want = c->last_rev != 0 ? c->last_rev + 1 : c->st->next_rev;
+    /* the watch's first event may come after its start revision (revision 1
+     * of a fresh etcd has none); from then on every revision must follow */
+    if (!c->started && kv.mod_revision > want)
+        want = kv.mod_revision;
+    c->started = 1;
     if (kv.mod_revision != want && (c->last_rev == 0 || kv.mod_revision != c->last_rev))
         return edr_err_set(err, EDR_E_INTEGRITY,
                            "the watch sent revision %" PRId64 " where %" PRId64
@@ -182,7 +189,7 @@ flush(struct cap *c, struct edr_err *err)
     if ((rc = resolve_leases(c, err)) != EDR_OK)
         return rc;
     memset(&s, 0, sizeof(s));
-    s.first_revision = c->first_rev;
+    s.first_revision = c->seg_first;
     s.last_revision = c->last_rev;
     s.first_time_ms = c->first_ms;
     s.last_time_ms = c->last_ms;
@@ -199,6 +206,8 @@ flush(struct cap *c, struct edr_err *err)
               s.last_revision, s.events);
     snprintf(st->prev_sha256, sizeof(st->prev_sha256), "%s", s.records_sha256);
     st->next_rev = s.last_revision + 1;
+    st->seg_start = 0;
+    c->seg_first = st->next_rev;
     st->last_publish = edr_now();
     st->last_publish_rev = s.last_revision;
     edr_buf_reset(&c->buf);
@@ -282,6 +291,7 @@ edr_capture_watch(const struct edr_capture_opts *o, size_t i, struct edr_capture
     c.ep = i;
     st->compact_revision = 0;
     st->auth_changed = 0;
+    c.seg_first = st->seg_start > 0 ? st->seg_start : st->next_rev;
     if (st->last_publish == 0)
         st->last_publish = edr_now();
     len = edr_watch_create_request(st->next_rev, req, sizeof(req));

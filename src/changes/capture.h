@@ -42,6 +42,13 @@ struct edr_capture_state {
     double last_publish;      /* edr_now() of the last published segment */
     int64_t last_publish_rev;
     int64_t etcd_rev; /* the newest revision etcd reported */
+    /* the first revision the next segment declares when it is the first of a
+     * watch (0: next_rev): revisions before the first event that etcd wrote
+     * nothing for, or that the base backup already holds */
+    int64_t seg_start;
+    /* set by the caller after a full backup: the revision etcd reported just
+     * before it (the snapshot holds at least that much) */
+    int64_t backup_holds;
     /* auth: changes of users, roles and permissions are not in the watch;
      * etcd's auth revision (AuthStatus, 3.5+) is polled instead */
     uint64_t auth_rev;    /* 0: not known yet */

@@ -117,7 +117,10 @@ check_record(void *ud, const struct edr_seg_record *r, struct edr_err *err)
     if (r->type == EDR_SEG_LEASE) {
         sr->leases++;
     } else {
-        int64_t want = sr->last_event_rev == 0 ? s->first_revision : sr->last_event_rev + 1;
+        /* revisions before a segment's first event may be empty (etcd's
+         * first revision; revisions the base backup holds): from the first
+         * event on, every main revision is there */
+        int64_t want = sr->last_event_rev == 0 ? r->rev : sr->last_event_rev + 1;
         if (r->rev != sr->last_event_rev && r->rev != want)
             return edr_err_set(err, EDR_E_INTEGRITY,
                                "revisions %" PRId64 "..%" PRId64 " are missing", want, r->rev - 1);

@@ -80,16 +80,33 @@ flush_interval(struct edr_ctx *ctx, int64_t *out)
 }
 
 /* A full backup now; the chain then starts after its revision. */
-static edr_rc
-full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_capture_state *st,
-            const char *why)
+/* The revision etcd reports now (the first endpoint that answers); 0 when none does. */
+static int64_t
+etcd_revision(struct edr_etcd_client *c)
 {
+    for (size_t i = 0; i < edr_etcd_endpoint_count(c); i++) {
+        struct edr_etcd_status es;
+        struct edr_err e2;
+        if (edr_etcd_status(c, i, &es, &e2) == EDR_OK)
+            return es.revision;
+    }
+    return 0;
+}
+
+static edr_rc
+full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_etcd_client *qc,
+            struct edr_capture_state *st, const char *why)
+{
+    int64_t before;
+
     struct edr_backup_summary sum;
     uint64_t auth_rev;
     int auth_unsupported;
     edr_rc rc;
 
     edr_warn("%s: taking a full backup to start a new chain of changes", why);
+    /* the snapshot holds at least this revision */
+    before = etcd_revision(qc);
     rc = edr_backup_run(ctx, bp, &sum);
     free(sum.prune);
     if (rc != EDR_OK)
@@ -100,6 +117,7 @@ full_backup(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_
     st->auth_rev = auth_rev;
     st->auth_unsupported = auth_unsupported;
     st->next_rev = sum.manifest.revision + 1;
+    st->backup_holds = before;
     st->cluster_id = sum.manifest.cluster_id;
     snprintf(st->base, sizeof(st->base), "%s", sum.manifest.id);
     edr_warn("full backup '%s' at revision %" PRId64
@@ -131,8 +149,8 @@ clean_leftovers(struct edr_repo *repo, const struct edr_seg_problem *probs, size
 
 /* Where to continue: after the newest chain, else after the newest backup. */
 static edr_rc
-resume_point(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_repo *repo,
-             struct edr_capture_state *st)
+resume_point(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr_etcd_client *qc,
+             struct edr_repo *repo, struct edr_capture_state *st)
 {
     struct edr_segment *segs = NULL;
     struct edr_seg_problem *probs = NULL;
@@ -165,7 +183,7 @@ resume_point(struct edr_ctx *ctx, const struct edr_backup_params *bp, struct edr
         edr_info("starting a chain of changes after backup '%s' (revision %" PRId64 ")", b->id,
                  b->revision);
     } else {
-        rc = full_backup(ctx, bp, st, "no backup in the repository");
+        rc = full_backup(ctx, bp, qc, st, "no backup in the repository");
     }
 out:
     free(segs);
@@ -222,7 +240,7 @@ edr_cmd_capture(struct edr_ctx *ctx)
         rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
         goto out;
     }
-    if ((rc = resume_point(ctx, &bp, repo, &st)) != EDR_OK)
+    if ((rc = resume_point(ctx, &bp, qc, repo, &st)) != EDR_OK)
         goto out;
     memset(&co, 0, sizeof(co));
     co.repo = repo;
@@ -261,10 +279,24 @@ edr_cmd_capture(struct edr_ctx *ctx)
                          sum.manifest.id, sum.manifest.revision);
                 break;
             }
+            if (rc == EDR_E_NOTFOUND && st.compact_revision >= st.next_rev &&
+                st.compact_revision <= st.backup_holds) {
+                /* the backup just taken holds every revision up to the
+                 * compaction (the newest of them were deletes that the
+                 * compaction removed): the chain starts after it */
+                edr_info("revisions %" PRId64 "..%" PRId64 " are compacted and in backup "
+                         "already; capturing from %" PRId64,
+                         st.next_rev, st.compact_revision, st.compact_revision + 1);
+                st.seg_start = st.next_rev;
+                st.next_rev = st.compact_revision + 1;
+                st.backup_holds = 0;
+                k--; /* the same endpoint again */
+                continue;
+            }
             if (rc == EDR_E_NOTFOUND) {
                 char why[EDR_ERR_MSG_MAX + 64];
                 snprintf(why, sizeof(why), "cannot continue the chain: %s", ctx->err.msg);
-                if ((rc = full_backup(ctx, &bp, &st, why)) != EDR_OK)
+                if ((rc = full_backup(ctx, &bp, qc, &st, why)) != EDR_OK)
                     goto out;
                 break;
             }

@@ -377,6 +377,17 @@ test_gap_inside(void **state)
     assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, b.data, b.len, &err), EDR_OK);
     assert_int_equal(edr_segment_read(r, &s, NULL, NULL, NULL, &err), EDR_E_INTEGRITY);
     assert_non_null(strstr(err.msg, "revisions 4..4 are missing"));
+    /* revisions before a segment's first event may be empty (etcd's revision 1) */
+    edr_buf_reset(&b);
+    n = kv_bytes(kv, sizeof(kv), "/a", "1", 2, 2, 1, 0);
+    assert_int_equal(edr_seg_put_event(&b, EDR_SEG_PUT, 2, 1, kv, n), 0);
+    memset(&s, 0, sizeof(s));
+    s.first_revision = 1;
+    s.last_revision = 2;
+    s.first_time_ms = s.last_time_ms = 1;
+    s.events = 1;
+    assert_int_equal(edr_segment_publish(r, NULL, 0, 1, &s, b.data, b.len, &err), EDR_OK);
+    assert_int_equal(edr_segment_read(r, &s, NULL, NULL, NULL, &err), EDR_OK);
     edr_buf_release(&b);
     edr_repo_free(r);
 }
