@@ -1,7 +1,8 @@
 #!/bin/bash
 # Usage: bench/run-all.sh [--big] [RUNS=3]
 #
-# Runs backup.sh, restore.sh, verify.sh and s3.sh at 128 MiB; with --big also
+# Runs backup.sh, restore.sh, verify.sh and s3.sh at 128 MiB, and capture.sh with
+# 200,000 events; with --big also
 # backup.sh, restore.sh and verify.sh at 1024 MiB, and verify.sh on Kubernetes-like
 # data (BENCH_DATA=k8s, results named verify_k8s_1024_*) (about 10 GB free in /tmp and
 # a few minutes of loading each). Each script starts and kills its own etcd.
@@ -20,10 +21,10 @@ out=$(mktemp /tmp/edr-bench-all.XXXXXX)
 trap 'rm -f "$out"' EXIT
 failed=0
 
-run() { # SCRIPT SIZE [TAG]: TAG names the results (default SCRIPT)
+run() { # SCRIPT SIZE [TAG [SECOND_ARG]]: TAG names the results (default SCRIPT)
     local tag=${3:-$1}
     echo "=== $tag $2 MiB ($RUNS runs) ==="
-    if "$here/$1.sh" "$2" "$RUNS" >"$out.one"; then
+    if "$here/$1.sh" "$2" "${4:-$RUNS}" >"$out.one"; then
         cat "$out.one"
         sed -n "s/^RESULT /RESULT ${tag}_$2_/p" "$out.one" >>"$out"
     else
@@ -37,6 +38,8 @@ run() { # SCRIPT SIZE [TAG]: TAG names the results (default SCRIPT)
 }
 
 for s in backup restore verify s3; do run "$s" 128; done
+# change capture and replay: 200,000 small events and 200 of 100 KiB ("MiB" reads "events" here)
+run capture 200000 capture 200
 if [ -n "$big" ]; then
     for s in backup restore verify; do run "$s" 1024; done
     BENCH_DATA=k8s run verify 1024 verify_k8s # Kubernetes-like objects (bench/lib.sh)
