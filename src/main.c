@@ -21,6 +21,8 @@ static const struct edr_cmd commands[] = {
      0, "validate a config file and print the effective settings"},
     {"decrypt", edr_cmd_decrypt, edr_cmd_decrypt_opts, "BACKUP", 1, 1, "BACKUP -o FILE",
      EDR_CMD_SIGNALS, "write a backup's decrypted tar.zst stream (zstd -d | tar x opens it)"},
+    {"diff", edr_cmd_diff, edr_cmd_diff_opts, "A B", 2, 2, "A B [--prefix P] [--json]",
+     EDR_CMD_SIGNALS, "what changed between two backups, by Kubernetes resource and namespace"},
     {"export", edr_cmd_export, edr_cmd_export_opts, "BACKUP", 1, 1, "BACKUP -o FILE",
      EDR_CMD_SIGNALS, "write a backup as a plain etcd snapshot file"},
     {"get", edr_cmd_get, edr_cmd_get_opts, "BACKUP KEY", 2, 2, "BACKUP|FILE.db KEY [-o value|json]",

@@ -60,6 +60,7 @@ EDR_CMD_DECLARE(backup);
 EDR_CMD_DECLARE(capture);
 EDR_CMD_DECLARE(config);
 EDR_CMD_DECLARE(decrypt);
+EDR_CMD_DECLARE(diff);
 EDR_CMD_DECLARE(export);
 EDR_CMD_DECLARE(get);
 EDR_CMD_DECLARE(import);

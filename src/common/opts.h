@@ -118,6 +118,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "write one tarball per member into DIR")                                                    \
     X(PASSWORD_FILE, "password-file", 0, STR, "etcd", "password-file", NULL, NULL, "FILE",        \
       "file holding the etcd password")                                                           \
+    X(PREFIX, "prefix", 0, STR, "diff", "prefix", NULL, NULL, "PREFIX",                           \
+      "diff: only keys that start with PREFIX")                                                   \
     X(PRUNE, "prune", 0, BOOL, "backup", "prune", NULL, NULL, NULL,                               \
       "apply the retention rules after the backup")                                               \
     X(QUIET, "quiet", 'q', BOOL, "output", "quiet", NULL, NULL, NULL, "print only errors")        \

@@ -99,6 +99,22 @@ k8s_split(const uint8_t *k, size_t kl, struct kitem *res, struct kitem *ns)
 static const char K8S_PREFIX[] = "/registry/";
 #define K8S_PLEN (sizeof(K8S_PREFIX) - 1)
 
+int
+edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out)
+{
+    struct kitem res, ns;
+
+    memset(out, 0, sizeof(*out));
+    if (kl <= K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
+        return 0;
+    k8s_split(k + K8S_PLEN, kl - K8S_PLEN, &res, &ns);
+    out->resource = res.s;
+    out->resource_len = res.len;
+    out->ns = ns.s;
+    out->ns_len = ns.len;
+    return 1;
+}
+
 edr_rc
 edr_mvcc_k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, struct edr_err *err)
 {

@@ -154,6 +154,14 @@ struct edr_k8s_stats {
     uint64_t bytes;
 };
 
+/* One key's resource and namespace by the rules above (pointers into k;
+ * ns_len 0 for a cluster-scoped object). 0 for a key outside /registry/. */
+struct edr_k8s_key {
+    const uint8_t *resource, *ns;
+    size_t resource_len, ns_len;
+};
+int edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out);
+
 /* Memory as for edr_mvcc_foreach_live, for the keys under /registry/.
  * *out is malloc'ed; free with edr_mvcc_k8s_stats_free (accepts NULL). */
 edr_rc edr_mvcc_k8s_stats(struct edr_bolt *b, struct edr_k8s_stats **out, struct edr_err *err);
