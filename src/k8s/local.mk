@@ -1,0 +1,18 @@
+# sources and unit tests of src/k8s (see Makefile.am)
+libedr_a_SOURCES += src/k8s/object.c src/k8s/object.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/k8s/test_object
+tests_unit_k8s_test_object_CFLAGS = $(UNITCFLAGS) -DK8S_FIXTURES=\"$(abs_top_srcdir)/tests/unit/k8s\"
+tests_unit_k8s_test_object_LDADD = $(UNITLIBS)
+TESTS += tests/unit/k8s/test_object
+endif
+EXTRA_DIST += tests/unit/k8s/configmap.pb tests/unit/k8s/secret-aescbc.bin
+
+# Kubernetes object fuzz target; `make check` replays its corpus
+check_PROGRAMS += tests/fuzz/replay_k8s
+tests_fuzz_replay_k8s_SOURCES = tests/fuzz/fuzz_k8s.c tests/fuzz/replay.c
+tests_fuzz_replay_k8s_CFLAGS = $(AM_CFLAGS)
+tests_fuzz_replay_k8s_LDADD = libedr.a $(DEP_LIBS)
+TESTS += tests/fuzz/replay_k8s.sh
+EXTRA_DIST += tests/fuzz/replay_k8s.sh tests/fuzz/corpus/k8s
