@@ -79,18 +79,6 @@ collect_a(void *ud, const struct edr_kv *kv)
     return 0;
 }
 
-static char *
-dup_n(const uint8_t *p, size_t n)
-{
-    char *s = malloc(n + 1);
-
-    if (s != NULL) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 /* The group of a key: Kubernetes resource and namespace, or "(not Kubernetes)". */
 static struct group *
 group_of(struct diff *d, const uint8_t *k, size_t kl)
@@ -110,8 +98,8 @@ group_of(struct diff *d, const uint8_t *k, size_t kl)
     if (edr_grow(&d->g, &d->capg, d->ng + 1, sizeof(*d->g)) != 0)
         return NULL;
     memset(&d->g[d->ng], 0, sizeof(d->g[d->ng]));
-    d->g[d->ng].resource = dup_n(res, rl);
-    d->g[d->ng].ns = dup_n(ns, nl);
+    d->g[d->ng].resource = strndup((const char *)res, rl);
+    d->g[d->ng].ns = strndup((const char *)ns, nl);
     if (d->g[d->ng].resource == NULL || d->g[d->ng].ns == NULL)
         return NULL;
     return &d->g[d->ng++];
