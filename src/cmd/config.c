@@ -55,7 +55,6 @@ static const struct {
     enum edr_opt_id id;
     int64_t min, max;
 } int_ranges[] = {
-    {EDR_O_BUMP_REVISION, 0, INT64_MAX},
     {EDR_O_COMPRESS_LEVEL, 1, 19},
     {EDR_O_CONNECT_TIMEOUT, 1, 3600},
     {EDR_O_JITTER, 0, 86400},

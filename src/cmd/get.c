@@ -13,8 +13,9 @@
 #include "cmd/source.h"
 #include "mvcc/mvcc.h"
 
-const enum edr_opt_id edr_cmd_get_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY,        EDR_O_REV,
-                                            EDR_O_OUTPUT,  EDR_O_SKIP_HASH_CHECK, EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_get_opts[] = {
+    EDR_OPTS_REPO, EDR_O_IDENTITY,          EDR_O_REV,   EDR_O_OUTPUT, EDR_O_SKIP_HASH_CHECK,
+    EDR_O_K8S,     EDR_O_ENCRYPTION_CONFIG, EDR_O__COUNT};
 
 struct get_state {
     const uint8_t *key;

@@ -19,7 +19,8 @@
 #include "mvcc/mvcc.h"
 
 const enum edr_opt_id edr_cmd_inspect_opts[] = {
-    EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_TOP, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON, EDR_O__COUNT};
+    EDR_OPTS_REPO,           EDR_O_IDENTITY, EDR_O_TOP,   EDR_O_SKIP_HASH_CHECK,
+    EDR_O_ENCRYPTION_CONFIG, EDR_O_JSON,     EDR_O__COUNT};
 
 static json_t *
 counts_json(const struct edr_k8s_count *c, size_t n, size_t top)

@@ -22,8 +22,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
     X(ALL, "all", 0, BOOL, "verify", "all", NULL, NULL, NULL, "verify every backup of the cluster") \
     X(ALL_MEMBERS, "all-members", 0, BOOL, "restore", "all-members", NULL, NULL, NULL,          \
       "write the data dir of every member of --initial-cluster")                                  \
-    X(BUMP_REVISION, "bump-revision", 0, INT, "restore", "bump-revision", NULL, "0", "N",         \
-      "raise the revision by N (with --mark-compacted)")                                          \
+    X(BUMP_REVISION, "bump-revision", 0, STR, "restore", "bump-revision", NULL, NULL, "N|auto",   \
+      "raise the revision by N, or by what the repository saw (auto)")                            \
     X(CACERT, "cacert", 0, STR, "etcd", "cacert", "ETCDCTL_CACERT", NULL, "FILE",                 \
       "CA bundle to verify etcd's server certificate")                                            \
     X(CAPTURE, "capture", 0, BOOL, "capture", "enabled", NULL, NULL, NULL,                         \
@@ -32,6 +32,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "client certificate for etcd")                                                              \
     X(CHAIN, "chain", 0, BOOL, "verify", "chain", NULL, NULL, NULL,                              \
       "verify the captured changes: complete, linked, intact")                                    \
+    X(CHECK, "check", 0, BOOL, "restore", "check", NULL, NULL, NULL,                              \
+      "restore: run the preflight checks only, write nothing")                                    \
     X(CLUSTER, "cluster", 0, STR, "repo", "cluster", NULL, "default", "NAME",                      \
       "cluster name: backups live under <repo>/<NAME>/")                                          \
     X(COMPRESS_LEVEL, "compress-level", 0, INT, "backup", "compress-level", NULL, "2", "N",       \
@@ -43,8 +45,12 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "data dir to write ({name} is replaced by the member name)")                                \
     X(DRILL, "drill", 0, BOOL, "verify", "drill", NULL, NULL, NULL,                              \
       "restore into a temp dir, start etcd and probe it")                                         \
+    X(DROP_PREFIX, "drop-prefix", 0, LIST, "restore", "drop-prefix", NULL, NULL, "PREFIX",       \
+      "restore: leave out the keys under PREFIX (repeatable)")                                    \
     X(DRY_RUN, "dry-run", 'n', BOOL, "retention", "dry-run", NULL, NULL, NULL,                    \
       "show what would be removed and why, remove nothing")                                       \
+    X(ENCRYPTION_CONFIG, "encryption-config", 0, STR, "kubernetes", "encryption-config", NULL,   \
+      NULL, "FILE", "the API server's EncryptionConfiguration, to read encrypted objects")       \
     X(ENDPOINT_POLICY, "endpoint-policy", 0, STR, "etcd", "endpoint-policy", NULL, "follower",   \
       "POLICY", "which member to snapshot: follower, leader or first")                           \
     X(ENDPOINTS, "endpoints", 0, STR, "etcd", "endpoints", "ETCDCTL_ENDPOINTS",                   \
@@ -69,6 +75,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "random delay up to SEC before each scheduled run")                                         \
     X(JSON, "json", 0, BOOL, "output", "json", NULL, NULL, NULL, "print results as JSON")         \
     X(JUNIT, "junit", 0, STR, "verify", "junit", NULL, NULL, "FILE", "also write JUnit XML")      \
+    X(K8S, "k8s", 0, BOOL, "kubernetes", "view", NULL, NULL, NULL,                                \
+      "ls, get: show Kubernetes objects (kind, namespace, name, uid)")                            \
     X(KEEP_CHANGES_WITHIN, "keep-changes-within", 0, STR, "retention", "keep-changes-within",     \
       NULL, NULL, "DURATION", "keep captured changes that reach the last DURATION")              \
     X(KEEP_DAILY, "keep-daily", 0, INT, "retention", "keep-daily", NULL, "0", "N",                \
@@ -118,6 +126,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "write one tarball per member into DIR")                                                    \
     X(PASSWORD_FILE, "password-file", 0, STR, "etcd", "password-file", NULL, NULL, "FILE",        \
       "file holding the etcd password")                                                           \
+    X(PEER_CERT, "peer-cert", 0, STR, "restore", "peer-cert", NULL, NULL, "FILE",                \
+      "restore --check: peer certificate whose SANs must cover the peer URLs")                    \
     X(PREFIX, "prefix", 0, STR, "diff", "prefix", NULL, NULL, "PREFIX",                           \
       "diff: only keys that start with PREFIX")                                                   \
     X(PRUNE, "prune", 0, BOOL, "backup", "prune", NULL, NULL, NULL,                               \
@@ -144,6 +154,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "S3 region")                                                                                \
     X(S3_SECRET_FILE, "s3-secret-file", 0, STR, "repo", "s3-secret-file", NULL, NULL, "FILE",     \
       "file holding the S3 secret access key")                                                    \
+    X(SERVER_TOKEN_FILE, "server-token-file", 0, STR, "kubernetes", "server-token-file", NULL,   \
+      NULL, "FILE", "restore --check: the k3s/RKE2 server token to find")                         \
     X(SKIP_HASH_CHECK, "skip-hash-check", 0, BOOL, "restore", "skip-hash-check", NULL, NULL,      \
       NULL, "accept a db without a valid sha256 trailer")                                         \
     X(STALL_TIMEOUT, "stall-timeout", 0, INT, "etcd", "stall-timeout", NULL, "60", "SEC",         \
