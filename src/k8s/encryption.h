@@ -1,0 +1,52 @@
+/*
+ * Encryption at rest as the Kubernetes API server does it: the keys of an
+ * EncryptionConfiguration (the file given to kube-apiserver's
+ * --encryption-provider-config) and the opening of values stored under
+ * "k8s:enc:<provider>:v<N>:<key name>:" with them: aescbc and aesgcm
+ * (libcrypto), secretbox (libsodium). KMS values (v1, v2) need the KMS plugin
+ * and cannot be opened offline; they are reported as such.
+ *
+ * The key material lives in sodium_malloc'ed memory and is wiped on free;
+ * decrypted values go only to the caller's buffer, never to disk.
+ */
+#ifndef EDR_K8S_ENCRYPTION_H
+#define EDR_K8S_ENCRYPTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct edr_k8s_keys;
+
+/* Read an EncryptionConfiguration file: YAML as the API server takes it
+ * (the block subset such files use) or JSON. A file that group or others
+ * can read is refused (EDR_E_KEY), like etcd-dr's own key files. Errors
+ * name the file and, for syntax, the line (EDR_E_CONFIG). */
+edr_rc edr_k8s_keys_load(const char *path, struct edr_k8s_keys **out, struct edr_err *err);
+/* The same on text in memory; `what` names it in errors. */
+edr_rc edr_k8s_keys_parse(const char *text, size_t n, const char *what, struct edr_k8s_keys **out,
+                          struct edr_err *err);
+void edr_k8s_keys_free(struct edr_k8s_keys *k);
+
+enum edr_k8s_unseal {
+    EDR_K8S_PLAIN = 0, /* not encrypted: nothing written to out; use the value */
+    EDR_K8S_OPENED,    /* decrypted: the plain value is in out */
+    EDR_K8S_NO_KEY,    /* the configuration has no key of that provider and name */
+    EDR_K8S_BAD,       /* a key of that name did not open it: wrong key or damaged */
+    EDR_K8S_KMS,       /* KMS: needs the KMS plugin, cannot be checked offline */
+};
+
+/* Open the value stored under etcd key `key` (aesgcm authenticates it).
+ * `out` is reset first; `why` (may be NULL) says in one line why a value
+ * did not open. keys may be NULL: every encrypted value is then NO_KEY (or
+ * KMS). */
+enum edr_k8s_unseal edr_k8s_unseal(const struct edr_k8s_keys *keys, const uint8_t *key,
+                                   size_t key_len, const uint8_t *v, size_t n, struct edr_buf *out,
+                                   char *why, size_t why_len);
+
+/* "plain", "opened", "no key", "wrong key or damaged", "kms" */
+const char *edr_k8s_unseal_name(enum edr_k8s_unseal r);
+
+#endif
