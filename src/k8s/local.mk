@@ -1,5 +1,5 @@
 # sources and unit tests of src/k8s (see Makefile.am)
-libedr_a_SOURCES += src/k8s/object.c src/k8s/object.h
+libedr_a_SOURCES += src/k8s/key.c src/k8s/key.h src/k8s/object.c src/k8s/object.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/k8s/test_object

@@ -126,18 +126,9 @@ edr_rc edr_mvcc_foreach_live(struct edr_bolt *b, const uint8_t *prefix, size_t p
                              struct edr_err *err);
 
 /*
- * Kubernetes view of the live keys under "/registry/". A key splits at '/'
- * into segments after "/registry/". The resource is the first segment,
- * except:
- *   - a first segment containing a '.' is an API group (the apiserver stores
- *     CRDs and some built-ins as /registry/<group>/<resource>/...): the
- *     resource is "<group>/<resource>" (e.g. "apiextensions.k8s.io/
- *     customresourcedefinitions", "cert-manager.io/certificates");
- *   - "services/specs" and "services/endpoints" (the legacy service layout)
- *     count as resources of their own.
- * When at least two segments follow the resource, the first of them is the
- * namespace (/registry/pods/<ns>/<name>); otherwise the object is cluster
- * scoped. bytes = value sizes (the stored objects). Arrays are sorted by name.
+ * Kubernetes view of the live keys under "/registry/", split into resource
+ * and namespace as k8s/key.h says. bytes = value sizes (the stored objects).
+ * Arrays are sorted by name.
  */
 struct edr_k8s_count {
     char *name;
@@ -153,14 +144,6 @@ struct edr_k8s_stats {
     uint64_t objects; /* all live keys under /registry/ */
     uint64_t bytes;
 };
-
-/* One key's resource and namespace by the rules above (pointers into k;
- * ns_len 0 for a cluster-scoped object). 0 for a key outside /registry/. */
-struct edr_k8s_key {
-    const uint8_t *resource, *ns;
-    size_t resource_len, ns_len;
-};
-int edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out);
 
 /* Memory as for edr_mvcc_foreach_live, for the keys under /registry/.
  * *out is malloc'ed; free with edr_mvcc_k8s_stats_free (accepts NULL). */
