@@ -51,6 +51,9 @@ edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out)
         const uint8_t *e = memchr(rest, '/', (size_t)(end - rest));
         out->ns = rest;
         out->ns_len = (size_t)(e - rest);
+        rest = e + 1;
     }
+    out->name = rest;
+    out->name_len = (size_t)(end - rest);
     return 1;
 }

@@ -21,10 +21,13 @@
 #define EDR_K8S_PREFIX "/registry/"
 
 /* One key's resource and namespace by the rules above (pointers into k;
- * ns_len 0 for a cluster-scoped object). */
+ * ns NULL for a cluster-scoped object), and the name: what follows the
+ * namespace (or the resource), which may be empty. */
 struct edr_k8s_key {
     const uint8_t *resource, *ns;
     size_t resource_len, ns_len;
+    const uint8_t *name;
+    size_t name_len;
 };
 
 /* 1 and *out filled, or 0 (*out zeroed) for a key outside /registry/. */

@@ -84,7 +84,7 @@ edr_mvcc_k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, stru
         if (e->dead || e->klen < K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
             continue;
         if (!edr_k8s_key_split(k, e->klen, &kk)) /* "/registry/" itself: resource "" */
-            kk = (struct edr_k8s_key){k + K8S_PLEN, NULL, 0, 0};
+            kk = (struct edr_k8s_key){k + K8S_PLEN, NULL, 0, 0, NULL, 0};
         res[nres++] = (struct kitem){kk.resource, kk.resource_len, e->vlen};
         if (kk.ns != NULL)
             nss[nns++] = (struct kitem){kk.ns, kk.ns_len, e->vlen};

@@ -58,7 +58,7 @@ s3xml)
     LIBS=""
     ;;
 k8s)
-    SOURCES="tests/fuzz/fuzz_k8s.c src/k8s/object.c src/repo/manifest.c src/common/pb.c
+    SOURCES="tests/fuzz/fuzz_k8s.c src/k8s/object.c src/k8s/key.c src/repo/manifest.c src/common/pb.c
         src/common/buf.c src/common/err.c"
     LIBS="-ljansson -lm"
     ;;
