@@ -1,5 +1,5 @@
 # sources and unit tests of src/k8s (see Makefile.am)
-libedr_a_SOURCES += src/k8s/key.c src/k8s/key.h src/k8s/object.c src/k8s/object.h
+libedr_a_SOURCES += src/k8s/object.c src/k8s/object.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/k8s/test_object
@@ -16,3 +16,6 @@ tests_fuzz_replay_k8s_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_replay_k8s_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/fuzz/replay_k8s.sh
 EXTRA_DIST += tests/fuzz/replay_k8s.sh tests/fuzz/corpus/k8s
+
+# the Kubernetes view: keys, values as ls/get/inspect show them
+libedr_a_SOURCES += src/k8s/key.c src/k8s/key.h src/k8s/view.c src/k8s/view.h

@@ -81,6 +81,7 @@ int edr_mvcc_status_minor(const struct edr_mvcc_status *st, const char *etcd_ver
 struct edr_mvcc_scan;
 struct edr_stream;
 struct edr_k8s_stats;
+struct edr_kv;
 edr_rc edr_mvcc_scan_new(struct edr_mvcc_scan **out, struct edr_err *err);
 struct edr_stream *edr_mvcc_scan_stream(struct edr_mvcc_scan *s);
 edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
@@ -91,6 +92,18 @@ edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
  * edr_mvcc_k8s_stats would refuse (so that the file reports them). */
 edr_rc edr_mvcc_scan_inspect(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
                              struct edr_k8s_stats **k8s, int *redo, struct edr_err *err);
+/* Values classed as they stream past (inspect's encryption report): set
+ * before the stream, classify(ud, kv) is called for each put of the `key`
+ * bucket, in any revision order, and returns a class; after
+ * edr_mvcc_scan_inspect, edr_mvcc_scan_live_classes calls back for each
+ * live key with the class of its latest value. 2 bytes per `key`-bucket
+ * pair more. */
+void edr_mvcc_scan_classify(struct edr_mvcc_scan *s,
+                            uint16_t (*classify)(void *ud, const struct edr_kv *kv), void *ud);
+/* cb returns 0, or -1 to stop (EDR_E_INTERNAL "out of memory"). */
+edr_rc edr_mvcc_scan_live_classes(struct edr_mvcc_scan *s,
+                                  int (*cb)(void *ud, const uint8_t *key, size_t kl, uint16_t cls),
+                                  void *ud, struct edr_err *err);
 void edr_mvcc_scan_free(struct edr_mvcc_scan *s);
 
 /*
