@@ -150,6 +150,8 @@ add_key(struct reader *r, const json_t *jkey, const char *path, enum provider pr
     snprintf(p, sizeof(p), "%s.name", path);
     if (!json_is_string(name) || json_string_length(name) == 0)
         return cerr(r, name ? name : jkey, p, "a key needs a non-empty name");
+    if (strlen(json_string_value(name)) != json_string_length(name))
+        return cerr(r, name, p, "a key name cannot hold a NUL character");
     snprintf(p, sizeof(p), "%s.secret", path);
     if (!json_is_string(secret) || json_string_length(secret) == 0)
         return cerr(r, secret ? secret : jkey, p, "key '%s' needs a non-empty secret",

@@ -491,6 +491,11 @@ test_malformed_configs(void **state)
                 EDR_E_CONFIG,
                 "t.yaml:7: resources[0].providers[0].kms: kms apiVersion must be "
                 "v1 or v2");
+    parse_fails(HEAD "resources:\n  - resources: [secrets]\n    providers:\n"
+                     "      - aesgcm: {keys: [{name: \"a\\0b\", secret: x}]}\n",
+                EDR_E_CONFIG,
+                "t.yaml:6: resources[0].providers[0].aesgcm.keys[0].name: a key name cannot hold "
+                "a NUL character");
     parse_fails(HEAD "kind: again\n", EDR_E_CONFIG, "t.yaml:3: duplicate key 'kind'");
     parse_fails(HEAD "resources:\n  - a\n   - b\n", EDR_E_CONFIG,
                 "t.yaml:5: unexpected indentation");
