@@ -94,6 +94,7 @@ edr_cmd_get(struct edr_ctx *ctx)
 {
     struct edr_source_db o;
     struct get_state s;
+    struct edr_k8s_keys *keys = NULL;
     const char *fmt = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
     int64_t rev;
     edr_rc rc;
@@ -107,6 +108,9 @@ edr_cmd_get(struct edr_ctx *ctx)
     s.err = &ctx->err;
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_REV, 0, INT64_MAX, &rev, &ctx->err)) != EDR_OK)
         return rc;
+    if (s.k8s && (rc = edr_cmd_k8s_keys(ctx, &keys)) != EDR_OK)
+        return rc;
+    s.keys = keys;
     if ((rc = edr_source_db_open(ctx, ctx->opts.args[0], &o)) != EDR_OK)
         goto out;
     s.key = (const uint8_t *)ctx->opts.args[1];
@@ -120,7 +124,9 @@ edr_cmd_get(struct edr_ctx *ctx)
         rc = edr_err_set(&ctx->err, EDR_E_NOTFOUND, "%s: key '%s' not found%s", o.src.what,
                          ctx->opts.args[1], rev ? " at that revision" : "");
 out:
+    edr_k8s_view_wipe(&s.plain);
     edr_buf_release(&s.plain);
+    edr_k8s_keys_free(keys);
     edr_source_db_close(&o);
     return rc;
 }

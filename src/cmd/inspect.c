@@ -173,7 +173,8 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     edr_source_db_init(&o);
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_TOP, 1, 100000, &top, &ctx->err)) != EDR_OK)
         return rc;
-    if ((rc = edr_k8s_census_new(keys, &census, &ctx->err)) != EDR_OK ||
+    if ((rc = edr_cmd_k8s_keys(ctx, &keys)) != EDR_OK ||
+        (rc = edr_k8s_census_new(keys, &census, &ctx->err)) != EDR_OK ||
         (rc = edr_source_open(ctx, ctx->opts.args[0], &o.src)) != EDR_OK)
         goto out;
     cl.classify = classify_cb;
@@ -279,6 +280,7 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     }
 out:
     edr_k8s_census_free(census);
+    edr_k8s_keys_free(keys);
     edr_mvcc_k8s_stats_free(k8s);
     edr_mvcc_status_release(&st);
     edr_source_db_close(&o);

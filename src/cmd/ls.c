@@ -140,7 +140,7 @@ ls_k8s(struct ls_state *s, const struct edr_kv *kv)
             printf("  error: %s", err);
         putchar('\n');
     }
-    edr_buf_reset(&s->plain);
+    edr_k8s_view_wipe(&s->plain);
     return 0;
 }
 
@@ -173,6 +173,7 @@ edr_cmd_ls(struct edr_ctx *ctx)
 {
     struct edr_source_db o;
     struct ls_state s;
+    struct edr_k8s_keys *keys = NULL;
     const char *prefix;
     int64_t rev;
     edr_rc rc;
@@ -182,6 +183,9 @@ edr_cmd_ls(struct edr_ctx *ctx)
         return rc;
     s.k8s = edr_opt_bool(&ctx->opts, EDR_O_K8S);
     s.err = &ctx->err;
+    if (s.k8s && (rc = edr_cmd_k8s_keys(ctx, &keys)) != EDR_OK)
+        return rc;
+    s.keys = keys;
     prefix = ctx->opts.nargs > 1 ? ctx->opts.args[1] : s.k8s ? EDR_K8S_PREFIX : "";
     if ((rc = edr_source_db_open(ctx, ctx->opts.args[0], &o)) != EDR_OK)
         goto out;
@@ -200,7 +204,9 @@ edr_cmd_ls(struct edr_ctx *ctx)
         edr_cmd_print_json(s.arr), s.arr = NULL;
 out:
     json_decref(s.arr);
+    edr_k8s_view_wipe(&s.plain);
     edr_buf_release(&s.plain);
+    edr_k8s_keys_free(keys);
     edr_source_db_close(&o);
     return rc;
 }

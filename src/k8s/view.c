@@ -7,6 +7,7 @@
  */
 #include "k8s/view.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,6 @@ void
 edr_k8s_view_value(const struct edr_k8s_keys *keys, const uint8_t *key, size_t kl, const uint8_t *v,
                    size_t n, struct edr_buf *buf, struct edr_k8s_view *w)
 {
-    (void)key;
-    (void)kl;
-    (void)buf;
     memset(w, 0, sizeof(*w));
     edr_k8s_decode(v, n, &w->stored);
     w->obj = w->stored;
@@ -28,6 +26,22 @@ edr_k8s_view_value(const struct edr_k8s_keys *keys, const uint8_t *key, size_t k
     w->plain_len = n;
     w->checked = keys != NULL;
     w->unseal = EDR_K8S_PLAIN;
+    if (w->stored.format != EDR_K8S_ENCRYPTED || keys == NULL)
+        return;
+    w->unseal = edr_k8s_unseal(keys, key, kl, v, n, buf, w->why, sizeof(w->why));
+    if (w->unseal == EDR_K8S_OPENED) {
+        w->plain = buf->data;
+        w->plain_len = buf->len;
+        edr_k8s_decode(w->plain, w->plain_len, &w->obj);
+    }
+}
+
+void
+edr_k8s_view_wipe(struct edr_buf *buf)
+{
+    if (buf->data != NULL)
+        sodium_memzero(buf->data, buf->cap);
+    edr_buf_reset(buf);
 }
 
 const char *
@@ -62,6 +76,7 @@ struct klass {
 struct edr_k8s_census {
     const struct edr_k8s_keys *keys;
     struct edr_k8s_enc_report r;
+    struct edr_k8s_enc_report sorted; /* what edr_k8s_census_report returned */
     size_t cap_keys;
     struct klass *classes; /* class i + 1 */
     size_t n_classes, cap_classes;
@@ -91,7 +106,9 @@ edr_k8s_census_free(struct edr_k8s_census *c)
         free(c->r.keys[i].resources);
     }
     free(c->r.keys);
+    free(c->sorted.keys);
     free(c->classes);
+    edr_k8s_view_wipe(&c->buf);
     edr_buf_release(&c->buf);
     free(c);
 }
@@ -130,6 +147,9 @@ edr_k8s_census_classify(struct edr_k8s_census *c, const uint8_t *key, size_t kl,
 
     if (!edr_k8s_key_split(key, kl, &kk) || !edr_k8s_peek_encrypted(v, n, &o))
         return 0;
+    if (c->keys != NULL)
+        k.opened = edr_k8s_unseal(c->keys, key, kl, v, n, &c->buf, NULL, 0) == EDR_K8S_OPENED;
+    edr_k8s_view_wipe(&c->buf);
     if (c->n_classes >= CLASS_MAX) {
         snprintf(o.enc_provider, sizeof(o.enc_provider), "?");
         snprintf(o.enc_version, sizeof(o.enc_version), "?");
@@ -199,8 +219,42 @@ edr_k8s_census_add(struct edr_k8s_census *c, const uint8_t *key, size_t kl, cons
     return edr_k8s_census_count(c, key, kl, edr_k8s_census_classify(c, key, kl, v, n));
 }
 
-const struct edr_k8s_enc_report *
-edr_k8s_census_report(const struct edr_k8s_census *c)
+static int
+res_cmp(const void *a, const void *b)
 {
-    return &c->r;
+    return strcmp(((const struct edr_k8s_res_count *)a)->name,
+                  ((const struct edr_k8s_res_count *)b)->name);
+}
+
+static int
+use_cmp(const void *a, const void *b)
+{
+    const struct edr_k8s_enc_use *x = a, *y = b;
+    int r = strcmp(x->provider, y->provider);
+
+    if (r == 0)
+        r = strcmp(x->version, y->version);
+    return r != 0 ? r : strcmp(x->key, y->key);
+}
+
+const struct edr_k8s_enc_report *
+edr_k8s_census_report(struct edr_k8s_census *c)
+{
+    /* sorted copies: the classes refer to the uses by index */
+    free(c->sorted.keys);
+    c->sorted = c->r;
+    c->sorted.keys = NULL;
+    c->sorted.n_keys = 0;
+    if (c->r.n_keys > 0) {
+        c->sorted.keys = malloc(c->r.n_keys * sizeof(*c->sorted.keys));
+        if (c->sorted.keys == NULL)
+            return &c->r;
+        memcpy(c->sorted.keys, c->r.keys, c->r.n_keys * sizeof(*c->sorted.keys));
+        c->sorted.n_keys = c->r.n_keys;
+        qsort(c->sorted.keys, c->sorted.n_keys, sizeof(*c->sorted.keys), use_cmp);
+    }
+    for (size_t i = 0; i < c->sorted.n_keys; i++)
+        qsort(c->sorted.keys[i].resources, c->sorted.keys[i].n_resources,
+              sizeof(*c->sorted.keys[i].resources), res_cmp);
+    return &c->sorted;
 }

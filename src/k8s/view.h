@@ -34,6 +34,9 @@ struct edr_k8s_view {
 void edr_k8s_view_value(const struct edr_k8s_keys *keys, const uint8_t *key, size_t kl,
                         const uint8_t *v, size_t n, struct edr_buf *buf, struct edr_k8s_view *w);
 
+/* Wipe and empty a buffer that held a plaintext (before reuse or release). */
+void edr_k8s_view_wipe(struct edr_buf *buf);
+
 /* The encryption status of an encrypted value: "not checked" (no keys),
  * "opened", "no key", "wrong key or damaged", "kms"; NULL when it is not
  * encrypted. */
@@ -51,7 +54,7 @@ struct edr_k8s_enc_use {
     char provider[16], version[8], key[128];
     uint64_t objects;
     uint64_t opened;                     /* with keys: how many of them opened */
-    struct edr_k8s_res_count *resources; /* by resource, in order of first sight */
+    struct edr_k8s_res_count *resources; /* by resource */
     size_t n_resources;
 };
 
@@ -82,7 +85,8 @@ int edr_k8s_census_count(struct edr_k8s_census *c, const uint8_t *key, size_t kl
 int edr_k8s_census_add(struct edr_k8s_census *c, const uint8_t *key, size_t kl, const uint8_t *v,
                        size_t n);
 
-/* The report so far; valid until the next call on c. */
-const struct edr_k8s_enc_report *edr_k8s_census_report(const struct edr_k8s_census *c);
+/* The report so far, keys sorted by provider, version and name, resources
+ * by name; valid until the next call on c. */
+const struct edr_k8s_enc_report *edr_k8s_census_report(struct edr_k8s_census *c);
 
 #endif

@@ -202,5 +202,105 @@ for f in sys.argv[2:]:
     assert got == want, (f, got, want)
     assert all(sum(k["resources"].values()) == k["objects"] for k in e["keys"]), e
 PY
+# decryption with the API server's EncryptionConfiguration: values a real
+# kube-apiserver 1.34 encrypted with known keys (tests/unit/k8s/make-enc-
+# fixtures.sh), under the keys it stored them at (aesgcm binds the value to
+# its key); a configuration with a wrong aescbc key and none for secretbox;
+# a KMS value
+for p in aescbc aesgcm secretbox; do
+    ctl put /registry/secrets/default/s-$p <"$FX/enc-secret-$p.bin" >/dev/null
+    ctl put /registry/configmaps/default/cm-$p <"$FX/enc-configmap-$p.bin" >/dev/null
+done
+printf 'k8s:enc:kms:v2:kms1:\x0a\x05bytes' | ctl put /registry/secrets/kube-system/k >/dev/null
+cp "$FX/enc-config.yaml" "$T/enc.yaml"
+chmod 600 "$T/enc.yaml"
+python3 - "$FX/enc-config.yaml" "$T/wrong.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+# the secrets' aescbc key replaced, the secretbox providers left out
+text = text.replace("kLTtjTNcUqE7TNbw8DVU7BM6fy+1lFM7YhgMmRhyv1U=", "A" * 43 + "=")
+out, skip = [], 0
+for line in text.splitlines():
+    if line.strip() == "- secretbox:":
+        skip = len(line) - len(line.lstrip())
+        continue
+    if skip and len(line) - len(line.lstrip()) > skip:
+        continue
+    skip = 0
+    out.append(line)
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+chmod 600 "$T/wrong.yaml"
+"$EDR" backup --endpoints "$EP" --repo "$T/repo" --cluster k8s --recipient "$T/k.pub" -q ||
+    bail "backup failed"
+E=(--encryption-config "$T/enc.yaml")
+check "ls --k8s --encryption-config" sh -c "'$EDR' ls --k8s latest /registry/ ${R[*]} ${E[*]} >'$T/lse.out'"
+opened_rows() {
+    local p
+    for p in aescbc aesgcm secretbox; do
+        grep -Eq "^secrets +default +s-$p +Secret +[0-9a-f-]{36} +[0-9]+ +$p:key1\$" "$T/lse.out" &&
+            grep -Eq "^configmaps +default +cm-$p +ConfigMap +[0-9a-f-]{36} +[0-9]+ +$p:key1\$" \
+                "$T/lse.out" || return 1
+    done
+}
+check "ls --k8s: opened objects show their kind and uid" opened_rows
+check "ls --k8s: a key of that name that does not open it: (wrong key)" grep -Eq \
+    '^secrets +default +s1 +- +- +[0-9]+ +aescbc:key1 \(wrong key\)$' "$T/lse.out"
+check "ls --k8s: KMS: (kms)" grep -Eq '^secrets +kube-system +k +- +- +[0-9]+ +kms:kms1 \(kms\)$' "$T/lse.out"
+"$EDR" ls --k8s --json latest /registry/secrets/default/ "${R[@]}" --encryption-config "$T/wrong.yaml" >"$T/lsw.json"
+check "ls --k8s --json with a wrong and a missing key: each status" python3 - "$T/lsw.json" <<'PY'
+import json, sys
+a = {o["name"]: o for o in json.load(open(sys.argv[1]))}
+st = {n: (o["encryption"] or {}).get("status") for n, o in a.items()}
+assert st == {"s-aescbc": "wrong key or damaged", "s-aesgcm": "opened", "s-secretbox": "no key",
+              "s1": "wrong key or damaged", "plain": None}, st
+o = a["s-aesgcm"]
+assert (o["format"], o["kind"], o["api_version"]) == ("encrypted", "Secret", "v1"), o
+assert len(o["uid"]) == 36 and o["creation_timestamp"].endswith("Z"), o
+assert a["s-aescbc"]["kind"] is None and "error" not in a["s-aescbc"], a["s-aescbc"]
+PY
+for p in aescbc aesgcm secretbox; do
+    "$EDR" get --k8s latest /registry/secrets/default/s-$p "${R[@]}" "${E[@]}" >"$T/g-$p.json"
+    "$EDR" ls --k8s --json latest /registry/secrets/default/s-$p "${R[@]}" "${E[@]}" >"$T/l-$p.json"
+    "$EDR" get --k8s -o raw latest /registry/secrets/default/s-$p "${R[@]}" "${E[@]}" >"$T/g-$p.raw"
+    check "get --k8s: the $p Secret decrypted, as ls shows it" python3 - "$T/g-$p.json" "$T/l-$p.json" "$T/g-$p.raw" "$p" <<'PY'
+import json, sys
+g, l = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))[0]
+raw = open(sys.argv[3], "rb").read()
+m = g["metadata"]
+assert (g["apiVersion"], g["kind"], m["name"], m["namespace"]) == ("v1", "Secret", "s-" + sys.argv[4], "default"), g
+assert m["uid"] == l["uid"] and m["resourceVersion"] == l["resource_version"], (g, l)
+assert m["creationTimestamp"] == l["creation_timestamp"], (g, l)
+assert g["undecoded"]["encoding"] == "protobuf" and g["undecoded"]["bytes"] > 0, g
+# -o raw: the plaintext the API server encrypted, its protobuf envelope
+assert raw.startswith(b"k8s\x00") and m["uid"].encode() in raw, raw[:40]
+PY
+done
+expect_fail "get --k8s with a wrong key" 10 \
+    "'/registry/secrets/default/s-aescbc': encrypted at rest with aescbc:key1: .*(wrong key|padding)" \
+    "$EDR" get --k8s latest /registry/secrets/default/s-aescbc "${R[@]}" --encryption-config "$T/wrong.yaml"
+expect_fail "get --k8s -o raw with no key for it" 10 \
+    "'/registry/secrets/default/s-secretbox': encrypted at rest with secretbox:key1: " \
+    "$EDR" get --k8s -o raw latest /registry/secrets/default/s-secretbox "${R[@]}" --encryption-config "$T/wrong.yaml"
+expect_fail "get --k8s of a KMS value" 10 "encrypted at rest with kms:kms1: " \
+    "$EDR" get --k8s latest /registry/secrets/kube-system/k "${R[@]}" "${E[@]}"
+chmod 644 "$T/enc.yaml"
+expect_fail "an EncryptionConfiguration others can read is refused" 10 "enc.yaml" \
+    "$EDR" ls --k8s latest "${R[@]}" "${E[@]}"
+chmod 600 "$T/enc.yaml"
+"$EDR" inspect --json latest "${R[@]}" --encryption-config "$T/wrong.yaml" >"$T/in5.json"
+"$EDR" inspect latest "${R[@]}" "${E[@]}" >"$T/in6.out"
+check "inspect --encryption-config: how many open, per key" python3 - "$T/in5.json" <<'PY'
+import json, sys
+k = {(x["provider"], x["key"]): x for x in json.load(open(sys.argv[1]))["encryption"]["keys"]}
+# aescbc key1: the ConfigMap opens; the Secret (wrong key), s1 and the many random values do not
+assert k[("aescbc", "key1")]["opened"] == 1, k
+assert (k[("aesgcm", "key1")]["objects"], k[("aesgcm", "key1")]["opened"]) == (2, 2), k
+assert (k[("secretbox", "key1")]["objects"], k[("secretbox", "key1")]["opened"]) == (2, 0), k
+assert k[("secretbox", "key2")]["opened"] == 0 and k[("kms", "kms1")]["opened"] == 0, k
+assert k[("kms", "kms1")]["version"] == "v2", k
+PY
+check "inspect: the OPENED column" sh -c "grep -Eq '^  aesgcm +key1 +2 +2  configmaps=1 secrets=1$' '$T/in6.out' &&
+    grep -Eq '^  kms:v2 +kms1 +1 +0  secrets=1$' '$T/in6.out'"
 etcd_stop v1
 done_testing
