@@ -9,3 +9,5 @@ EXTRA_DIST += \
 	examples/systemd/etcd-dr-backup.timer \
 	examples/systemd/etcd-dr-schedule.service \
 	examples/kubernetes/cronjob.yaml
+# the Kubernetes view (ls/get --k8s, inspect's encryption report)
+EXTRA_DIST += doc/kubernetes-view.md
