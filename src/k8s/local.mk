@@ -36,3 +36,9 @@ EXTRA_DIST += tests/fuzz/replay_encconfig.sh tests/fuzz/corpus/encconfig
 
 # the Kubernetes view: keys, values as ls/get/inspect show them
 libedr_a_SOURCES += src/k8s/key.c src/k8s/key.h src/k8s/view.c src/k8s/view.h
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/k8s/test_view
+tests_unit_k8s_test_view_CFLAGS = $(UNITCFLAGS) -DK8S_FIXTURES=\"$(abs_top_srcdir)/tests/unit/k8s\"
+tests_unit_k8s_test_view_LDADD = $(UNITLIBS)
+TESTS += tests/unit/k8s/test_view
+endif
