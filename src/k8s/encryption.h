@@ -33,6 +33,7 @@ edr_rc edr_k8s_keys_load(const char *path, struct edr_k8s_keys **out, struct edr
 /* The same on text in memory; `what` names it in errors. */
 edr_rc edr_k8s_keys_parse(const char *text, size_t n, const char *what, struct edr_k8s_keys **out,
                           struct edr_err *err);
+/* Keys are read only once loaded: threads may share them. */
 void edr_k8s_keys_free(struct edr_k8s_keys *k);
 /* How many aescbc, aesgcm and secretbox keys were read (k may be NULL). */
 size_t edr_k8s_keys_count(const struct edr_k8s_keys *k);

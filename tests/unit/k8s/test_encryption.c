@@ -541,8 +541,8 @@ test_malformed_configs(void **state)
                 EDR_E_CONFIG,
                 "t.yaml: resources[0].providers[0].aescbc.keys[0].secret: key 'k' needs a "
                 "non-empty secret");
-    parse_fails("{\"kind\": \"EncryptionConfiguration\",\n \"kind\": 1}", EDR_E_CONFIG,
-                "t.yaml:2: duplicate object key near '\"kind\"'");
+    parse_fails("\xEF\xBB\xBF\n{\"kind\": \"EncryptionConfiguration\",\n \"kind\": 1}",
+                EDR_E_CONFIG, "t.yaml:3: duplicate object key near '\"kind\"'");
     /* a good one with every provider type, the same key name in two groups */
     snprintf(t, sizeof(t),
              HEAD
@@ -555,6 +555,11 @@ test_malformed_configs(void **state)
     struct edr_k8s_keys *k = parse_ok(t);
     assert_int_equal(edr_k8s_keys_count(k), 2);
     assert_int_equal(edr_k8s_keys_kms(k), 1);
+    edr_k8s_keys_free(k);
+    /* YAML in flow style, starting like JSON */
+    k = parse_ok("{apiVersion: apiserver.config.k8s.io/v1, kind: EncryptionConfiguration, "
+                 "resources: [{resources: [secrets], providers: [{identity: {}}]}]}");
+    assert_int_equal(edr_k8s_keys_count(k), 0);
     edr_k8s_keys_free(k);
 }
 
