@@ -118,7 +118,7 @@ ls_k8s(struct ls_state *s, const struct edr_kv *kv)
                       "format", edr_k8s_format_name(w.stored.format), "api_version",
                       jtext_or_null(o->api_version), "kind", jtext_or_null(o->kind), "uid",
                       jtext_or_null(o->uid), "resource_version", rv, "creation_timestamp",
-                      o->created != 0 ? json_string(created) : json_null(), "mod_revision",
+                      o->created > 0 ? json_string(created) : json_null(), "mod_revision",
                       (json_int_t)kv->mod_revision, "size", (json_int_t)kv->value_len, "encryption",
                       e);
         if (j != NULL && err[0] != '\0')
