@@ -92,7 +92,7 @@ ls_k8s(struct ls_state *s, const struct edr_kv *kv)
     if (o->ns[0] != '\0')
         ns = (const uint8_t *)o->ns, nsl = strlen(o->ns);
     status = edr_k8s_view_status(&w);
-    if (o->error[0] != '\0' && !(o->format == EDR_K8S_ENCRYPTED && w.unseal != EDR_K8S_OPENED))
+    if (o->error[0] != '\0') /* not decoded: the stored value, or the plaintext once opened */
         snprintf(err, sizeof(err), "%s", o->error);
     if (status != NULL) {
         /* "aescbc:key1", with why when the keys given did not open it */
