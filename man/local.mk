@@ -12,4 +12,4 @@ EXTRA_DIST += \
 	examples/systemd/etcd-dr-schedule.service \
 	examples/kubernetes/cronjob.yaml
 # the Kubernetes view (ls/get --k8s, inspect's encryption report)
-EXTRA_DIST += doc/kubernetes-view.md
+EXTRA_DIST += doc/kubernetes-view.md doc/kubernetes-encryption.md
