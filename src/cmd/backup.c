@@ -31,9 +31,10 @@
 #include "stream/zstd.h"
 
 const enum edr_opt_id edr_cmd_backup_opts[] = {
-    EDR_OPTS_ETCD,        EDR_OPTS_REPO, EDR_OPTS_RETENTION, EDR_O_RECIPIENT,    EDR_O_NO_ENCRYPT,
-    EDR_O_COMPRESS_LEVEL, EDR_O_THREADS, EDR_O_PRUNE,        EDR_O_METRICS_FILE, EDR_O_ON_SUCCESS,
-    EDR_O_ON_FAILURE,     EDR_O_JSON,    EDR_O__COUNT};
+    EDR_OPTS_ETCD,          EDR_OPTS_REPO,        EDR_OPTS_RETENTION, EDR_O_RECIPIENT,
+    EDR_O_NO_ENCRYPT,       EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,      EDR_O_PRUNE,
+    EDR_O_METRICS_FILE,     EDR_O_ON_SUCCESS,     EDR_O_ON_FAILURE,   EDR_O_INCLUDE,
+    EDR_O_INCLUDE_MAX_SIZE, EDR_O_JSON,           EDR_O__COUNT};
 
 static void
 chain_free(struct edr_backup_chain *c)

@@ -25,7 +25,8 @@
 #include "stream/basic.h"
 
 const enum edr_opt_id edr_cmd_export_opts[] = {EDR_OPTS_REPO, EDR_O_IDENTITY, EDR_O_OUTPUT,
-                                               EDR_O_RAW,     EDR_O_JSON,     EDR_O__COUNT};
+                                               EDR_O_RAW,     EDR_O_FILES,    EDR_O_FORCE,
+                                               EDR_O_JSON,    EDR_O__COUNT};
 
 edr_rc
 edr_export_to(struct edr_ctx *ctx, enum edr_read_mode mode)

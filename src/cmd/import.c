@@ -23,8 +23,8 @@
 #include "stream/stream.h"
 
 const enum edr_opt_id edr_cmd_import_opts[] = {
-    EDR_OPTS_REPO, EDR_O_RECIPIENT,       EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL,
-    EDR_O_THREADS, EDR_O_SKIP_HASH_CHECK, EDR_O_JSON,       EDR_O__COUNT};
+    EDR_OPTS_REPO,         EDR_O_RECIPIENT, EDR_O_NO_ENCRYPT, EDR_O_COMPRESS_LEVEL, EDR_O_THREADS,
+    EDR_O_SKIP_HASH_CHECK, EDR_O_FROM,      EDR_O_JSON,       EDR_O__COUNT};
 
 struct import_src {
     int fd;

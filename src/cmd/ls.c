@@ -19,9 +19,9 @@
 #include "mvcc/mvcc.h"
 #include "repo/manifest.h"
 
-const enum edr_opt_id edr_cmd_ls_opts[] = {
-    EDR_OPTS_REPO, EDR_O_IDENTITY,          EDR_O_REV,  EDR_O_SKIP_HASH_CHECK,
-    EDR_O_K8S,     EDR_O_ENCRYPTION_CONFIG, EDR_O_JSON, EDR_O__COUNT};
+const enum edr_opt_id edr_cmd_ls_opts[] = {EDR_OPTS_REPO,           EDR_O_IDENTITY, EDR_O_REV,
+                                           EDR_O_SKIP_HASH_CHECK,   EDR_O_K8S,      EDR_O_FILES,
+                                           EDR_O_ENCRYPTION_CONFIG, EDR_O_JSON,     EDR_O__COUNT};
 
 struct ls_state {
     json_t *arr; /* --json: the keys so far */

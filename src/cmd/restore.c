@@ -57,6 +57,7 @@ const enum edr_opt_id edr_cmd_restore_opts[] = {
     EDR_O_PEER_CERT,
     EDR_O_SERVER_TOKEN_FILE,
     EDR_O_ENCRYPTION_CONFIG,
+    EDR_O_EXTRACT_FILES,
     EDR_O_USER,
     EDR_O_PASSWORD_FILE,
     EDR_O_JSON,

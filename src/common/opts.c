@@ -269,7 +269,8 @@ read_file(struct edr_opts *o, const char *path, struct edr_err *err)
                 strcmp(section, "verify") && strcmp(section, "log") && strcmp(section, "hooks") &&
                 strcmp(section, "output") && strcmp(section, "inspect") && strcmp(section, "get") &&
                 strcmp(section, "export") && strcmp(section, "capture") &&
-                strcmp(section, "diff") && strcmp(section, "kubernetes")) {
+                strcmp(section, "diff") && strcmp(section, "kubernetes") &&
+                strcmp(section, "import")) {
                 rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: unknown section [%s]", path, lineno,
                                  section);
                 break;

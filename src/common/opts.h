@@ -57,12 +57,22 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "http://127.0.0.1:2379", "URLS", "comma-separated etcd client URLs")                        \
     X(ETCD_BIN, "etcd-bin", 0, STR, "verify", "etcd-bin", NULL, "etcd", "PATH",                   \
       "etcd binary for --drill")                                                                  \
+    X(EXTRACT_FILES, "extract-files", 0, STR, "restore", "extract-files", NULL, NULL, "DIR",      \
+      "restore: also write the files kept beside the snapshot into DIR")                          \
+    X(FILES, "files", 0, BOOL, "output", "files", NULL, NULL, NULL,                              \
+      "ls, export: the files kept beside the snapshot instead of keys")                           \
     X(FLUSH, "flush", 0, STR, "capture", "flush", NULL, "5s", "SEC",                               \
       "publish captured changes at least every SEC (5, 5s, 2m)")                                  \
     X(FORCE, "force", 'f', BOOL, "restore", "force", NULL, NULL, NULL,                            \
       "move a non-empty data dir aside instead of refusing")                                      \
+    X(FROM, "from", 0, STR, "import", "from", NULL, NULL, "TOOL",                                 \
+      "import: the tool that made the input: etcdctl, k3s, rke2 or gardener")                    \
     X(IDENTITY, "identity", 'i', STR, "repo", "identity", NULL, NULL, "FILE",                     \
       "secret key file that opens encrypted backups")                                             \
+    X(INCLUDE, "include", 0, LIST, "backup", "include", NULL, NULL, "PATH",                       \
+      "keep PATH (file or glob; ?PATH if optional) beside the snapshot (repeatable)")             \
+    X(INCLUDE_MAX_SIZE, "include-max-size", 0, INT, "backup", "include-max-size", NULL,           \
+      "16777216", "BYTES", "refuse an --include file larger than BYTES")                          \
     X(INITIAL_ADVERTISE_PEER_URLS, "initial-advertise-peer-urls", 0, STR, "restore",              \
       "initial-advertise-peer-urls", NULL, NULL, "URLS", "peer URLs of --name")                  \
     X(INITIAL_CLUSTER, "initial-cluster", 0, STR, "restore", "initial-cluster", NULL, NULL,       \
