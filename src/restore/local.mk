@@ -4,7 +4,9 @@ libedr_a_SOURCES += \
 	src/restore/bump.c src/restore/bump.h \
 	src/restore/cluster.c src/restore/cluster.h \
 	src/restore/compat.c src/restore/compat.h \
+	src/restore/drop.c src/restore/drop.h \
 	src/restore/fsutil.c src/restore/fsutil.h \
+	src/restore/preflight.c src/restore/preflight.h \
 	src/restore/restore.c src/restore/restore.h \
 	src/restore/snapfile.c src/restore/snapfile.h \
 	src/restore/wal.c src/restore/wal.h
