@@ -24,6 +24,7 @@
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
 #include "cmd/pitr.h"
+#include "cmd/restore_int.h"
 #include "cmd/source.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -82,8 +83,10 @@ struct target {
     pid_t pid;
 };
 
-static void
-expand_name(const char *tmpl, const char *name, char *out, size_t n)
+static edr_rc restore(struct edr_ctx *ctx);
+
+void
+edr_restore_expand_name(const char *tmpl, const char *name, char *out, size_t n)
 {
     const char *p = strstr(tmpl, "{name}");
 
@@ -201,23 +204,10 @@ write_archive(struct edr_ctx *ctx, const char *src_dir, const char *dst)
     return tar_rc;
 }
 
-enum bump_mode { BUMP_NONE, BUMP_N, BUMP_AUTO };
-
-/* What --bump-revision resolved to, and why (for stderr and --json). */
-struct bump_plan {
-    enum bump_mode mode;
-    int by_default; /* auto because the backup holds Kubernetes data */
-    int64_t bump;
-    int64_t restoring;
-    struct edr_bump_choice c;
-    char from[160];   /* the record of the highest revision */
-    char reason[512]; /* why this margin */
-};
-
 /* --bump-revision: absent (BUMP_NONE until the backup is seen), "auto", or
  * a whole number (0 = no bump, also the opt-out of the default). */
-static edr_rc
-bump_parse(struct edr_ctx *ctx, struct bump_plan *bp, int *given)
+edr_rc
+edr_restore_bump_parse(struct edr_ctx *ctx, struct bump_plan *bp, int *given)
 {
     const char *v = edr_opt_str(&ctx->opts, EDR_O_BUMP_REVISION);
 
@@ -244,8 +234,9 @@ bump_parse(struct edr_ctx *ctx, struct bump_plan *bp, int *given)
  * (its revision at its start time) and both ends of every captured segment
  * are the records of bump.h.
  */
-static edr_rc
-bump_auto(struct edr_ctx *ctx, struct edr_repo *repo, int64_t restoring, struct bump_plan *bp)
+edr_rc
+edr_restore_bump_auto(struct edr_ctx *ctx, struct edr_repo *repo, int64_t restoring,
+                      struct bump_plan *bp)
 {
     struct edr_manifest *list = NULL;
     struct edr_segment *segs = NULL;
@@ -302,8 +293,8 @@ out:
     return rc;
 }
 
-static void
-bump_print(const struct edr_ctx *ctx, const struct bump_plan *bp)
+void
+edr_restore_bump_print(const struct edr_ctx *ctx, const struct bump_plan *bp)
 {
     if (ctx->quiet || bp->mode != BUMP_AUTO)
         return;
@@ -316,8 +307,8 @@ bump_print(const struct edr_ctx *ctx, const struct bump_plan *bp)
             bp->bump, bp->c.highest, bp->from, bp->restoring, bp->c.margin, bp->reason);
 }
 
-static json_t *
-bump_json(const struct bump_plan *bp, int64_t bumped_to)
+json_t *
+edr_restore_bump_json(const struct bump_plan *bp, int64_t bumped_to)
 {
     if (bp->mode == BUMP_NONE)
         return json_pack("{s:s}", "mode", "none");
@@ -367,8 +358,8 @@ k8s_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     return 0;
 }
 
-static int
-holds_k8s(struct edr_bolt *bolt)
+int
+edr_restore_holds_k8s(struct edr_bolt *bolt)
 {
     int found = 0;
     struct edr_err ignore;
@@ -428,6 +419,14 @@ preflight(struct edr_ctx *ctx, struct edr_bolt *bolt, const struct edr_source *s
 edr_rc
 edr_cmd_restore(struct edr_ctx *ctx)
 {
+    if (edr_opt_bool(&ctx->opts, EDR_O_CHECK))
+        return edr_restore_check(ctx);
+    return restore(ctx);
+}
+
+static edr_rc
+restore(struct edr_ctx *ctx)
+{
     struct edr_restore_opts ro;
     struct edr_restore_cluster *cl = NULL;
     struct edr_source src;
@@ -461,7 +460,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
     if (ctx->opts.nargs == 0 && !pitr_asked)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "usage: etcd-dr restore BACKUP|FILE.db [OPTIONS]");
-    if ((rc = bump_parse(ctx, &bp, &bump_given)) != EDR_OK)
+    if ((rc = edr_restore_bump_parse(ctx, &bp, &bump_given)) != EDR_OK)
         return rc;
     if (bp.mode == BUMP_AUTO)
         mark = 1; /* what a bump is for: watchers from before it must relist */
@@ -535,10 +534,11 @@ edr_cmd_restore(struct edr_ctx *ctx)
             snprintf(tg[i].data_dir, sizeof(tg[i].data_dir), "%s/%s", build_dir, tg[i].m->name);
             snprintf(tg[i].archive, sizeof(tg[i].archive), "%s/%s.tar.gz", archives, tg[i].m->name);
         } else {
-            expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir, sizeof(tg[i].data_dir));
+            edr_restore_expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir,
+                                    sizeof(tg[i].data_dir));
         }
         if (wd != NULL)
-            expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
+            edr_restore_expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
         /* a path longer than that is a mistake, not a data dir: refused
          * before a single directory is made for it */
         if (strlen(tg[i].data_dir) > PATH_LIMIT || strlen(tg[i].wal_dir) > PATH_LIMIT ||
@@ -573,7 +573,7 @@ edr_cmd_restore(struct edr_ctx *ctx)
         goto out;
     /* Kubernetes clients keep watching from the revisions they saw: from a
      * repository, which knows how far the cluster got, bump by default */
-    if (!bump_given && src.kind == EDR_SOURCE_REPO && holds_k8s(bolt)) {
+    if (!bump_given && src.kind == EDR_SOURCE_REPO && edr_restore_holds_k8s(bolt)) {
         bp.mode = BUMP_AUTO;
         bp.by_default = 1;
         mark = 1;
@@ -588,10 +588,10 @@ edr_cmd_restore(struct edr_ctx *ctx)
                          "give the bump as a number: --bump-revision N --mark-compacted");
             goto out;
         }
-        if ((rc = bump_auto(ctx, src.repo, pitr.asked ? pitr.rp.to_rev : src.m.revision, &bp)) !=
-            EDR_OK)
+        if ((rc = edr_restore_bump_auto(ctx, src.repo, pitr.asked ? pitr.rp.to_rev : src.m.revision,
+                                        &bp)) != EDR_OK)
             goto out;
-        bump_print(ctx, &bp);
+        edr_restore_bump_print(ctx, &bp);
     }
     edr_bolt_close(bolt);
     bolt = NULL;
@@ -700,8 +700,8 @@ edr_cmd_restore(struct edr_ctx *ctx)
                                                                                 : 0),
                                      "changes_replayed", (json_int_t)pitr.rp.events,
                                      "duration_seconds", edr_now() - t0, "members", arr,
-                                     "bump_revision", bump_json(&bp, dbo.bumped_to), "dropped",
-                                     drop_json(drop)));
+                                     "bump_revision", edr_restore_bump_json(&bp, dbo.bumped_to),
+                                     "dropped", drop_json(drop)));
     } else if (!ctx->quiet) {
         char hex[17];
         edr_restore_id_hex(cl->cluster_id, hex);
