@@ -270,6 +270,7 @@ check_stale_leases(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt
 {
     static const char *const prefixes[] = {"/registry/masterleases/",
                                            "/registry/leases/kube-system/"};
+    static const char *const labels[] = {"masterleases", "kube-system leases"};
 
     for (size_t i = 0; i < 2; i++) {
         struct live_count lc;
@@ -277,7 +278,7 @@ check_stale_leases(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt
         char label[96];
 
         memset(&lc, 0, sizeof(lc));
-        snprintf(label, sizeof(label), "stale %s", prefixes[i]);
+        snprintf(label, sizeof(label), "%s", labels[i]);
         if (edr_mvcc_foreach_live(bolt, (const uint8_t *)prefixes[i], strlen(prefixes[i]), 0,
                                   count_cb, &lc, &e) != EDR_OK) {
             add(cs, label, CHK_WARN, "not checked: %s", e.msg);
