@@ -29,6 +29,11 @@ edr_rc edr_k8s_keys_load(const char *path, struct edr_k8s_keys **out, struct edr
 edr_rc edr_k8s_keys_parse(const char *text, size_t n, const char *what, struct edr_k8s_keys **out,
                           struct edr_err *err);
 void edr_k8s_keys_free(struct edr_k8s_keys *k);
+/* How many aescbc, aesgcm and secretbox keys were read (k may be NULL). */
+size_t edr_k8s_keys_count(const struct edr_k8s_keys *k);
+/* How many kms providers the configuration lists (their values cannot be
+ * opened offline). */
+size_t edr_k8s_keys_kms(const struct edr_k8s_keys *k);
 
 enum edr_k8s_unseal {
     EDR_K8S_PLAIN = 0, /* not encrypted: nothing written to out; use the value */
