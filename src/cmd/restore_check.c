@@ -25,6 +25,7 @@
 #include "common/fs.h"
 #include "common/hash.h"
 #include "common/secret.h"
+#include "k8s/encryption.h"
 #include "mvcc/mvcc.h"
 #include "restore/compat.h"
 #include "restore/fsutil.h"
@@ -383,6 +384,77 @@ check_server_token(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt
             path, bk.keys[0], key);
 }
 
+struct enc_scan {
+    const struct edr_k8s_keys *keys;
+    struct edr_buf out;
+    uint64_t n[EDR_K8S_KMS + 1];
+    char first_bad[512]; /* the first object that did not open, and why */
+};
+
+static int
+enc_cb(void *ud, const struct edr_kv *kv)
+{
+    struct enc_scan *es = ud;
+    char why[256] = "";
+    enum edr_k8s_unseal r = edr_k8s_unseal(es->keys, kv->key, kv->key_len, kv->value, kv->value_len,
+                                           &es->out, why, sizeof(why));
+
+    if (es->out.data != NULL)
+        sodium_memzero(es->out.data, es->out.cap); /* plaintext stays nowhere */
+    es->n[r]++;
+    if ((r == EDR_K8S_NO_KEY || r == EDR_K8S_BAD) && es->first_bad[0] == '\0')
+        snprintf(es->first_bad, sizeof(es->first_bad), "%.*s: %s",
+                 (int)(kv->key_len < 200 ? kv->key_len : 200), (const char *)kv->key,
+                 why[0] ? why : edr_k8s_unseal_name(r));
+    return 0;
+}
+
+/* --encryption-config: every object the API server encrypted opens with
+ * the keys at hand (KMS ones cannot be checked without the plugin). */
+static void
+check_encryption(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt)
+{
+    const char *path = edr_opt_str(&ctx->opts, EDR_O_ENCRYPTION_CONFIG);
+    struct edr_k8s_keys *keys = NULL;
+    struct enc_scan es;
+    struct edr_err e;
+    uint64_t bad;
+
+    if (path == NULL)
+        return;
+    memset(&es, 0, sizeof(es));
+    if (edr_k8s_keys_load(path, &keys, &e) != EDR_OK) {
+        add(cs, "encryption", CHK_BLOCK, "%s", e.msg);
+        return;
+    }
+    es.keys = keys;
+    if (edr_mvcc_foreach_live(bolt, (const uint8_t *)"/registry/", 10, 0, enc_cb, &es, &e) !=
+        EDR_OK) {
+        add(cs, "encryption", CHK_WARN, "not checked: %s", e.msg);
+        goto out;
+    }
+    bad = es.n[EDR_K8S_NO_KEY] + es.n[EDR_K8S_BAD];
+    if (bad > 0)
+        add(cs, "encryption", CHK_BLOCK,
+            "%" PRIu64 " encrypted object%s do%s not open with '%s' (%" PRIu64
+            " without a key, %" PRIu64 " wrong key or damaged; first: %s); %" PRIu64 " opened",
+            bad, bad == 1 ? "" : "s", bad == 1 ? "es" : "", path, es.n[EDR_K8S_NO_KEY],
+            es.n[EDR_K8S_BAD], es.first_bad, es.n[EDR_K8S_OPENED]);
+    else if (es.n[EDR_K8S_KMS] > 0)
+        add(cs, "encryption", CHK_WARN,
+            "%" PRIu64 " object%s encrypted by KMS: not checkable offline (the KMS plugin must "
+            "serve the restored API server); %" PRIu64 " others opened",
+            es.n[EDR_K8S_KMS], es.n[EDR_K8S_KMS] == 1 ? "" : "s", es.n[EDR_K8S_OPENED]);
+    else
+        add(cs, "encryption", CHK_OK, "%" PRIu64 " encrypted object%s, every one opens with '%s'",
+            es.n[EDR_K8S_OPENED], es.n[EDR_K8S_OPENED] == 1 ? "" : "s", path);
+out:
+    if (es.out.data != NULL)
+        sodium_memzero(es.out.data, es.out.cap);
+    edr_buf_release(&es.out);
+    edr_k8s_keys_free(keys);
+}
+
 /* The etcd that will start the data, the state it inherits. */
 static void
 check_facts(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt)
@@ -583,6 +655,7 @@ edr_restore_check(struct edr_ctx *ctx)
 
     if (have_db) {
         int k8s = edr_restore_holds_k8s(sdb.bolt);
+        check_encryption(ctx, &cs, sdb.bolt);
         check_server_token(ctx, &cs, sdb.bolt);
         if (k8s)
             check_stale_leases(ctx, &cs, sdb.bolt);

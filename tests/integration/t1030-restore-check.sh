@@ -6,7 +6,11 @@
 # SANs (made with openssl), a target etcd too old for the data, a wrong k3s
 # server token, duplicate client URLs (all in one run: five BLOCK lines),
 # then a malformed and a duplicate peer URL, and a NOSPACE alarm carried
-# by the backup; each run exits 13 and leaves the targets' parent as it was.
+# by the backup, and Secrets encrypted at rest (aescbc, made with the openssl
+# CLI in the API server's format) that the given EncryptionConfiguration
+# cannot open: one under a key name it lacks, one under a name it has with
+# other key bytes; each run exits 13 and leaves the targets' parent as it
+# was.
 # A run with everything right passes (exit 0) and its --json says so; stale
 # master leases are a warning naming --drop-prefix.
 BASE_PORT=25330
@@ -132,6 +136,57 @@ etcd_stop full
     --data-dir "$T/tgt/new" >"$T/c7.out" 2>"$T/c7.err"
 check "NOSPACE: exit 13" test $? -eq 13
 check "NOSPACE: its own line" grep -Eq "^alarms +BLOCK +the backup holds NOSPACE" "$T/c7.out"
+listing >"$T/after"
+check "nothing written" cmp -s "$T/before" "$T/after"
+
+# --- encryption at rest: aescbc as the API server writes it,
+# "k8s:enc:aescbc:v1:<key name>:" + IV + AES-256-CBC (PKCS#7) of the object
+EP3=http://127.0.0.1:$((BASE_PORT + 51))
+etcd_start enc $((BASE_PORT + 51)) $((BASE_PORT + 52))
+wait_healthy "$EP3" || bail "etcd did not start"
+K1=$(openssl rand -hex 32) KX=$(openssl rand -hex 32)
+hexbin() { printf "$(printf %s "$1" | sed 's/../\\x&/g')"; }
+seal() { # seal KEYNAME KEYHEX PLAINTEXT > value
+    local iv
+    iv=$(openssl rand -hex 16)
+    printf 'k8s:enc:aescbc:v1:%s:' "$1"
+    hexbin "$iv"
+    printf '%s' "$3" | openssl enc -aes-256-cbc -K "$2" -iv "$iv"
+}
+cat >"$T/enc.yaml" <<YAML
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources:
+      - secrets
+    providers:
+      - aescbc:
+          keys:
+            - name: key1
+              secret: $(hexbin "$K1" | base64)
+      - identity: {}
+YAML
+chmod 600 "$T/enc.yaml"
+seal key1 "$K1" '{"kind":"Secret","apiVersion":"v1","metadata":{"name":"s1"}}' >"$T/s1.bin"
+etcdctl --endpoints "$EP3" put /registry/secrets/default/s1 <"$T/s1.bin" >/dev/null
+check "backup with a Secret that opens" "$EDR" backup --endpoints "$EP3" --repo "$T/repo" --cluster enc --recipient "$T/k.pub" -q
+ENC1=$(last_field "$T/repo/enc" id)
+seal key2 "$K1" '{"kind":"Secret","metadata":{"name":"s2"}}' >"$T/s2.bin"
+seal key1 "$KX" '{"kind":"Secret","metadata":{"name":"s3"}}' >"$T/s3.bin"
+etcdctl --endpoints "$EP3" put /registry/secrets/default/s2 <"$T/s2.bin" >/dev/null
+etcdctl --endpoints "$EP3" put /registry/secrets/default/s3 <"$T/s3.bin" >/dev/null
+check "backup with Secrets that do not" "$EDR" backup --endpoints "$EP3" --repo "$T/repo" --cluster enc --recipient "$T/k.pub" -q
+etcd_stop enc
+ENC=(--repo "$T/repo" --cluster enc --identity "$T/k.key" --data-dir "$T/tgt/new" --encryption-config "$T/enc.yaml")
+"$EDR" restore --check "$ENC1" "${ENC[@]}" >"$T/c8.out" 2>"$T/c8.err"
+check "every encrypted object opens: exit 0" test $? -eq 0
+check "every encrypted object opens: its line" grep -Eq "^encryption +ok +1 encrypted object, every one opens" "$T/c8.out"
+"$EDR" restore --check latest "${ENC[@]}" >"$T/c9.out" 2>"$T/c9.err"
+check "undecryptable objects: exit 13" test $? -eq 13
+sed 's/^/#   /' "$T/c9.out" | grep encryption
+check "undecryptable objects: one BLOCK line with the counts" \
+    grep -Eq "^encryption +BLOCK +2 encrypted objects do not open with '$T/enc.yaml' \(1 without a key, 1 wrong key or damaged; first: /registry/secrets/default/s[23]: .*\); 1 opened" "$T/c9.out"
+check "no key material in the output" sh -c "! grep -qi '$K1' '$T/c9.out' '$T/c9.err'"
 listing >"$T/after"
 check "nothing written" cmp -s "$T/before" "$T/after"
 done_testing
