@@ -2,7 +2,7 @@
 # tests/integration/t0900-docs.sh) and the examples shipped in the tarball.
 dist_man_MANS += man/etcd-dr.1 man/etcd-dr.conf.5 man/etcd-dr-format.5
 EXTRA_DIST += \
-	doc/design-notes.md doc/etcd-internals.md doc/etcd-observed.md doc/pitr.md \
+	doc/design-notes.md doc/etcd-internals.md doc/etcd-observed.md doc/pitr.md doc/restore-kubernetes.md \
 	examples/etcd-dr.conf \
 	examples/crontab \
 	examples/systemd/etcd-dr-backup.service \

@@ -17,7 +17,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t0900-docs.sh \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh \
-	tests/integration/t1010-diff.sh
+	tests/integration/t1010-diff.sh \
+	tests/integration/t1030-restore-check.sh \
+	tests/integration/t1040-bump-auto.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
 # tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).
