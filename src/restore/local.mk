@@ -14,7 +14,9 @@ libedr_a_SOURCES += \
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
 	tests/unit/restore/test_snapfile tests/unit/restore/test_restore tests/unit/restore/test_compat \
-	tests/unit/restore/test_bump
+	tests/unit/restore/test_bump tests/unit/restore/test_preflight
+tests_unit_restore_test_preflight_CFLAGS = $(UNITCFLAGS)
+tests_unit_restore_test_preflight_LDADD = $(UNITLIBS)
 tests_unit_restore_test_bump_CFLAGS = $(UNITCFLAGS)
 tests_unit_restore_test_bump_LDADD = $(UNITLIBS)
 tests_unit_restore_test_compat_CFLAGS = $(UNITCFLAGS)
@@ -29,5 +31,5 @@ tests_unit_restore_test_restore_CFLAGS = $(UNITCFLAGS)
 tests_unit_restore_test_restore_LDADD = $(UNITLIBS)
 TESTS += tests/unit/restore/test_cluster tests/unit/restore/test_wal \
 	tests/unit/restore/test_snapfile tests/unit/restore/test_restore tests/unit/restore/test_compat \
-	tests/unit/restore/test_bump
+	tests/unit/restore/test_bump tests/unit/restore/test_preflight
 endif
