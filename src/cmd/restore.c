@@ -468,15 +468,6 @@ restore(struct edr_ctx *ctx)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "--bump-revision N and --mark-compacted must be given together "
                            "(auto implies --mark-compacted)");
-    {
-        int n = 0;
-        char **pfx = edr_opt_list(&ctx->opts, EDR_O_DROP_PREFIX, &n);
-        if (n > 0)
-            rc = edr_restore_drop_new(pfx, (size_t)n, &drop, &ctx->err);
-        edr_strv_free(pfx, n);
-        if (rc != EDR_OK)
-            return rc;
-    }
     if (start && archives != NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "--start and --output-archives exclude each other");
@@ -549,6 +540,15 @@ restore(struct edr_ctx *ctx)
             goto out;
         }
         if (archives == NULL && (rc = check_target(ctx, tg[i].data_dir, force)) != EDR_OK)
+            goto out;
+    }
+    {
+        int n = 0;
+        char **pfx = edr_opt_list(&ctx->opts, EDR_O_DROP_PREFIX, &n);
+        if (n > 0)
+            rc = edr_restore_drop_new(pfx, (size_t)n, &drop, &ctx->err);
+        edr_strv_free(pfx, n);
+        if (rc != EDR_OK)
             goto out;
     }
     /* read, check and spool the snapshot next to the first target */

@@ -4,7 +4,9 @@
 # bump option bumps by default (the backup holds /registry/ keys) past B and
 # marks it compacted: the restored etcd's revision is above B, a watch from B
 # is refused as compacted, new writes get revisions above B; the choice is
-# explained on stderr and in --json. --bump-revision 0 opts out (revision A),
+# explained on stderr and in --json; a point-in-time restore (--to-revision,
+# with the capture's records) bumps relative to its target. --bump-revision 0
+# opts out (revision A),
 # a plain .db is never bumped by default and refuses an explicit auto.
 # --drop-prefix leaves out every revision of the keys under the prefixes,
 # with the counts in the summary and --json, and keeps every other key.
@@ -29,10 +31,20 @@ RR=(--repo "$T/repo" --cluster k --identity "$T/k.key")
 check "backup A" "$EDR" backup --endpoints "$EP" --repo "$T/repo" --cluster k --recipient "$T/k.pub" -q
 A=$(last_field "$T/repo/k" revision)
 AID=$(last_field "$T/repo/k" id)
+# the change capture records the revisions too
+"$EDR" capture --endpoints "$EP" --repo "$T/repo" --cluster k --recipient "$T/k.pub" --flush 1 \
+    >>"$T/capture.log" 2>&1 &
+CAP_PID=$!
+_pids="$_pids $CAP_PID"
+for i in 1 2 3 4 5; do ctl put /registry/configmaps/default/x$i "v$i" >/dev/null; done
 load_keys "$EP" /registry/events/default/e 400 || bail "load failed"
 sleep 1
 check "backup B" "$EDR" backup --endpoints "$EP" --repo "$T/repo" --cluster k --recipient "$T/k.pub" -q
 B=$(last_field "$T/repo/k" revision)
+sleep 2
+kill -TERM "$CAP_PID"
+wait "$CAP_PID"
+check "capture recorded the changes up to B" sh -c "ls '$T/repo/k/changes/' | grep -q '$(printf %020d "$B").json'"
 diag "backup A $AID at revision $A, backup B at revision $B"
 check "B is above A" test "$B" -gt "$A"
 "$EDR" export "$AID" "${RR[@]}" -o "$T/a.db" -q
@@ -49,7 +61,7 @@ else
     not_ok "restore of A with no bump option: $(cat "$T/r1.err")"
 fi
 check "stderr says what auto chose and why" grep -Eq \
-    "^bump-revision: auto \(the default for Kubernetes data.*chose [0-9]+: highest recorded revision $B \(backup .*\), restoring $A, margin [0-9]+ because " "$T/r1.err"
+    "^bump-revision: auto \(the default for Kubernetes data.*chose [0-9]+: highest recorded revision $B \((backup|capture at) .*\), restoring $A, margin [0-9]+ because " "$T/r1.err"
 BUMPED=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["bump_revision"]; print(d["mode"], d["default"], d["highest_recorded"], d["restoring"], d["revision"])' "$T/r1.json")
 diag "json bump_revision: $BUMPED"
 read -r MODE DEF HIGH REST TO <<<"$BUMPED"
@@ -72,6 +84,29 @@ check "a new write gets a revision above B" test "$W" -gt "$B"
 check "the data of A is there" sh -c "etcdctl --endpoints $E1 get /registry/pods/default/p20 --print-value-only | grep -qx 'pod 20'"
 check "keys written after A are not" sh -c "test -z \"\$(etcdctl --endpoints $E1 get /registry/events/ --prefix --keys-only)\""
 etcd_stop r1
+
+# --- a point-in-time restore bumps relative to its target
+X=$((A + 3))
+P7=$((BASE_PORT + 71)) C7=$((BASE_PORT + 70)) E7=http://127.0.0.1:$((BASE_PORT + 70))
+"$EDR" restore --to-revision "$X" "${RR[@]}" --name r7 --initial-cluster r7=http://127.0.0.1:$P7 \
+    --data-dir "$T/r7" --json >"$T/r7.json" 2>"$T/r7.err" || not_ok "restore --to-revision $X: $(cat "$T/r7.err")"
+check "--to-revision: restoring the target, highest B" test "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["bump_revision"]; print(d["mode"], d["restoring"], d["highest_recorded"], d["bump"] == d["highest_recorded"] - d["restoring"] + d["margin"])' "$T/r7.json")" = "auto $X $B True"
+etcd_start_dir r7 "$T/r7" "$C7" "$P7"
+wait_healthy "$E7" || bail "restored member did not start"
+check "--to-revision: the revision is above B" test "$(rev_of "$E7")" -gt "$B"
+check "--to-revision: the target's data" sh -c "etcdctl --endpoints $E7 get /registry/configmaps/default/x3 --print-value-only | grep -qx v3 && test -z \"\$(etcdctl --endpoints $E7 get /registry/configmaps/default/x4 --keys-only)\""
+etcd_stop r7
+"$EDR" restore --to-revision "$X" "${RR[@]}" --name r8 --initial-cluster r8=http://127.0.0.1:$P7 \
+    --data-dir "$T/r8" --bump-revision 0 --drop-prefix /registry/configmaps/default/x --json \
+    >"$T/r8.json" 2>"$T/r8.err" || not_ok "restore --to-revision --drop-prefix: $(cat "$T/r8.err")"
+check "--to-revision --drop-prefix: the replayed keys are dropped too" test \
+    "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["dropped"], d["changes_replayed"])' "$T/r8.json")" = \
+    "[{'prefix': '/registry/configmaps/default/x', 'keys': 3, 'live': 3, 'revisions': 3}] 0"
+etcd_start_dir r8 "$T/r8" "$C7" "$P7"
+wait_healthy "$E7" || bail "restored member did not start"
+check "--to-revision --drop-prefix: the dropped keys are gone, the others there" sh -c \
+    "test \"\$(etcdctl --endpoints $E7 get /registry/ --prefix --keys-only | grep -c configmaps/default/x)\" = 0 && etcdctl --endpoints $E7 get /registry/pods/default/p1 --print-value-only | grep -qx 'pod 1'"
+etcd_stop r8
 
 # --- --bump-revision 0 opts out
 P2=$((BASE_PORT + 21)) C2=$((BASE_PORT + 20)) E2=http://127.0.0.1:$((BASE_PORT + 20))
