@@ -278,13 +278,13 @@ edr_restore_bump_auto(struct edr_ctx *ctx, struct edr_repo *repo, int64_t restor
         snprintf(floor_note, sizeof(floor_note), ", at least %d", EDR_BUMP_FLOOR);
     if (bp->c.rate_observed)
         snprintf(bp->reason, sizeof(bp->reason),
-                 "the repository saw up to %.1f writes/s and its newest record is %" PRId64
-                 " s old (2 x rate x age%s)",
+                 "the repository saw up to %.1f writes/s and recorded the highest revision %" PRId64
+                 " s ago (2 x rate x age%s)",
                  bp->c.rate, bp->c.gap_s, floor_note);
     else
         snprintf(bp->reason, sizeof(bp->reason),
                  "the repository shows no write rate (fewer than two records in time: %d writes/s "
-                 "assumed) and its newest record is %" PRId64 " s old (2 x rate x age%s)",
+                 "assumed) and recorded the highest revision %" PRId64 " s ago (2 x rate x age%s)",
                  EDR_BUMP_DEFAULT_RATE, bp->c.gap_s, floor_note);
 out:
     free(recs);
@@ -592,6 +592,18 @@ restore(struct edr_ctx *ctx)
                                         &bp)) != EDR_OK)
             goto out;
         edr_restore_bump_print(ctx, &bp);
+    } else if (!bump_given && src.kind == EDR_SOURCE_REPO && !ctx->quiet) {
+        /* not Kubernetes data, but clients may have watched past this backup */
+        struct bump_plan would = bp;
+        if (edr_restore_bump_auto(ctx, src.repo, pitr.asked ? pitr.rp.to_rev : src.m.revision,
+                                  &would) != EDR_OK)
+            edr_err_clear(&ctx->err);
+        else if (would.c.highest > would.restoring)
+            fprintf(stderr,
+                    "note: the repository recorded revision %" PRId64 " (%s), this restore is at "
+                    "%" PRId64 ": watchers that saw the newer revisions miss changes unless "
+                    "--bump-revision auto raises it\n",
+                    would.c.highest, would.from, would.restoring);
     }
     edr_bolt_close(bolt);
     bolt = NULL;
