@@ -594,9 +594,9 @@ edr_restore_check(struct edr_ctx *ctx)
         struct stat st;
         char size[32];
         have_db = 1;
-        db_size = sdb.src.kind == EDR_SOURCE_REPO ? sdb.src.m.db_size
-                  : stat(sdb.src.path, &st) == 0  ? (uint64_t)st.st_size
-                                                  : 0;
+        /* the decrypted copy when there is one, else the plain .db itself */
+        if ((sdb.sp.fd >= 0 ? fstat(sdb.sp.fd, &st) : stat(sdb.src.path, &st)) == 0)
+            db_size = (uint64_t)st.st_size;
         fmt_size(db_size, size, sizeof(size));
         if (pitr.asked)
             add(&cs, "backup", CHK_OK,
