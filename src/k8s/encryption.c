@@ -150,6 +150,8 @@ add_key(struct reader *r, const json_t *jkey, const char *path, enum provider pr
     snprintf(p, sizeof(p), "%s.name", path);
     if (!json_is_string(name) || json_string_length(name) == 0)
         return cerr(r, name ? name : jkey, p, "a key needs a non-empty name");
+    if (strlen(json_string_value(name)) != json_string_length(name))
+        return cerr(r, name, p, "a key name cannot hold a NUL character");
     snprintf(p, sizeof(p), "%s.secret", path);
     if (!json_is_string(secret) || json_string_length(secret) == 0)
         return cerr(r, secret ? secret : jkey, p, "key '%s' needs a non-empty secret",
@@ -347,14 +349,21 @@ edr_k8s_keys_parse(const char *text, size_t n, const char *what, struct edr_k8s_
     r.keys = calloc(1, sizeof(*r.keys));
     if (r.keys == NULL)
         return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    size_t bom = n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    i = bom; /* a UTF-8 byte order mark, which jansson does not take */
     while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
         i++;
     if (i < n && text[i] == '{') {
         json_error_t je;
-        root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
-        if (root == NULL) {
+        root = json_loadb(text + bom, n - bom, JSON_REJECT_DUPLICATES, &je);
+        /* not JSON: perhaps a YAML flow mapping on one line; if not, the JSON error */
+        if (root == NULL && edr_yaml_load(text, n, what, &doc, err) != EDR_OK) {
             rc = edr_err_set(err, EDR_E_CONFIG, "%s:%d: %s", what, je.line, je.text);
             goto out;
+        }
+        if (root == NULL) {
+            root = json_incref(doc.root);
+            r.yaml = &doc;
         }
     } else {
         rc = edr_yaml_load(text, n, what, &doc, err);

@@ -16,7 +16,10 @@ EXTRA_DIST += tests/unit/k8s/configmap.pb tests/unit/k8s/secret-aescbc.bin \
 	tests/unit/k8s/make-enc-fixtures.sh tests/unit/k8s/enc-config.yaml tests/unit/k8s/enc-config.json \
 	tests/unit/k8s/enc-secret-aescbc.bin tests/unit/k8s/enc-secret-aesgcm.bin \
 	tests/unit/k8s/enc-secret-secretbox.bin tests/unit/k8s/enc-configmap-aescbc.bin \
-	tests/unit/k8s/enc-configmap-aesgcm.bin tests/unit/k8s/enc-configmap-secretbox.bin
+	tests/unit/k8s/enc-configmap-aesgcm.bin tests/unit/k8s/enc-configmap-secretbox.bin \
+	tests/unit/k8s/enc-secret-aescbc.json tests/unit/k8s/enc-secret-aesgcm.json \
+	tests/unit/k8s/enc-secret-secretbox.json tests/unit/k8s/enc-configmap-aescbc.json \
+	tests/unit/k8s/enc-configmap-aesgcm.json tests/unit/k8s/enc-configmap-secretbox.json
 
 # Kubernetes object fuzz target; `make check` replays its corpus
 check_PROGRAMS += tests/fuzz/replay_k8s

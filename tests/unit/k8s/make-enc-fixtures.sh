@@ -9,8 +9,10 @@
 # so binary-safe) into
 #   enc-secret-<provider>.bin      /registry/secrets/default/s-<provider>
 #   enc-configmap-<provider>.bin   /registry/configmaps/default/cm-<provider>
-# next to enc-config.yaml and enc-config.json, the same configuration (with
-# aescbc first) holding the keys below. Secrets and ConfigMaps are in two
+# with what the API server answered for each (enc-<what>-<provider>.json:
+# kind, name, namespace, uid), next to enc-config.yaml and enc-config.json,
+# the same configuration (aescbc first) holding the keys below. Secrets and
+# ConfigMaps are in two
 # resource groups whose keys all carry the same name, key1, with different
 # secrets: a reader must try every key of a provider and name.
 # Not run by `make check`; run it by hand after changing the keys or to
@@ -135,9 +137,13 @@ for p in aescbc aesgcm secretbox; do
     code=$(api POST /api/v1/namespaces/default/secrets \
         "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s-$p\"},\"data\":{\"password\":\"$pw\"}}")
     [ "$code" = 201 ] || { echo "secret s-$p: HTTP $code" >&2; cat "$TMP/answer" >&2; exit 1; }
+    jq -c '{kind, name: .metadata.name, namespace: .metadata.namespace, uid: .metadata.uid}' \
+        "$TMP/answer" >"$HERE/enc-secret-$p.json"
     code=$(api POST /api/v1/namespaces/default/configmaps \
         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm-$p\"},\"data\":{\"color\":\"blue-$p\"}}")
     [ "$code" = 201 ] || { echo "configmap cm-$p: HTTP $code" >&2; cat "$TMP/answer" >&2; exit 1; }
+    jq -c '{kind, name: .metadata.name, namespace: .metadata.namespace, uid: .metadata.uid}' \
+        "$TMP/answer" >"$HERE/enc-configmap-$p.json"
     kill "$KAS_PID"
     wait "$KAS_PID" 2>/dev/null || true
     KAS_PID=

@@ -1,7 +1,8 @@
 /*
  * Unit tests of src/k8s/encryption.c and src/k8s/yaml.c. The encrypted
  * values were stored in etcd by a real kube-apiserver 1.34.4 with the keys
- * of enc-config.yaml (tests/unit/k8s/make-enc-fixtures.sh made them): a
+ * of enc-config.yaml (tests/unit/k8s/make-enc-fixtures.sh made them, with
+ * the API server's answers, which the decrypted objects must match): a
  * Secret and a ConfigMap for each of aescbc, aesgcm and secretbox, the
  * ConfigMaps in a second resource group whose keys have the same name,
  * key1, as the Secrets'. Then wrong keys, unknown names, KMS, damaged
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "k8s/encryption.h"
+#include "k8s/object.h"
 #include "k8s/yaml.h"
 
 static const char *const providers[] = {"aescbc", "aesgcm", "secretbox"};
@@ -103,6 +105,29 @@ contains(const struct edr_buf *b, const char *s)
     return 0;
 }
 
+/* The decrypted object is the one the API server answered when it created
+ * it: kind, name, namespace and uid as in enc-<what>-<provider>.json. */
+static void
+check_object(const struct edr_buf *plain, const char *what, const char *provider)
+{
+    struct edr_k8s_object o;
+    char name[64];
+    json_error_t je;
+    json_t *want;
+
+    snprintf(name, sizeof(name), "%s/enc-%s-%s.json", K8S_FIXTURES, what, provider);
+    want = json_load_file(name, 0, &je);
+    assert_non_null(want);
+    edr_k8s_decode(plain->data, plain->len, &o);
+    assert_int_equal(o.format, EDR_K8S_PROTOBUF);
+    assert_string_equal(o.api_version, "v1");
+    assert_string_equal(o.kind, json_string_value(json_object_get(want, "kind")));
+    assert_string_equal(o.name, json_string_value(json_object_get(want, "name")));
+    assert_string_equal(o.ns, json_string_value(json_object_get(want, "namespace")));
+    assert_string_equal(o.uid, json_string_value(json_object_get(want, "uid")));
+    json_decref(want);
+}
+
 static void
 test_real_values_open(void **state)
 {
@@ -127,7 +152,7 @@ test_real_values_open(void **state)
         assert_string_equal(why, "");
         assert_true(out.len > 4);
         assert_memory_equal(out.data, "k8s\0", 4);
-        assert_true(contains(&out, "Secret"));
+        check_object(&out, "secret", p);
         snprintf(want, sizeof(want), "hunter2-%s", p);
         assert_true(contains(&out, want));
         snprintf(want, sizeof(want), "s-%s", p);
@@ -142,7 +167,7 @@ test_real_values_open(void **state)
             edr_k8s_unseal(k, (const uint8_t *)key, strlen(key), v, n, &out, why, sizeof(why)),
             EDR_K8S_OPENED);
         assert_memory_equal(out.data, "k8s\0", 4);
-        assert_true(contains(&out, "ConfigMap"));
+        check_object(&out, "configmap", p);
         snprintf(want, sizeof(want), "blue-%s", p);
         assert_true(contains(&out, want));
         free(v);
@@ -491,6 +516,11 @@ test_malformed_configs(void **state)
                 EDR_E_CONFIG,
                 "t.yaml:7: resources[0].providers[0].kms: kms apiVersion must be "
                 "v1 or v2");
+    parse_fails(HEAD "resources:\n  - resources: [secrets]\n    providers:\n"
+                     "      - aesgcm: {keys: [{name: \"a\\0b\", secret: x}]}\n",
+                EDR_E_CONFIG,
+                "t.yaml:6: resources[0].providers[0].aesgcm.keys[0].name: a key name cannot hold "
+                "a NUL character");
     parse_fails(HEAD "kind: again\n", EDR_E_CONFIG, "t.yaml:3: duplicate key 'kind'");
     parse_fails(HEAD "resources:\n  - a\n   - b\n", EDR_E_CONFIG,
                 "t.yaml:5: unexpected indentation");
@@ -511,8 +541,8 @@ test_malformed_configs(void **state)
                 EDR_E_CONFIG,
                 "t.yaml: resources[0].providers[0].aescbc.keys[0].secret: key 'k' needs a "
                 "non-empty secret");
-    parse_fails("{\"kind\": \"EncryptionConfiguration\",\n \"kind\": 1}", EDR_E_CONFIG,
-                "t.yaml:2: duplicate object key near '\"kind\"'");
+    parse_fails("\xEF\xBB\xBF\n{\"kind\": \"EncryptionConfiguration\",\n \"kind\": 1}",
+                EDR_E_CONFIG, "t.yaml:3: duplicate object key near '\"kind\"'");
     /* a good one with every provider type, the same key name in two groups */
     snprintf(t, sizeof(t),
              HEAD
@@ -525,6 +555,11 @@ test_malformed_configs(void **state)
     struct edr_k8s_keys *k = parse_ok(t);
     assert_int_equal(edr_k8s_keys_count(k), 2);
     assert_int_equal(edr_k8s_keys_kms(k), 1);
+    edr_k8s_keys_free(k);
+    /* YAML in flow style, starting like JSON */
+    k = parse_ok("{apiVersion: apiserver.config.k8s.io/v1, kind: EncryptionConfiguration, "
+                 "resources: [{resources: [secrets], providers: [{identity: {}}]}]}");
+    assert_int_equal(edr_k8s_keys_count(k), 0);
     edr_k8s_keys_free(k);
 }
 
