@@ -18,6 +18,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh \
 	tests/integration/t1010-diff.sh \
+	tests/integration/t1030-restore-check.sh \
+	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
