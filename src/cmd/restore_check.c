@@ -486,7 +486,9 @@ check_facts(struct edr_ctx *ctx, struct checks *cs, struct edr_bolt *bolt)
         add(cs, "etcd version", CHK_OK, "etcd %s%s can start the backup's etcd 3.%d data", target,
             from, edr_restore_data_minor(&f));
     if (f.alarm_nospace || f.alarm_corrupt)
-        add(cs, "alarms", CHK_BLOCK, "the backup holds %s%s%s: %s",
+        /* NOSPACE is the operator's to clear after the start (the restore
+         * itself only warns); CORRUPT says the data may be bad: stop. */
+        add(cs, "alarms", f.alarm_corrupt ? CHK_BLOCK : CHK_WARN, "the backup holds %s%s%s: %s",
             f.alarm_nospace ? "NOSPACE" : "", f.alarm_nospace && f.alarm_corrupt ? " and " : "",
             f.alarm_corrupt ? "CORRUPT" : "",
             f.alarm_corrupt ? "the restored cluster serves no requests until 'etcdctl alarm "
