@@ -17,7 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t0900-docs.sh \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh \
-	tests/integration/t1010-diff.sh
+	tests/integration/t1010-diff.sh \
+	tests/integration/t1020-k8s-apiserver.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
 # tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).
@@ -48,4 +49,5 @@ VERSION_TESTS = \
 	tests/integration/etcd-3.7/t1000-pitr.sh
 TESTS += $(VERSION_TESTS)
 EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py \
+	tests/integration/lib-k8s.sh scripts/kube-apiserver.sh
