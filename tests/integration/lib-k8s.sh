@@ -119,3 +119,42 @@ PY
 )
 $code" "$@"
 }
+
+# k8s_list FILE API_PATH=RESOURCE...: every object the API server lists at each
+# path, as a JSON object keyed by its etcd key (/registry/RESOURCE/[NS/]NAME;
+# RESOURCE is group/resource outside the core group), with the list's kind and
+# apiVersion put into each item the way a GET returns them
+k8s_list() {
+    kapi_py "$@" <<'PY'
+import json, sys
+out = {}
+for arg in sys.argv[2:]:
+    path, res = arg.split("=", 1)
+    lst = kapi_ok("GET", path)
+    for o in lst["items"]:
+        md = o["metadata"]
+        o.setdefault("kind", lst["kind"][:-len("List")])
+        o.setdefault("apiVersion", lst["apiVersion"])
+        out["/registry/%s/%s%s" % (res, md["namespace"] + "/" if "namespace" in md else "", md["name"])] = o
+json.dump(out, open(sys.argv[1], "w"), indent=1, sort_keys=True)
+PY
+}
+
+# etcd_kvs ENDPOINT FILE [PREFIX]: the live keys under PREFIX (default /registry/) as a
+# JSON object: key -> {"value": base64, "mod_revision", "create_revision"}
+etcd_kvs() {
+    etcdctl --endpoints "$1" get --prefix "${3:-/registry/}" -w json | python3 -c '
+import base64, json, sys
+out = {}
+for kv in json.load(sys.stdin).get("kvs", []):
+    out[base64.b64decode(kv["key"]).decode()] = {"value": kv.get("value", ""),
+        "mod_revision": kv["mod_revision"], "create_revision": kv["create_revision"]}
+json.dump(out, open(sys.argv[1], "w"), indent=1, sort_keys=True)
+' "$2"
+}
+
+# etcd_revision ENDPOINT: the current revision
+etcd_revision() {
+    etcdctl --endpoints "$1" endpoint status -w json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'
+}

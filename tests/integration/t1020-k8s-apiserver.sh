@@ -89,32 +89,16 @@ for ns, name, size in (("edr-a", "w1", 3), ("edr-a", "w2", 5), ("edr-b", "w3", 7
 PY
 ok "objects created through the API"
 
-# k8s_list FILE: every object of the test's resource types as the API serves it, by etcd key
-k8s_list() {
-    kapi_py "$1" <<'PY'
-import json, sys
-paths = {"/api/v1/namespaces": "namespaces", "/api/v1/configmaps": "configmaps",
-         "/api/v1/secrets": "secrets", "/api/v1/serviceaccounts": "serviceaccounts",
-         "/apis/apps/v1/deployments": "deployments",
-         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions": "apiextensions.k8s.io/customresourcedefinitions",
-         "/apis/edr.example.com/v1/widgets": "edr.example.com/widgets"}
-out = {}
-for p, res in paths.items():
-    lst = kapi_ok("GET", p)
-    for o in lst["items"]:
-        md = o["metadata"]
-        k = "/registry/%s/%s%s" % (res, md["namespace"] + "/" if "namespace" in md else "", md["name"])
-        out[k] = o
-json.dump(out, open(sys.argv[1], "w"), indent=1, sort_keys=True)
-PY
-}
-# revision: the etcd's current revision
-revision() { etcdctl --endpoints "$1" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
+# every object of the test's resource types, by etcd key
+LISTS=(/api/v1/namespaces=namespaces /api/v1/configmaps=configmaps /api/v1/secrets=secrets
+    /api/v1/serviceaccounts=serviceaccounts /apis/apps/v1/deployments=deployments
+    /apis/apiextensions.k8s.io/v1/customresourcedefinitions=apiextensions.k8s.io/customresourcedefinitions
+    /apis/edr.example.com/v1/widgets=edr.example.com/widgets)
 
 "$EDR" keygen -o "$T/k" >/dev/null
 R=(--repo "$T/repo" --cluster k8s --identity "$T/k.key")
 bk() { "$EDR" backup --endpoints "$EP" --repo "$T/repo" --cluster k8s --recipient "$T/k.pub" -q; }
-k8s_list "$T/list-a.json" || bail "listing A failed"
+k8s_list "$T/list-a.json" "${LISTS[@]}" || bail "listing A failed"
 bk || bail "backup A failed"
 A=$(last_field "$T/repo/k8s" id)
 REV_A=$(last_field "$T/repo/k8s" revision)
@@ -151,7 +135,7 @@ for path, k in (("/api/v1/namespaces/edr-a/configmaps/cm-3", key("configmaps", "
     exp["removed"][k] = None
 json.dump(exp, open(sys.argv[1], "w"), indent=1)
 PY
-k8s_list "$T/list-b.json" || bail "listing B failed"
+k8s_list "$T/list-b.json" "${LISTS[@]}" || bail "listing B failed"
 bk || bail "backup B failed"
 REV_B=$(last_field "$T/repo/k8s" revision)
 diag "backup B at revision $REV_B"
@@ -198,7 +182,7 @@ etcd_start_dir r1 "$T/r1" $CP $PP
 wait_healthy http://127.0.0.1:$CP || bail "the restored etcd did not start"
 kapi_start k2 http://127.0.0.1:$CP $((BASE_PORT + 11)) || bail "the new kube-apiserver did not start on the restored etcd"
 ok "a new kube-apiserver serves the restored etcd"
-k8s_list "$T/list-r.json" || bail "listing the restored cluster failed"
+k8s_list "$T/list-r.json" "${LISTS[@]}" || bail "listing the restored cluster failed"
 check "the new API server serves every object of B, object for object" python3 - "$T/list-b.json" "$T/list-r.json" <<'PY'
 import json, sys
 b, r = (json.load(open(f)) for f in sys.argv[1:3])
@@ -222,7 +206,7 @@ ours = [k for k in b if "/edr-" in k or "edr.example.com" in k]
 print("%d objects equal, %d of them the test's" % (len(b), len(ours)))
 PY
 sed 's/^/# /' "$T/.check.out"
-check "the restored cluster's revision is at least B's" test "$(revision http://127.0.0.1:$CP)" -ge "$REV_B"
+check "the restored cluster's revision is at least B's" test "$(etcd_revision http://127.0.0.1:$CP)" -ge "$REV_B"
 check "the restored cluster accepts writes through the API" kapi -X POST -H 'Content-Type: application/json' \
     -d '{"metadata":{"name":"after-restore"}}' /api/v1/namespaces/edr-a/configmaps
 kapi_stop k2
