@@ -48,7 +48,7 @@ check "A < B" test "$REV_A" -lt "$RV_B" -a "$RV_B" -le "$REV_B"
 etcd_stop src
 
 # watch_from RV FILE: a watch on default/configmaps from RV through the API server up now,
-# for up to 6 s: the HTTP status, then each event's type, code, reason and message, one a line
+# for up to 4 s: the HTTP status, then each event's type, code, reason and message, one a line
 watch_from() {
     kapi_py "$1" "$2" <<'PY'
 import json, os, socket, ssl, sys, urllib.error, urllib.request
@@ -56,7 +56,7 @@ rv, out = sys.argv[1], open(sys.argv[2], "w")
 req = urllib.request.Request(os.environ["KAPI_URL"] + "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=" + rv,
                              headers={"Authorization": _auth})
 try:
-    with urllib.request.urlopen(req, context=_ctx, timeout=6) as r:
+    with urllib.request.urlopen(req, context=_ctx, timeout=4) as r:
         out.write("%d\n" % r.status)
         for line in r:
             ev = json.loads(line)
@@ -98,7 +98,7 @@ check "a watch from B through the API server gets 410 Gone, too old resource ver
     grep -Eq '^(ERROR|HTTP) 410 (Expired|Gone) too old resource version' "$T/watch.out"
 check "the watch from B delivers no event" sh -c "! grep -Eq '^(ADDED|MODIFIED|DELETED) ' '$T/watch.out'"
 NEW=$(new_rv after-restore)
-check "a new write gets a resourceVersion ($NEW) above B ($RV_B)" test "${NEW:-0}" -gt "$REV_B"
+check "a new write gets a resourceVersion ($NEW) above B ($REV_B)" test "${NEW:-0}" -gt "$REV_B"
 kapi_stop k2
 etcd_stop r1
 
