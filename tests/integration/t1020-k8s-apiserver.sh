@@ -147,7 +147,9 @@ import json, sys
 d, exp, la = (json.load(open(f)) for f in sys.argv[1:4])
 # the API server's own bookkeeping, written while it runs
 background = ("/registry/leases/", "/registry/masterleases/", "/registry/events/",
-              "/registry/apiregistration.k8s.io/", "/registry/ranges/", "/registry/configmaps/kube-system/")
+              "/registry/apiregistration.k8s.io/", "/registry/ranges/", "/registry/configmaps/kube-system/",
+              "/registry/flowschemas/", "/registry/prioritylevelconfigurations/", "/registry/servicecidrs/",
+              "/registry/ipaddresses/", "/registry/services/", "/registry/endpointslices/")
 ours = ("/registry/namespaces/edr-", "/registry/configmaps/edr-", "/registry/secrets/edr-",
         "/registry/serviceaccounts/edr-", "/registry/deployments/edr-", "/registry/edr.example.com/",
         "/registry/apiextensions.k8s.io/")
