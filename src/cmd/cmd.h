@@ -97,6 +97,10 @@ edr_rc edr_cmd_open_repo(struct edr_ctx *ctx, int create, struct edr_repo **out)
 /* required: EDR_E_KEY with a hint when --identity is missing. */
 edr_rc edr_cmd_load_identity(struct edr_ctx *ctx, int required, struct edr_identity **out);
 edr_rc edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out);
+/* The keys of --encryption-config into *out (NULL without the option);
+ * free with edr_k8s_keys_free. */
+struct edr_k8s_keys;
+edr_rc edr_cmd_k8s_keys(struct edr_ctx *ctx, struct edr_k8s_keys **out);
 /* The etcd user of --user / ETCDCTL_USER into user[n] ("" when none) and its
  * password into ctx->password (from NAME:PASSWORD in the environment, the
  * password file, ETCD_DR_PASSWORD or ETCDCTL_PASSWORD). EDR_E_USAGE when a

@@ -19,6 +19,7 @@
 #include "stream/stream.h"
 #include "crypto/keys.h"
 #include "etcd/client.h"
+#include "k8s/encryption.h"
 #include "repo/repo.h"
 
 void
@@ -191,6 +192,17 @@ edr_cmd_etcd_client(struct edr_ctx *ctx, struct edr_etcd_client **out)
         eo.password = ctx->password;
     }
     return edr_etcd_client_new(&eo, out, &ctx->err);
+}
+
+edr_rc
+edr_cmd_k8s_keys(struct edr_ctx *ctx, struct edr_k8s_keys **out)
+{
+    const char *path = edr_opt_str(&ctx->opts, EDR_O_ENCRYPTION_CONFIG);
+
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return EDR_OK;
+    return edr_k8s_keys_load(path, out, &ctx->err);
 }
 
 edr_rc

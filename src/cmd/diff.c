@@ -19,6 +19,7 @@
 #include "common/bytes.h"
 #include "common/grow.h"
 #include "common/hash.h"
+#include "k8s/key.h"
 #include "mvcc/mvcc.h"
 
 const enum edr_opt_id edr_cmd_diff_opts[] = {EDR_OPTS_REPO,         EDR_O_IDENTITY, EDR_O_PREFIX,

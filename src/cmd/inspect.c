@@ -1,9 +1,11 @@
 /*
  * inspect: a backup's (or a plain .db's) status, keyspace and Kubernetes
- * view without restoring it. The numbers are computed on the stream (see
- * edr_source_scan_status); when the stream cannot answer, the db is
- * decrypted into an unlinked private file (edr_source_spool) and read with
- * the bbolt reader. A plain .db is read in place.
+ * view without restoring it, with the encryption at rest of its Kubernetes
+ * objects (which keys a restore needs). The numbers are computed on the
+ * stream (see edr_source_scan_inspect: values are classed as they pass);
+ * when the stream cannot answer, the db is decrypted into an unlinked
+ * private file (edr_source_spool) and read with the bbolt reader. A plain
+ * .db is read in place.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -16,6 +18,8 @@
 #include "cmd/cmd.h"
 #include "cmd/source.h"
 #include "common/log.h"
+#include "k8s/key.h"
+#include "k8s/view.h"
 #include "mvcc/mvcc.h"
 
 const enum edr_opt_id edr_cmd_inspect_opts[] = {
@@ -75,6 +79,81 @@ by_count(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* the encryption census on the stream and on the file */
+static uint16_t
+classify_cb(void *ud, const struct edr_kv *kv)
+{
+    return edr_k8s_census_classify(ud, kv->key, kv->key_len, kv->value, kv->value_len);
+}
+
+static int
+live_cb(void *ud, const uint8_t *key, size_t kl, uint16_t cls)
+{
+    return edr_k8s_census_count(ud, key, kl, cls);
+}
+
+struct file_census {
+    struct edr_k8s_census *census;
+    struct edr_err *err;
+};
+
+static int
+file_cb(void *ud, const struct edr_kv *kv)
+{
+    struct file_census *f = ud;
+
+    if (edr_k8s_census_add(f->census, kv->key, kv->key_len, kv->value, kv->value_len) == 0)
+        return 0;
+    edr_err_set(f->err, EDR_E_INTERNAL, "out of memory");
+    return -1;
+}
+
+static json_t *
+encryption_json(const struct edr_k8s_enc_report *r)
+{
+    json_t *keys = json_array();
+
+    for (size_t i = 0; i < r->n_keys; i++) {
+        const struct edr_k8s_enc_use *u = &r->keys[i];
+        json_t *res = json_object();
+        for (size_t j = 0; j < u->n_resources; j++)
+            json_object_set_new(res, u->resources[j].name,
+                                json_integer((json_int_t)u->resources[j].count));
+        json_array_append_new(
+            keys, json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "provider", u->provider, "version",
+                            u->version, "key", u->key, "objects", (json_int_t)u->objects,
+                            "resources", res, "opened",
+                            r->checked ? json_integer((json_int_t)u->opened) : json_null()));
+    }
+    return json_pack("{s:I, s:I, s:o}", "encrypted", (json_int_t)r->encrypted, "plain_secrets",
+                     (json_int_t)r->plain_secrets, "keys", keys);
+}
+
+static void
+encryption_print(const struct edr_k8s_enc_report *r)
+{
+    printf("\nEncryption at rest: %" PRIu64 " objects encrypted, %" PRIu64
+           " secrets not encrypted\n",
+           r->encrypted, r->plain_secrets);
+    if (r->n_keys == 0)
+        return;
+    printf("  %-12s %-24s %8s %8s  %s\n", "PROVIDER", "KEY", "OBJECTS", "OPENED", "RESOURCES");
+    for (size_t i = 0; i < r->n_keys; i++) {
+        const struct edr_k8s_enc_use *u = &r->keys[i];
+        char prov[32], opened[24];
+        snprintf(prov, sizeof(prov), "%s%s%s", u->provider, strcmp(u->version, "v1") ? ":" : "",
+                 strcmp(u->version, "v1") ? u->version : "");
+        if (r->checked)
+            snprintf(opened, sizeof(opened), "%" PRIu64, u->opened);
+        else
+            snprintf(opened, sizeof(opened), "-");
+        printf("  %-12s %-24s %8" PRIu64 " %8s ", prov, u->key, u->objects, opened);
+        for (size_t j = 0; j < u->n_resources; j++)
+            printf(" %s=%" PRIu64, u->resources[j].name, u->resources[j].count);
+        putchar('\n');
+    }
+}
+
 edr_rc
 edr_cmd_inspect(struct edr_ctx *ctx)
 {
@@ -83,6 +162,9 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     uint64_t total_keys;
     int minor;
     struct edr_k8s_stats *k8s = NULL;
+    struct edr_k8s_census *census = NULL;
+    struct edr_source_classes cl;
+    struct edr_k8s_keys *keys = NULL;
     int64_t top;
     int redo = 0;
     edr_rc rc;
@@ -91,11 +173,16 @@ edr_cmd_inspect(struct edr_ctx *ctx)
     edr_source_db_init(&o);
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_TOP, 1, 100000, &top, &ctx->err)) != EDR_OK)
         return rc;
-    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &o.src)) != EDR_OK)
+    if ((rc = edr_cmd_k8s_keys(ctx, &keys)) != EDR_OK ||
+        (rc = edr_k8s_census_new(keys, &census, &ctx->err)) != EDR_OK ||
+        (rc = edr_source_open(ctx, ctx->opts.args[0], &o.src)) != EDR_OK)
         goto out;
+    cl.classify = classify_cb;
+    cl.live = live_cb;
+    cl.ud = census;
     if (o.src.kind != EDR_SOURCE_DB) {
         /* on the stream: nothing decrypted written anywhere */
-        rc = edr_source_scan_status(ctx, &o.src, &st, &k8s, &redo);
+        rc = edr_source_scan_inspect(ctx, &o.src, &st, &k8s, &cl, &redo);
         if (!redo && rc != EDR_OK)
             goto out;
         if (redo) {
@@ -103,14 +190,22 @@ edr_cmd_inspect(struct edr_ctx *ctx)
             edr_mvcc_status_release(&st);
             edr_mvcc_k8s_stats_free(k8s);
             k8s = NULL;
+            edr_k8s_census_free(census);
+            census = NULL;
             edr_err_clear(&ctx->err);
+            if ((rc = edr_k8s_census_new(keys, &census, &ctx->err)) != EDR_OK)
+                goto out;
         }
     }
     if (o.src.kind == EDR_SOURCE_DB || redo) {
+        struct file_census fc = {census, &ctx->err};
         if ((rc = edr_source_db_bolt(ctx, &o)) != EDR_OK)
             goto out;
         if ((rc = edr_mvcc_status(o.bolt, &st, &ctx->err)) != EDR_OK ||
-            (rc = edr_mvcc_k8s_stats(o.bolt, &k8s, &ctx->err)) != EDR_OK) {
+            (rc = edr_mvcc_k8s_stats(o.bolt, &k8s, &ctx->err)) != EDR_OK ||
+            (rc = edr_mvcc_foreach_live(o.bolt, (const uint8_t *)EDR_K8S_PREFIX,
+                                        strlen(EDR_K8S_PREFIX), 0, file_cb, &fc, &ctx->err)) !=
+                EDR_OK) {
             edr_err_prefix(&ctx->err, "%s", o.src.what);
             goto out;
         }
@@ -144,6 +239,7 @@ edr_cmd_inspect(struct edr_ctx *ctx)
                       (json_int_t)k8s->bytes, "resources",
                       counts_json(k8s->resources, k8s->n_resources, SIZE_MAX), "namespaces",
                       counts_json(k8s->namespaces, k8s->n_namespaces, (size_t)top)));
+        json_object_set_new(j, "encryption", encryption_json(edr_k8s_census_report(census)));
         edr_cmd_print_json(j);
         goto out;
     }
@@ -180,8 +276,11 @@ edr_cmd_inspect(struct edr_ctx *ctx)
         for (size_t i = 0; i < k8s->n_namespaces && i < (size_t)top; i++)
             printf("  %-40s %8" PRIu64 " %12" PRIu64 "\n", k8s->namespaces[i].name,
                    k8s->namespaces[i].count, k8s->namespaces[i].bytes);
+        encryption_print(edr_k8s_census_report(census));
     }
 out:
+    edr_k8s_census_free(census);
+    edr_k8s_keys_free(keys);
     edr_mvcc_k8s_stats_free(k8s);
     edr_mvcc_status_release(&st);
     edr_source_db_close(&o);

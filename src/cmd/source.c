@@ -190,9 +190,9 @@ source_stream(struct edr_ctx *ctx, struct edr_source *src, int skip_hash, struct
     return rc;
 }
 
-edr_rc
-edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
-                       struct edr_k8s_stats **k8s, int *redo)
+static edr_rc
+scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
+            struct edr_k8s_stats **k8s, const struct edr_source_classes *cl, int *redo)
 {
     struct edr_mvcc_scan *scan = NULL;
     struct edr_read_result res;
@@ -201,16 +201,35 @@ edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_m
     *redo = 0;
     memset(&res, 0, sizeof(res));
     /* the snapshot into the capture: no copy of it anywhere */
-    if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) != EDR_OK ||
-        (rc = source_stream(ctx, src, 0, edr_mvcc_scan_stream(scan), &res)) != EDR_OK)
+    if ((rc = edr_mvcc_scan_new(&scan, &ctx->err)) != EDR_OK)
+        goto out;
+    if (cl != NULL)
+        edr_mvcc_scan_classify(scan, cl->classify, cl->ud);
+    if ((rc = source_stream(ctx, src, 0, edr_mvcc_scan_stream(scan), &res)) != EDR_OK)
         goto out;
     rc = k8s != NULL ? edr_mvcc_scan_inspect(scan, st, k8s, redo, &ctx->err)
                      : edr_mvcc_scan_status(scan, st, redo, &ctx->err);
+    if (rc == EDR_OK && cl != NULL)
+        rc = edr_mvcc_scan_live_classes(scan, cl->live, cl->ud, &ctx->err);
     if (rc != EDR_OK && !*redo)
         edr_err_prefix(&ctx->err, "%s", src->what);
 out:
     edr_mvcc_scan_free(scan);
     return rc;
+}
+
+edr_rc
+edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
+                       struct edr_k8s_stats **k8s, int *redo)
+{
+    return scan_status(ctx, src, st, k8s, NULL, redo);
+}
+
+edr_rc
+edr_source_scan_inspect(struct edr_ctx *ctx, struct edr_source *src, struct edr_mvcc_status *st,
+                        struct edr_k8s_stats **k8s, const struct edr_source_classes *cl, int *redo)
+{
+    return scan_status(ctx, src, st, k8s, cl, redo);
 }
 
 edr_rc

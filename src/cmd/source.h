@@ -32,6 +32,17 @@ edr_rc edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_rea
  * snapshot from a spool instead (ctx->err says why). */
 edr_rc edr_source_scan_status(struct edr_ctx *ctx, struct edr_source *src,
                               struct edr_mvcc_status *st, struct edr_k8s_stats **k8s, int *redo);
+/* Values classed on the stream (edr_mvcc_scan_classify), then each live
+ * key with the class of its value to live (inspect's encryption report). */
+struct edr_source_classes {
+    uint16_t (*classify)(void *ud, const struct edr_kv *kv);
+    int (*live)(void *ud, const uint8_t *key, size_t kl, uint16_t cls);
+    void *ud;
+};
+/* inspect's edr_source_scan_status, with cl. */
+edr_rc edr_source_scan_inspect(struct edr_ctx *ctx, struct edr_source *src,
+                               struct edr_mvcc_status *st, struct edr_k8s_stats **k8s,
+                               const struct edr_source_classes *cl, int *redo);
 void edr_source_close(struct edr_source *src);
 
 #endif

@@ -121,7 +121,7 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
     X(ON_SUCCESS, "on-success", 0, STR, "hooks", "on-success", NULL, NULL, "CMD",                 \
       "run CMD after a successful run")                                                           \
     X(OUTPUT, "output", 'o', STR, "output", "output", NULL, NULL, "FILE",                         \
-      "output file (export, keygen) or format (get: value, json)")                                \
+      "output file (export, keygen) or format (get: json, raw, value)")                                \
     X(OUTPUT_ARCHIVES, "output-archives", 0, STR, "restore", "output-archives", NULL, NULL, "DIR", \
       "write one tarball per member into DIR")                                                    \
     X(PASSWORD_FILE, "password-file", 0, STR, "etcd", "password-file", NULL, NULL, "FILE",        \

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 enum edr_k8s_format {
     EDR_K8S_UNKNOWN = 0, /* not a Kubernetes object, or damaged (see error) */
     EDR_K8S_JSON,
@@ -39,6 +41,30 @@ struct edr_k8s_object {
 
 /* Decode one stored value; strings are cut to fit and control bytes become '?'. */
 void edr_k8s_decode(const uint8_t *v, size_t n, struct edr_k8s_object *o);
+
+/* Only the encryption prefix: 1 and o->enc_* filled (o->format
+ * EDR_K8S_ENCRYPTED) when v is encrypted at rest, else 0 (o zeroed). Cheap:
+ * for counting the values of a whole snapshot. */
+int edr_k8s_peek_encrypted(const uint8_t *v, size_t n, struct edr_k8s_object *o);
+
+/*
+ * The object as `get --k8s` prints it, as jansson JSON in *out (NULL on
+ * error): a JSON-stored object as it is; a protobuf one as {apiVersion,
+ * kind, metadata, "undecoded": {"encoding": "protobuf", "bytes": N}} where
+ * metadata holds what the API server shows of ObjectMeta (name,
+ * generateName, namespace, uid, resourceVersion, generation,
+ * creationTimestamp, deletionTimestamp (RFC 3339 UTC), deletionGracePeriod-
+ * Seconds, labels, annotations, ownerReferences, finalizers; absent fields
+ * left out; managedFields not decoded) and N is the size of the rest of the
+ * object (its spec, status, data...). The API server stores no
+ * resourceVersion: metadata.resourceVersion is set to `rv` (the key's mod
+ * revision) unless rv is 0. Errors: EDR_E_INTEGRITY "damaged protobuf
+ * object: ...", "not a Kubernetes object: ...", "encrypted at rest with
+ * <provider>:<key>" (decrypt first); EDR_E_INTERNAL out of memory.
+ */
+struct json_t;
+edr_rc edr_k8s_object_json(const uint8_t *v, size_t n, int64_t rv, struct json_t **out,
+                           struct edr_err *err);
 
 /* "json", "protobuf", "encrypted", "unknown" */
 const char *edr_k8s_format_name(enum edr_k8s_format f);

@@ -44,6 +44,7 @@ struct live_ent {
     int64_t main, sub; /* latest put */
     uint64_t vlen;
     int dead;
+    uint16_t cls; /* of the latest put's value (edr_mvcc_scan_classify) */
 };
 
 /* Open addressing over ents; zeroed is empty. */
@@ -106,6 +107,10 @@ struct edr_mvcc_scan {
     size_t nents, capents;
     struct leafsum *sums;
     size_t nsums, capsums;
+    uint16_t *cls; /* with a classifier: the class of each put of ents */
+    size_t capcls;
+    uint16_t (*classify)(void *ud, const struct edr_kv *kv);
+    void *classify_ud;
     int members_summed; /* a summed-up leaf turned out to be in `members` */
     int keys_lenient;   /* the walk skipped `key` pairs edr_mvcc_k8s_stats refuses */
 };

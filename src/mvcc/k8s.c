@@ -1,6 +1,6 @@
 /*
- * The Kubernetes view of the live keys under /registry/ (see mvcc.h for how
- * a key splits into resource and namespace): counts and value bytes per
+ * The Kubernetes view of the live keys under /registry/ (see k8s/key.h for
+ * how a key splits into resource and namespace): counts and value bytes per
  * resource and per namespace, sorted by name.
  */
 #include "mvcc/intern.h"
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "k8s/key.h"
 
 struct kitem {
     const uint8_t *s;
@@ -57,63 +58,8 @@ merge_counts(struct kitem *it, size_t n, struct edr_k8s_count **out, size_t *nou
     return EDR_OK;
 }
 
-/* Splits a key after "/registry/" into resource and namespace. */
-static void
-k8s_split(const uint8_t *k, size_t kl, struct kitem *res, struct kitem *ns)
-{
-    const uint8_t *p = k, *end = k + kl, *s1e, *s2e, *rest;
-    size_t nseg = 0;
-
-    s1e = memchr(p, '/', kl);
-    if (s1e == NULL)
-        s1e = end;
-    res->s = p;
-    res->len = (size_t)(s1e - p);
-    rest = s1e < end ? s1e + 1 : end;
-    if (rest < end) {
-        s2e = memchr(rest, '/', (size_t)(end - rest));
-        if (s2e == NULL)
-            s2e = end;
-        if (memchr(p, '.', res->len) != NULL ||
-            (name_is(p, res->len, "services") &&
-             (name_is(rest, (size_t)(s2e - rest), "specs") ||
-              name_is(rest, (size_t)(s2e - rest), "endpoints")))) {
-            res->len = (size_t)(s2e - p);
-            rest = s2e < end ? s2e + 1 : end;
-        }
-    }
-    ns->s = NULL;
-    ns->len = 0;
-    if (rest < end) {
-        nseg = 1;
-        for (const uint8_t *q = rest; q < end; q++)
-            nseg += *q == '/';
-    }
-    if (nseg >= 2) {
-        const uint8_t *e = memchr(rest, '/', (size_t)(end - rest));
-        ns->s = rest;
-        ns->len = (size_t)(e - rest);
-    }
-}
-
-static const char K8S_PREFIX[] = "/registry/";
+static const char K8S_PREFIX[] = EDR_K8S_PREFIX;
 #define K8S_PLEN (sizeof(K8S_PREFIX) - 1)
-
-int
-edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out)
-{
-    struct kitem res, ns;
-
-    memset(out, 0, sizeof(*out));
-    if (kl <= K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
-        return 0;
-    k8s_split(k + K8S_PLEN, kl - K8S_PLEN, &res, &ns);
-    out->resource = res.s;
-    out->resource_len = res.len;
-    out->ns = ns.s;
-    out->ns_len = ns.len;
-    return 1;
-}
 
 edr_rc
 edr_mvcc_k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, struct edr_err *err)
@@ -134,16 +80,14 @@ edr_mvcc_k8s_from_map(const struct livemap *lm, struct edr_k8s_stats **out, stru
     for (size_t i = 0; i < lm->n; i++) {
         const struct live_ent *e = &lm->ents[i];
         const uint8_t *k = lm->arena + e->koff;
-        struct kitem r, n;
+        struct edr_k8s_key kk;
         if (e->dead || e->klen < K8S_PLEN || memcmp(k, K8S_PREFIX, K8S_PLEN) != 0)
             continue;
-        k8s_split(k + K8S_PLEN, e->klen - K8S_PLEN, &r, &n);
-        r.bytes = e->vlen;
-        res[nres++] = r;
-        if (n.s != NULL) {
-            n.bytes = e->vlen;
-            nss[nns++] = n;
-        }
+        if (!edr_k8s_key_split(k, e->klen, &kk)) /* "/registry/" itself: resource "" */
+            kk = (struct edr_k8s_key){k + K8S_PLEN, NULL, 0, 0, NULL, 0};
+        res[nres++] = (struct kitem){kk.resource, kk.resource_len, e->vlen};
+        if (kk.ns != NULL)
+            nss[nns++] = (struct kitem){kk.ns, kk.ns_len, e->vlen};
         s->objects++;
         s->bytes += e->vlen;
     }

@@ -81,6 +81,7 @@ int edr_mvcc_status_minor(const struct edr_mvcc_status *st, const char *etcd_ver
 struct edr_mvcc_scan;
 struct edr_stream;
 struct edr_k8s_stats;
+struct edr_kv;
 edr_rc edr_mvcc_scan_new(struct edr_mvcc_scan **out, struct edr_err *err);
 struct edr_stream *edr_mvcc_scan_stream(struct edr_mvcc_scan *s);
 edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st, int *redo,
@@ -91,6 +92,18 @@ edr_rc edr_mvcc_scan_status(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
  * edr_mvcc_k8s_stats would refuse (so that the file reports them). */
 edr_rc edr_mvcc_scan_inspect(struct edr_mvcc_scan *s, struct edr_mvcc_status *st,
                              struct edr_k8s_stats **k8s, int *redo, struct edr_err *err);
+/* Values classed as they stream past (inspect's encryption report): set
+ * before the stream, classify(ud, kv) is called for each put of the `key`
+ * bucket, in any revision order, and returns a class; after
+ * edr_mvcc_scan_inspect, edr_mvcc_scan_live_classes calls back for each
+ * live key with the class of its latest value. 2 bytes per `key`-bucket
+ * pair more. */
+void edr_mvcc_scan_classify(struct edr_mvcc_scan *s,
+                            uint16_t (*classify)(void *ud, const struct edr_kv *kv), void *ud);
+/* cb returns 0, or -1 to stop (EDR_E_INTERNAL "out of memory"). */
+edr_rc edr_mvcc_scan_live_classes(struct edr_mvcc_scan *s,
+                                  int (*cb)(void *ud, const uint8_t *key, size_t kl, uint16_t cls),
+                                  void *ud, struct edr_err *err);
 void edr_mvcc_scan_free(struct edr_mvcc_scan *s);
 
 /*
@@ -126,18 +139,9 @@ edr_rc edr_mvcc_foreach_live(struct edr_bolt *b, const uint8_t *prefix, size_t p
                              struct edr_err *err);
 
 /*
- * Kubernetes view of the live keys under "/registry/". A key splits at '/'
- * into segments after "/registry/". The resource is the first segment,
- * except:
- *   - a first segment containing a '.' is an API group (the apiserver stores
- *     CRDs and some built-ins as /registry/<group>/<resource>/...): the
- *     resource is "<group>/<resource>" (e.g. "apiextensions.k8s.io/
- *     customresourcedefinitions", "cert-manager.io/certificates");
- *   - "services/specs" and "services/endpoints" (the legacy service layout)
- *     count as resources of their own.
- * When at least two segments follow the resource, the first of them is the
- * namespace (/registry/pods/<ns>/<name>); otherwise the object is cluster
- * scoped. bytes = value sizes (the stored objects). Arrays are sorted by name.
+ * Kubernetes view of the live keys under "/registry/", split into resource
+ * and namespace as k8s/key.h says. bytes = value sizes (the stored objects).
+ * Arrays are sorted by name.
  */
 struct edr_k8s_count {
     char *name;
@@ -153,14 +157,6 @@ struct edr_k8s_stats {
     uint64_t objects; /* all live keys under /registry/ */
     uint64_t bytes;
 };
-
-/* One key's resource and namespace by the rules above (pointers into k;
- * ns_len 0 for a cluster-scoped object). 0 for a key outside /registry/. */
-struct edr_k8s_key {
-    const uint8_t *resource, *ns;
-    size_t resource_len, ns_len;
-};
-int edr_k8s_key_split(const uint8_t *k, size_t kl, struct edr_k8s_key *out);
 
 /* Memory as for edr_mvcc_foreach_live, for the keys under /registry/.
  * *out is malloc'ed; free with edr_mvcc_k8s_stats_free (accepts NULL). */

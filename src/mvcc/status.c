@@ -119,6 +119,13 @@ on_status_kv(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
             edr_err_set(c->err, EDR_E_INTERNAL, "out of memory");
             return -1;
         }
+        if (c->scan != NULL && c->scan->classify != NULL && !tomb) {
+            /* a pair the capture kept whole: classed here, in tree order */
+            int oom;
+            struct live_ent *e = edr_mvcc_livemap_get(&c->lm, kv.key, kv.key_len, 0, &oom);
+            if (e != NULL)
+                e->cls = c->scan->classify(c->scan->classify_ud, &kv);
+        }
         break;
     }
     case BK_METAS:
@@ -185,6 +192,8 @@ on_status_sum(void *ud, uint32_t id, uint32_t count)
             e->dead = (se->ref & EDR_MVCC_ENT_TOMB) != 0;
             if (!e->dead)
                 e->vlen = se->vlen;
+            if (!e->dead && c->scan->cls != NULL)
+                e->cls = c->scan->cls[i];
         }
         break;
     case BK_LEASE:

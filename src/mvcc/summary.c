@@ -64,10 +64,14 @@ scan_leaf(void *ud, const uint8_t *run, size_t len, uint32_t *id)
         edr_mvcc_parse_rev(k, kl, &main, &sub, &tomb);
         le = edr_mvcc_livemap_get(&s->lm, kv.key, kv.key_len, 1, &oom);
         if (le == NULL || le - s->lm.ents >= (ptrdiff_t)EDR_MVCC_ENT_TOMB ||
-            edr_grow(&s->ents, &s->capents, s->nents + 1, sizeof(*s->ents)) != 0) {
+            edr_grow(&s->ents, &s->capents, s->nents + 1, sizeof(*s->ents)) != 0 ||
+            (s->classify != NULL &&
+             edr_grow(&s->cls, &s->capcls, s->nents + 1, sizeof(*s->cls)) != 0)) {
             s->nents = sum.ent_off;
             return -1;
         }
+        if (s->classify != NULL)
+            s->cls[s->nents] = tomb ? 0 : s->classify(s->classify_ud, &kv);
         s->ents[s->nents].ref = (uint32_t)(le - s->lm.ents) | (tomb ? EDR_MVCC_ENT_TOMB : 0);
         s->ents[s->nents++].vlen = kv.value_len < UINT32_MAX ? (uint32_t)kv.value_len : UINT32_MAX;
     }
@@ -143,8 +147,30 @@ edr_mvcc_scan_free(struct edr_mvcc_scan *s)
     edr_stream_free(s->cap);
     edr_mvcc_livemap_release(&s->lm);
     free(s->ents);
+    free(s->cls);
     free(s->sums);
     free(s);
+}
+
+void
+edr_mvcc_scan_classify(struct edr_mvcc_scan *s,
+                       uint16_t (*classify)(void *ud, const struct edr_kv *kv), void *ud)
+{
+    s->classify = classify;
+    s->classify_ud = ud;
+}
+
+edr_rc
+edr_mvcc_scan_live_classes(struct edr_mvcc_scan *s,
+                           int (*cb)(void *ud, const uint8_t *key, size_t kl, uint16_t cls),
+                           void *ud, struct edr_err *err)
+{
+    for (size_t i = 0; i < s->lm.n; i++) {
+        const struct live_ent *e = &s->lm.ents[i];
+        if (!e->dead && cb(ud, s->lm.arena + e->koff, e->klen, e->cls) != 0)
+            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    }
+    return EDR_OK;
 }
 
 edr_rc

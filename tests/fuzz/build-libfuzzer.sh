@@ -4,7 +4,7 @@
 # ./fuzz_<target>), for real fuzzing:
 #   tests/fuzz/build-libfuzzer.sh manifest &&
 #       ./fuzz_manifest -max_total_time=180 -jobs=1 tests/fuzz/corpus/manifest
-# Targets: bolt (the default), cron, datafile, grpc, k8s, manifest, s3xml, segment; `all` builds
+# Targets: bolt (the default), cron, datafile, encconfig, grpc, k8s, manifest, s3xml, segment; `all` builds
 # each into ./fuzz_<target>. Each target links only the sources it needs (the
 # closure of its symbols in libedr.a; `make check` builds the same targets as
 # corpus replays, tests/fuzz/replay.c). See tests/fuzz/README.md.
@@ -17,7 +17,7 @@ CC=${CC:-clang}
 SANFLAGS=${SANFLAGS:--fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all}
 
 if [ "$TARGET" = all ]; then
-    for t in bolt cron datafile grpc k8s manifest s3xml segment; do
+    for t in bolt cron datafile encconfig grpc k8s manifest s3xml segment; do
         OUT=./fuzz_$t "$0" "$t"
     done
     exit 0
@@ -44,6 +44,11 @@ datafile)
         src/common/secret.c"
     LIBS="-lsodium -lzstd -larchive -lcrypto -lpthread"
     ;;
+encconfig)
+    SOURCES="tests/fuzz/fuzz_encconfig.c src/k8s/encryption.c src/k8s/yaml.c src/common/secret.c
+        src/common/buf.c src/common/err.c"
+    LIBS="-ljansson -lsodium -lcrypto"
+    ;;
 grpc)
     SOURCES="tests/fuzz/fuzz_grpc.c src/etcd/grpc.c src/etcd/proto.c src/common/pb.c
         src/common/buf.c src/common/err.c"
@@ -58,7 +63,7 @@ s3xml)
     LIBS=""
     ;;
 k8s)
-    SOURCES="tests/fuzz/fuzz_k8s.c src/k8s/object.c src/repo/manifest.c src/common/pb.c
+    SOURCES="tests/fuzz/fuzz_k8s.c src/k8s/object.c src/k8s/key.c src/repo/manifest.c src/common/pb.c
         src/common/buf.c src/common/err.c"
     LIBS="-ljansson -lm"
     ;;
@@ -68,7 +73,7 @@ segment)
     LIBS="-ljansson -lm"
     ;;
 *)
-    echo "usage: $0 [bolt|cron|datafile|grpc|k8s|manifest|s3xml|segment|all]" >&2
+    echo "usage: $0 [bolt|cron|datafile|encconfig|grpc|k8s|manifest|s3xml|segment|all]" >&2
     exit 2
     ;;
 esac
