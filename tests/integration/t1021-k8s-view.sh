@@ -83,9 +83,44 @@ etcd_kvs "$EP" "$T/etcd.json"
 "$EDR" backup --endpoints "$EP" --repo "$T/repo" --cluster k8s --recipient "$T/k.pub" -q || bail "backup failed"
 
 check "ls --k8s --json" sh -c "'$EDR' ls --k8s --json latest ${R[*]} >'$T/ls.json'"
+# stored.py: the stored value's own apiVersion, kind and the size of the object after its
+# ObjectMeta (protobuf: the runtime.Unknown envelope, field 1 TypeMeta, field 2 the object
+# whose field 1 is ObjectMeta; JSON: the object's fields), read here independently of etcd-dr
+cat >"$T/stored.py" <<'PY'
+import json
+def _varint(b, i):
+    r = s = 0
+    while True:
+        c = b[i]; i += 1; r |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return r, i
+def _fields(b):
+    i = 0
+    while i < len(b):
+        i0 = i
+        k, i = _varint(b, i)
+        assert k & 7 == 2, "only length-delimited fields expected here"
+        n, i = _varint(b, i)
+        yield k >> 3, b[i:i + n], i + n - i0
+        i += n
+def stored(v):
+    if v.startswith(b"k8s\0"):
+        env = {f: d for f, d, _ in _fields(v[4:]) if f in (1, 2)}
+        tm = {f: d.decode() for f, d, _ in _fields(env[1])}
+        raw, rest = env[2], len(env[2])
+        for f, d, size in _fields(raw):
+            if f == 1:
+                rest -= size
+                break
+        return tm.get(1), tm.get(2), rest
+    o = json.loads(v)
+    return o.get("apiVersion"), o.get("kind"), None
+PY
+# objects whose storage version is not the version served: the stored one is shown
 check "ls --k8s --json: every listed object field by field as the API server returns it" \
-    python3 - "$T/ls.json" "$T/api.json" "$T/etcd.json" <<'PY'
+    python3 - "$T/ls.json" "$T/api.json" "$T/etcd.json" "$T" <<'PY'
 import base64, json, sys
+sys.path.insert(0, sys.argv[4])
+from stored import stored
 ls, api, kvs = (json.load(open(f)) for f in sys.argv[1:4])
 rows = {r["key"]: r for r in ls}
 assert sorted(rows) == sorted(kvs), "ls --k8s keys != etcd's: %s" % sorted(set(rows) ^ set(kvs))
@@ -108,8 +143,13 @@ for k, o in api.items():
     if r is None:
         bad.append("%s: served by the API server, not in ls --k8s" % k)
         continue
+    # the stored apiVersion is the storage version: the served one but for CRDs (v1beta1)
+    sv, sk, _ = stored(base64.b64decode(kvs[k]["value"]))
     eq(k, "kind", r["kind"], o["kind"])
-    eq(k, "api_version", r["api_version"], o["apiVersion"])
+    eq(k, "stored kind", sk, o["kind"])
+    eq(k, "api_version", r["api_version"], sv)
+    if "customresourcedefinitions" not in k:
+        eq(k, "api_version", r["api_version"], o["apiVersion"])
     eq(k, "name", r["name"], md["name"])
     eq(k, "namespace", r["namespace"], md.get("namespace"))
     eq(k, "uid", r["uid"], md["uid"])
@@ -140,17 +180,22 @@ for k in $KEYS; do
 done
 check "get --k8s succeeds on $n objects" test "$fails" -eq 0
 check "get --k8s: apiVersion, kind and metadata field by field as the API server returns them" \
-    python3 - "$T/get.list" "$T/api.json" "$T/etcd.json" <<'PY'
+    python3 - "$T/get.list" "$T/api.json" "$T/etcd.json" "$T" <<'PY'
 import base64, json, sys
+sys.path.insert(0, sys.argv[4])
+from stored import stored
 api, kvs = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 bad, n_pb, n_json = [], 0, 0
 for line in open(sys.argv[1]):
     k, f = line.split()
     g, o = json.load(open(f)), api[k]
     v = base64.b64decode(kvs[k]["value"])
-    for fld in ("apiVersion", "kind"):
-        if g.get(fld) != o[fld]:
-            bad.append("%s: %s %r != %r" % (k, fld, g.get(fld), o[fld]))
+    sv, sk, rest = stored(v)
+    crd = "customresourcedefinitions" in k  # stored as apiextensions.k8s.io/v1beta1
+    for fld, want in (("apiVersion", sv), ("kind", sk), ("kind", o["kind"])) + \
+            ((("apiVersion", o["apiVersion"]),) if not crd else ()):
+        if g.get(fld) != want:
+            bad.append("%s: %s %r != %r" % (k, fld, g.get(fld), want))
     gm, om = g.get("metadata", {}), o["metadata"]
     for fld in ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                 "deletionTimestamp", "labels", "annotations", "finalizers"):
@@ -165,11 +210,17 @@ for line in open(sys.argv[1]):
     if v.startswith(b"k8s\0"):
         n_pb += 1
         u = g.get("undecoded")
-        if not (isinstance(u, dict) and u.get("encoding") == "protobuf" and 0 < u.get("bytes", 0) < len(v)):
-            bad.append("%s: undecoded %r (value %d bytes)" % (k, u, len(v)))
+        if u != {"encoding": "protobuf", "bytes": rest}:
+            bad.append("%s: undecoded %r, want %d bytes" % (k, u, rest))
     else:
         n_json += 1
-        if g != o:  # JSON-stored: the object as it is, with resourceVersion set
+        # JSON-stored: the object as it is, with resourceVersion set; the API server
+        # returns the same but for a CRD, which it converts from v1beta1
+        want = json.loads(v)
+        want["metadata"]["resourceVersion"] = str(kvs[k]["mod_revision"])
+        if g != want:
+            bad.append("%s: the JSON object differs from the stored one" % k)
+        if not crd and g != o:
             bad.append("%s: the JSON object differs from the API server's" % k)
 assert not bad, "\n".join(bad)
 assert n_pb >= 6 and n_json >= 3, (n_pb, n_json)
