@@ -19,6 +19,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t1000-pitr.sh \
 	tests/integration/t1010-diff.sh \
 	tests/integration/t1020-k8s-apiserver.sh \
+	tests/integration/t1021-k8s-view.sh \
+	tests/integration/t1022-k8s-encryption.sh \
 	tests/integration/t1023-k8s-bump.sh \
 	tests/integration/t1050-k8s-view.sh
 TESTS += $(INTEGRATION_TESTS)

@@ -8,7 +8,7 @@
 # - ls/get --k8s --encryption-config decrypt each, metadata field by field as
 #   the API server returns it, -o raw is the plaintext with the secret's value;
 # - a wrong key and a missing key: a clear error naming the object, provider
-#   and key name, exit 3 (and per object in ls --k8s);
+#   and key name, exit 10 (and per object in ls --k8s);
 # - the backup restored natively: a new API server with the same config reads
 #   every secret back.
 BASE_PORT=25200
@@ -197,16 +197,20 @@ for f, st in status.items():
             bad.append("%s %s: kind %r without opening" % (f, k, r["kind"]))
 assert not bad, "\n".join(bad)
 PY
-expect_fail "get --k8s with a wrong aescbc key: exit 3 naming the provider and key" 3 \
+expect_fail "get --k8s with a wrong aescbc key: exit 10 naming the provider and key" 10 \
     "secrets/edr-e/s-cbc.*aescbc.*key1|aescbc.*key1.*secrets/edr-e/s-cbc" \
     "$EDR" get --k8s latest /registry/secrets/edr-e/s-cbc "${R[@]}" --encryption-config "$T/enc-wrong.yaml"
-expect_fail "get --k8s without the secretbox key: exit 3 naming the provider and key" 3 \
+cp "$T/.ef.err" "$T/err-wrong"
+expect_fail "get --k8s without the secretbox key: exit 10 naming the provider and key" 10 \
     "secrets/edr-e/s-all.*secretbox.*key3|secretbox.*key3.*secrets/edr-e/s-all" \
     "$EDR" get --k8s latest /registry/secrets/edr-e/s-all "${R[@]}" --encryption-config "$T/enc-partial.yaml"
-expect_fail "get --k8s on an encrypted object without --encryption-config: exit 3" 3 \
+cp "$T/.ef.err" "$T/err-nokey"
+expect_fail "get --k8s on an encrypted object without --encryption-config: exit 10" 10 \
     "aesgcm.*key2|key2.*aesgcm" "$EDR" get --k8s latest /registry/secrets/edr-e/s-gcm "${R[@]}"
+cp "$T/.ef.err" "$T/err-noconfig"
+sed 's/^/# /' "$T/err-wrong" "$T/err-nokey" "$T/err-noconfig"
 KXB=$(echo "$KX" | xxd -r -p | base64 -w0)
-check "no key material in the error" sh -c "! grep -qiF -e '$KX' -e '$KXB' -e '$(echo "$K2" | xxd -r -p | base64 -w0)' '$T/.ef.err'"
+check "no key material in the error" sh -c "! grep -qiF -e '$KX' -e '$KXB' -e '$(echo "$K1" | xxd -r -p | base64 -w0)' -e '$K1' '$T'/err-*"
 
 # --- restored natively, a new API server with the same configuration reads them
 etcd_stop src
