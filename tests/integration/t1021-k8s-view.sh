@@ -9,7 +9,7 @@
 # annotations, ownerReferences, finalizers, deletionTimestamp; the stored
 # format and size against etcd's bytes; -o raw against etcd's value; a custom
 # resource as a whole; a damaged value is reported, not a crash.
-BASE_PORT=25100
+BASE_PORT=25600
 EDR_ETCD_VERSION=${EDR_ETCD_VERSION:-3.6}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-k8s.sh"

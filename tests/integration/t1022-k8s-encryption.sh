@@ -11,7 +11,7 @@
 #   and key name, exit 10 (and per object in ls --k8s);
 # - the backup restored natively: a new API server with the same config reads
 #   every secret back.
-BASE_PORT=25200
+BASE_PORT=25700
 EDR_ETCD_VERSION=${EDR_ETCD_VERSION:-3.6}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-k8s.sh"

@@ -8,7 +8,7 @@
 # silently missing changes), etcd's own watch from B is compacted, and new
 # writes get resourceVersions above B. The same restore with --bump-revision 0
 # is the control: there, new writes reuse resourceVersions at or below B.
-BASE_PORT=25300
+BASE_PORT=25800
 EDR_ETCD_VERSION=${EDR_ETCD_VERSION:-3.6}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-k8s.sh"
