@@ -13,7 +13,11 @@
 #   kapi_stop NAME
 #   kapi [curl args...] PATH       a request to the current API server (KAPI_URL)
 #   kapi_code [curl args...] PATH  only the HTTP status of such a request
-#   kapi_py <<'PY' ... PY          Python with kapi(method, path, body) -> (status, object)
+#   kapi_py [ARGS] <<'PY' ... PY   Python with kapi(method, path, body) -> (status, object)
+#                                  and kapi_ok (the object, or exit on an HTTP error)
+#   k8s_list FILE API_PATH=RESOURCE...  the listed objects by etcd key, as JSON
+#   etcd_kvs ENDPOINT FILE [PREFIX]     etcd's keys and values, as JSON
+#   etcd_revision ENDPOINT
 
 k8s_setup() {
     local mm
