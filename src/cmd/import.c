@@ -784,8 +784,6 @@ import_from(struct edr_ctx *ctx, enum tool tool, const char *arg)
     if (nsnap == 0) {
         rc =
             edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no %s snapshot in '%s'", tool_names[tool], arg);
-        if (it.n == 0)
-            goto out;
     } else if (nfailed > 0) {
         rc = edr_err_set(&ctx->err, first, "%zu of %zu snapshots in '%s' failed to import", nfailed,
                          nsnap, arg);
