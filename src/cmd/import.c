@@ -610,7 +610,7 @@ import_item(struct edr_ctx *ctx, const struct edr_backup_params *p, enum tool to
     struct import_src src;
     struct edr_import_input in;
     struct edr_backup_summary sum;
-    uint8_t head[20];
+    uint8_t head[20] = {0};
     int fd = -1, already = 0;
     edr_rc rc = EDR_OK;
 
