@@ -25,11 +25,11 @@ S=$T/server/db/snapshots
 mkdir -p "$S" "$T/server/db/.metadata"
 TS1=1764000000 TS2=1764018000
 load_keys "$EP" /registry/configmaps/default/a 300 >/dev/null
-ctl snapshot save "$T/s1.db" >/dev/null 2>&1 || bail "snapshot save failed"
+timeout 120 etcdctl --endpoints "$EP" snapshot save "$T/s1.db" >/dev/null 2>&1 || bail "snapshot save failed"
 cp "$T/s1.db" "$S/etcd-snapshot-node-1-$TS1"
 load_keys "$EP" /registry/secrets/kube-system/b 200 >/dev/null
 ctl put /registry/namespaces/last yes >/dev/null
-ctl snapshot save "$T/s2.db" >/dev/null 2>&1 || bail "snapshot save failed"
+timeout 120 etcdctl --endpoints "$EP" snapshot save "$T/s2.db" >/dev/null 2>&1 || bail "snapshot save failed"
 dump "$EP" "$T/src2.dump"
 etcd_stop src
 
