@@ -10,4 +10,8 @@ check_PROGRAMS += tests/unit/cmd/test_params
 tests_unit_cmd_test_params_CFLAGS = $(UNITCFLAGS)
 tests_unit_cmd_test_params_LDADD = $(UNITLIBS)
 TESTS += tests/unit/cmd/test_params
+check_PROGRAMS += tests/unit/cmd/test_files
+tests_unit_cmd_test_files_CFLAGS = $(UNITCFLAGS)
+tests_unit_cmd_test_files_LDADD = $(UNITLIBS)
+TESTS += tests/unit/cmd/test_files
 endif
