@@ -55,7 +55,7 @@ EOF
 check "ls --files shows a table with the path" sh -c "'$EDR' ls $B ${R[*]} --files | grep -q '^0755 .* $S/pki/renew.sh\$'"
 check "the manifest holds no file content" sh -c "! grep -q ENCMARK '$T/repo/f/$B.json'"
 check "verify --level content checks the files" sh -c \
-    "'$EDR' verify $B ${R[*]} ${K[*]} --level content --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"ok\"] else 1)'"
+    "'$EDR' verify $B ${R[*]} ${K[*]} --level content --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"ok\"] and d[\"results\"][0][\"files\"] == 6 else 1)'"
 
 # export --files: identical bytes and modes under DIR
 check "export --files -o DIR" "$EDR" export "$B" "${R[@]}" "${K[@]}" --files -o "$T/out" -q
