@@ -84,6 +84,12 @@ done
 check "restore wrote the files with identical bytes and modes" test $same = 1
 check "and the data dir" test -d "$T/restored.etcd/member/snap"
 
+# a loose data file: its files come from the manifest copy sealed inside
+cp "$T/repo/f/$B.edr" "$T/loose.edr"
+check "ls --files on a loose data file (decrypted, checked)" sh -c \
+    "'$EDR' ls '$T/loose.edr' ${K[*]} --files --json | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)) == 6 else 1)'"
+check "export --files from a loose data file" sh -c "'$EDR' export '$T/loose.edr' ${K[*]} --files -o '$T/lout' -q && cmp '$S/pki/sa.key' '$T/lout$S/pki/sa.key'"
+
 # the config file's [backup] include
 cat >"$T/c.conf" <<EOF
 [backup]
