@@ -4,6 +4,7 @@
 # verify checks them; a tampered backup refuses them; a missing, oversized or
 # non-regular file fails the backup before anything is stored; and no
 # plaintext copy of a file exists anywhere while a backup reads it.
+# Ports 26200-26299: etcd 26201/26202, S3 front 26220, s3rver 26221.
 BASE_PORT=26200
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -176,23 +177,29 @@ BIG=$T/big/blob
 mkdir -p "$T/big" "$T/tmp"
 { for i in $(seq 64); do printf 'BIGMARK%s-%02d\n' "$BASE_PORT" "$i"; head -c 500000 /dev/urandom; done; } >"$BIG"
 SIZE=$(stat -c %s "$BIG")
+# stop_mid_file PID: SIGSTOP the backup once its descriptor of $BIG has been
+# read from; POS is then how far
+fd_pos() {
+    local fd
+    for fd in /proc/$1/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$BIG" ] &&
+            awk '/^pos:/ {print $2}' "/proc/$1/fdinfo/${fd##*/}" 2>/dev/null
+    done
+}
+stop_mid_file() {
+    POS=0
+    for _ in $(seq 1000); do
+        POS=$(fd_pos "$1")
+        [ "${POS:-0}" -gt 0 ] && break
+        sleep 0.02
+    done
+    kill -STOP "$1"
+    POS=$(fd_pos "$1")
+}
 TMPDIR=$T/tmp "$EDR" backup --endpoints "$EP" "${R[@]}" --recipient "$T/k.pub" --include "$BIG" \
     --include-max-size 100000000 --compress-level 19 --threads 1 -q &
 BPID=$!
-POS=0
-for _ in $(seq 600); do
-    for fd in /proc/$BPID/fd/*; do
-        if [ "$(readlink "$fd" 2>/dev/null)" = "$BIG" ]; then
-            POS=$(awk '/^pos:/ {print $2}' "/proc/$BPID/fdinfo/${fd##*/}" 2>/dev/null || echo 0)
-        fi
-    done
-    [ "${POS:-0}" -gt 0 ] && break
-    sleep 0.02
-done
-kill -STOP "$BPID"
-POS=$(for fd in /proc/$BPID/fd/*; do
-    [ "$(readlink "$fd" 2>/dev/null)" = "$BIG" ] && awk '/^pos:/ {print $2}' "/proc/$BPID/fdinfo/${fd##*/}"
-done)
+stop_mid_file $BPID
 check "the backup was stopped in the middle of the file (pos ${POS:-?} of $SIZE)" \
     test "${POS:-0}" -gt 0 -a "${POS:-0}" -lt "$SIZE"
 check "no plaintext of it in the repository or TMPDIR meanwhile" \
@@ -203,5 +210,44 @@ check "the backup then completes" test $? = 0
 BB=$("$EDR" list "${R[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 check "no plaintext in the repository afterwards" sh -c "! grep -rqa 'BIGMARK$BASE_PORT' '$T/repo' '$T/tmp'"
 check "and the large file exports identical" sh -c "'$EDR' export $BB ${R[*]} ${K[*]} --files -o '$T/bigout' -q && cmp '$BIG' '$T/bigout$BIG'"
+
+# a file that changes while it is read fails the backup, which stores nothing
+N=$(nbackups)
+"$EDR" backup --endpoints "$EP" "${R[@]}" --recipient "$T/k.pub" --include "$BIG" \
+    --include-max-size 100000000 --compress-level 19 --threads 1 -q 2>"$T/changed.err" &
+BPID=$!
+stop_mid_file $BPID
+echo appended >>"$BIG"
+kill -CONT "$BPID"
+wait "$BPID"
+RC=$?
+check "a file changed while read fails the backup (exit $RC, stopped at ${POS:-?})" sh -c \
+    "test $RC = 12 && test \$(grep -c \"^etcd-dr: error: .*'$BIG' changed while it was read\" '$T/changed.err') = 1"
+check "and no backup is added" test "$(nbackups)" = "$N"
+
+# the same in an S3 repository (the records come from the manifest object)
+. "$SRCDIR/tests/integration/s3/lib-s3.sh"
+if s3_require; then
+    trap 's3_stop; cleanup' EXIT
+    S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 20)) S3_BUCKETS=bkt
+    if s3_start; then
+        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret
+        export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+        unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION
+        RS=(--repo s3://bkt/r --cluster f --s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
+        check "backup --include into S3" "$EDR" backup --endpoints "$EP" "${RS[@]}" \
+            --recipient "$T/k.pub" --include "$S/enc/config.yaml" --include "$S/pki/renew.sh" -q
+        check "ls --files from S3" sh -c "test \$('$EDR' ls latest ${RS[*]} --files | grep -c ' $S/') = 2"
+        check "export --files from S3: identical bytes and mode" sh -c \
+            "'$EDR' export latest ${RS[*]} ${K[*]} --files -o '$T/s3out' -q &&
+             cmp '$S/pki/renew.sh' '$T/s3out$S/pki/renew.sh' &&
+             test \$(stat -c %a '$T/s3out$S/pki/renew.sh') = 755"
+        check "verify in S3" "$EDR" verify latest "${RS[@]}" "${K[@]}" --level content -q
+    else
+        not_ok "S3 servers did not start: $S3_WHY"
+    fi
+else
+    skip "S3: $S3_WHY"
+fi
 
 done_testing
