@@ -18,6 +18,7 @@
 
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
+#include "cmd/import_gardener.h"
 #include "common/hash.h"
 #include "common/progress.h"
 #include "stream/stream.h"
@@ -116,8 +117,11 @@ edr_cmd_import(struct edr_ctx *ctx)
     uint64_t db_size, done = 0;
     int skip = edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK), has_trailer;
     double t0 = edr_now();
+    const char *from = edr_opt_str(&ctx->opts, EDR_O_FROM);
     edr_rc rc;
 
+    if (from != NULL && strcmp(from, "gardener") == 0)
+        return edr_cmd_import_gardener(ctx, ctx->opts.args[0]);
     memset(&r, 0, sizeof(r));
     memset(&p, 0, sizeof(p));
     memset(&sum, 0, sizeof(sum));
