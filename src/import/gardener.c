@@ -97,10 +97,19 @@ gunzip(const uint8_t *in, size_t len, struct edr_buf *out, const char *what, str
     /* the raw format and only the gzip filter: anything else is refused */
     archive_read_support_filter_gzip(a);
     archive_read_support_format_raw(a);
-    if (archive_read_open_memory(a, in, len) != ARCHIVE_OK ||
-        archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP ||
-        archive_read_next_header(a, &e) != ARCHIVE_OK) {
+    if (len < 2 || in[0] != 0x1f || in[1] != 0x8b) {
         rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': not gzip data", what);
+        goto out;
+    }
+    if (archive_read_open_memory(a, in, len) != ARCHIVE_OK ||
+        archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
+                         archive_error_string(a) ? archive_error_string(a) : "unreadable header");
+        goto out;
+    }
+    if (archive_read_next_header(a, &e) != ARCHIVE_OK) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
+                         archive_error_string(a));
         goto out;
     }
     while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {

@@ -17,3 +17,4 @@ tests_fuzz_replay_gardener_CFLAGS = $(AM_CFLAGS)
 tests_fuzz_replay_gardener_LDADD = libedr.a $(DEP_LIBS)
 TESTS += tests/fuzz/replay_gardener.sh
 EXTRA_DIST += tests/fuzz/replay_gardener.sh tests/fuzz/corpus/gardener
+EXTRA_DIST += tests/unit/import/data
