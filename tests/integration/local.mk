@@ -18,7 +18,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh \
 	tests/integration/t1010-diff.sh \
-	tests/integration/t1050-k8s-view.sh
+	tests/integration/t1050-k8s-view.sh \
+	tests/integration/t1110-import-gardener.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
 # tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).

@@ -1,0 +1,256 @@
+#!/bin/bash
+# import --from gardener: a Gardener etcd-backup-restore history built from a
+# real etcd the way etcd-backup-restore writes it (v0.37.0: a full snapshot
+# `Full-00000000-<rev>-<unix>.gz`, then delta snapshots `Incr-<start>-<last>-<unix>[.gz|.Z|.zlib]`
+# flat under <prefix>/v2/, each the JSON array of the watch events
+# `{"etcdEvent":<event>,"time":<RFC 3339>}` followed by the raw SHA-256 of the
+# array, then compressed: gzip and zlib with python's zlib, LZW the way Go's
+# compress/lzw writes it). The events are those `etcdctl watch --rev` sends,
+# which etcdctl prints with the same Go encoding Gardener uses.
+# Imported, `verify --chain` passes, a second run stores nothing, and
+# `restore --to-revision R` for revisions inside each delta and at the ends,
+# started by etcd, gives the source's `endpoint hashkv --rev R` and keys at R.
+# Damaged histories (a delta with a bad hash, a gap, an overlap, a first delta
+# that follows no full snapshot) are refused with one line naming the file,
+# and no change segment is stored.
+BASE_PORT=25100
+. "$(dirname "$0")/lib.sh"
+require_etcd
+
+EP=http://127.0.0.1:$((BASE_PORT + 1))
+etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
+wait_healthy "$EP" || bail "etcd did not start"
+
+rev() { ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
+hashkv() { etcdctl --endpoints "$1" endpoint hashkv --rev "$2" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["HashKV"]["hash"])'; }
+dump_rev() {
+    etcdctl --endpoints "$1" get --prefix "" --rev "$3" -w json | python3 -c '
+import json, sys, base64
+for kv in json.load(sys.stdin).get("kvs", []):
+    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
+          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
+' >"$2"
+}
+
+# workload P: puts, overwrites, a txn that also deletes, a DeleteRange, a lease
+workload() {
+    local p=$1 l
+    load_keys "$EP" "/w$p/" 60 10 >/dev/null || return 1
+    load_keys "$EP" "/w$p/" 30 30 >/dev/null || return 1
+    printf '\n\nput /txn%s/a 1\nput /txn%s/b 2\ndel /base/00000%s\n\n' "$p" "$p" "$p" | ctl txn >/dev/null
+    ctl del --prefix "/w$p/00001" >/dev/null
+    l=$(ctl lease grant 3600 | awk '{print $2}')
+    ctl put --lease="$l" "/lease$p" v >/dev/null
+    for i in 1 2 3 4 5; do ctl put "/hot$p" "v$i" >/dev/null; done
+}
+
+load_keys "$EP" /base/ 100 20 || bail "load failed"
+R0=$(rev)
+ctl snapshot save "$T/full.db" >/dev/null 2>&1 || bail "snapshot save failed"
+R=("$R0")
+for p in 1 2 3 4; do
+    workload $p || bail "workload $p failed"
+    R+=("$(rev)")
+done
+diag "full snapshot at $R0, deltas end at ${R[*]:1}"
+# every event since the snapshot, as etcdctl receives them
+timeout 5 etcdctl --endpoints "$EP" watch --prefix "" --rev $((R0 + 1)) -w json >"$T/watch.json" 2>/dev/null
+
+G="$T/gardener/v2"
+mkdir -p "$G"
+NOW=$(date +%s)
+gzip -c "$T/full.db" >"$G/$(printf 'Full-%08d-%08d-%d.gz' 0 "$R0" "$NOW")"
+# make_deltas WATCH_JSON DIR UNIX R0 R1 R2 R3 R4: one delta per range, in the
+# compressions none, gzip, LZW, zlib
+make_deltas() {
+    python3 - "$@" <<'PY'
+import datetime, gzip, hashlib, json, sys, zlib
+watch, outdir, unix = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bounds = [int(x) for x in sys.argv[4:]]
+events = []
+for line in open(watch):
+    line = line.strip()
+    if line.startswith("{"):
+        events += json.loads(line).get("Events") or []
+
+def lzw(data):
+    # Go's compress/lzw writer, LSB first, 8-bit literals: a clear code
+    # first, 9-bit codes growing to 12, a clear code when the table is full,
+    # the end code last
+    out, acc, nacc, width, hi, table = bytearray(), 0, 0, 9, 257, {}
+    def emit(c):
+        nonlocal acc, nacc
+        acc |= c << nacc
+        nacc += width
+        while nacc >= 8:
+            out.append(acc & 255); acc >>= 8; nacc -= 8
+    def inc():
+        nonlocal hi, width, table
+        hi += 1
+        if hi == 1 << width:
+            width += 1
+        if hi == 4095:
+            emit(256); width, hi, table = 9, 257, {}
+            return False
+        return True
+    emit(256)
+    code = data[0]
+    for b in data[1:]:
+        k = (code, b)
+        if k in table:
+            code = table[k]
+            continue
+        emit(code)
+        code = b
+        if inc():
+            table[k] = hi
+    emit(code)
+    inc()
+    emit(257)
+    if nacc > 0:
+        out.append(acc & 255)
+    return bytes(out)
+
+comps = [("", lambda d: d), (".gz", gzip.compress), (".Z", lzw), (".zlib", zlib.compress)]
+t0 = datetime.datetime(2026, 12, 3, 10, 0, 0, tzinfo=datetime.timezone.utc)
+for i in range(1, len(bounds)):
+    lo, hi = bounds[i - 1] + 1, bounds[i]
+    evs = [e for e in events if lo <= e["kv"]["mod_revision"] <= hi]
+    items = []
+    for e in evs:
+        t = t0 + datetime.timedelta(seconds=e["kv"]["mod_revision"])
+        items.append('{"etcdEvent":%s,"time":"%s"}' % (json.dumps(e, separators=(",", ":")),
+                                                        t.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")))
+    body = ("[" + ",".join(items) + "]").encode()
+    body += hashlib.sha256(body).digest()
+    sfx, comp = comps[(i - 1) % 4]
+    open("%s/Incr-%08d-%08d-%d%s" % (outdir, lo, hi, unix + i, sfx), "wb").write(comp(body))
+PY
+}
+make_deltas "$T/watch.json" "$G" "$NOW" "${R[@]}" || bail "making the deltas failed"
+ls "$G" | sed 's/^/# /'
+FULL=$(cd "$G" && ls Full-*)
+D=($(cd "$G" && ls Incr-* | sort -t- -k2,2n))
+
+# Go's compress/lzw must read the LZW deltas as etcd-backup-restore would
+# (checked when a Go toolchain is at hand)
+if command -v go >/dev/null 2>&1; then
+    mkdir -p "$T/golzw"
+    cat >"$T/golzw/main.go" <<'GO'
+package main
+
+import (
+	"compress/lzw"
+	"io"
+	"os"
+)
+
+func main() {
+	r := lzw.NewReader(os.Stdin, lzw.LSB, 8)
+	if _, err := io.Copy(os.Stdout, r); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+    check "Go's compress/lzw reads the .Z delta" sh -c "cd '$T/golzw' && GO111MODULE=off go run main.go <'$G/${D[2]}' >'$T/golzw.out'"
+    check "and finds its SHA-256 after the JSON" python3 -c "
+import hashlib, sys
+b = open('$T/golzw.out', 'rb').read()
+sys.exit(hashlib.sha256(b[:-32]).digest() != b[-32:])"
+fi
+
+"$EDR" keygen -o "$T/k" >/dev/null
+REPO=(--repo "$T/repo" --cluster g)
+gunzip -c "$G/$FULL" >"$T/full-plain.db"
+check "the full snapshot imports" "$EDR" import "$T/full-plain.db" "${REPO[@]}" --recipient "$T/k.pub"
+
+# damaged histories first, each on a copy of the repository holding the full backup
+cp -a "$T/repo" "$T/repo0"
+damaged() { # damaged NAME: a copy of the history in $T/$1/v2 and of the repository in $T/$1.repo
+    rm -rf "$T/$1" "$T/$1.repo"
+    mkdir -p "$T/$1"
+    cp -a "$T/gardener/v2" "$T/$1/v2"
+    cp -a "$T/repo0" "$T/$1.repo"
+}
+nothing_stored() { ! ls "$T/$1.repo/g/changes/" 2>/dev/null | grep -q .; }
+
+damaged badhash
+python3 - "$T/badhash/v2/${D[0]}" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.index(b'"value":"') + 9
+b[i] = ord("A") if b[i] != ord("A") else ord("B")
+open(p, "wb").write(b)
+PY
+expect_fail "a delta with a bad hash is refused" 9 "'${D[0]}': sha256 mismatch" \
+    "$EDR" import --from gardener "$T/badhash" --repo "$T/badhash.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored badhash
+
+damaged gap
+rm "$T/gap/v2/${D[1]}"
+expect_fail "a gap between deltas is refused" 9 "gap: revisions $((R[1] + 1))-${R[2]} .*'${D[0]}' and '${D[2]}'" \
+    "$EDR" import --from gardener "$T/gap" --repo "$T/gap.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored gap
+
+damaged overlap
+OVL=$(printf 'Incr-%08d-%08d-%d.gz' "${R[1]}" "${R[2]}" $((NOW + 9)))
+cp "$T/overlap/v2/${D[1]}" "$T/overlap/v2/$OVL"
+expect_fail "overlapping deltas are refused" 9 "overlap: '$OVL' starts at revision ${R[1]}, '${D[0]}' already holds revisions up to ${R[1]}" \
+    "$EDR" import --from gardener "$T/overlap" --repo "$T/overlap.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored overlap
+
+damaged nofull
+rm "$T/nofull/v2/$FULL"
+expect_fail "a first delta that follows no full snapshot is refused" 9 "gap: '${D[0]}' starts at revision $((R0 + 1))" \
+    "$EDR" import --from gardener "$T/nofull" --repo "$T/nofull.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored nofull
+
+damaged wrongname
+mv "$T/wrongname/v2/${D[3]}" "$T/wrongname/v2/$(printf 'Incr-%08d-%08d-%d.zlib' $((R[3] + 1)) $((R[4] + 5)) $((NOW + 4)))"
+expect_fail "a delta whose events do not match its name is refused" 9 "its events run from revision $((R[3] + 1)) to ${R[4]}" \
+    "$EDR" import --from gardener "$T/wrongname" --repo "$T/wrongname.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored wrongname
+
+# the history whole
+"$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp1.out" 2>&1
+check "import --from gardener stores the 4 deltas" grep -q "4 stored as change segments, 0 already present" "$T/imp1.out"
+"$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp2.out" 2>&1
+check "a second run stores nothing" grep -q "0 stored as change segments, 4 already present" "$T/imp2.out"
+check "verify --chain (every record read back)" "$EDR" verify --chain "${REPO[@]}" --identity "$T/k.key"
+"$EDR" list "${REPO[@]}" >"$T/list.out" 2>&1
+check "list shows the range up to the last delta" grep -q "${R[4]}" "$T/list.out"
+
+# targets: the ends, each delta's last revision, and one inside each delta
+TARGETS="$R0"
+for i in 1 2 3 4; do TARGETS="$TARGETS $(((R[i - 1] + R[i]) / 2 + 1)) ${R[i]}"; done
+PC=$((BASE_PORT + 11)) PP=$((BASE_PORT + 12))
+for r in $TARGETS; do
+    dump_rev "$EP" "$T/src-$r.txt" "$r"
+    want=$(hashkv "$EP" "$r")
+    if ! "$EDR" restore --to-revision "$r" "${REPO[@]}" --identity "$T/k.key" --name x \
+        --initial-cluster x=http://127.0.0.1:$PP --data-dir "$T/r$r" >"$T/restore-$r.out" 2>&1; then
+        not_ok "restore --to-revision $r"
+        sed 's/^/# /' "$T/restore-$r.out" | tail -5
+        continue
+    fi
+    etcd_start_dir "r$r" "$T/r$r" $PC $PP
+    if ! wait_healthy "http://127.0.0.1:$PC"; then
+        not_ok "restored etcd at $r starts"
+        tail -5 "$T/r$r-restored.log" | sed 's/^/# /'
+        etcd_kill "r$r"
+        continue
+    fi
+    got=$(hashkv "http://127.0.0.1:$PC" "$r")
+    dump_rev "http://127.0.0.1:$PC" "$T/got-$r.txt" "$r"
+    now=$(etcdctl --endpoints "http://127.0.0.1:$PC" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+    if [ "$got" = "$want" ] && [ "$now" = "$r" ] && cmp -s "$T/src-$r.txt" "$T/got-$r.txt"; then
+        ok "restore --to-revision $r: revision, hashkv and keys equal the source's"
+    else
+        not_ok "restore --to-revision $r: revision $now, hashkv $got (want $want)"
+        diff "$T/src-$r.txt" "$T/got-$r.txt" | head -5 | sed 's/^/# /'
+    fi
+    etcd_stop "r$r"
+done
+
+done_testing
