@@ -141,6 +141,16 @@ check_fields(const struct edr_manifest *m, char *why, size_t n)
          sizeof(((struct edr_manifest *)0)->etcd_version)},
         {"compression.algorithm", offsetof(struct edr_manifest, compression),
          sizeof(((struct edr_manifest *)0)->compression)},
+        {"origin.tool", offsetof(struct edr_manifest, origin.tool),
+         sizeof(((struct edr_manifest *)0)->origin.tool)},
+        {"origin.source", offsetof(struct edr_manifest, origin.source),
+         sizeof(((struct edr_manifest *)0)->origin.source)},
+        {"origin.node", offsetof(struct edr_manifest, origin.node),
+         sizeof(((struct edr_manifest *)0)->origin.node)},
+        {"origin.cluster_id", offsetof(struct edr_manifest, origin.cluster_id),
+         sizeof(((struct edr_manifest *)0)->origin.cluster_id)},
+        {"origin.token_hash", offsetof(struct edr_manifest, origin.token_hash),
+         sizeof(((struct edr_manifest *)0)->origin.token_hash)},
     };
     const struct {
         const char *name;
@@ -149,7 +159,7 @@ check_fields(const struct edr_manifest *m, char *why, size_t n)
         {"revision", (uint64_t)m->revision}, {"raft_index", m->raft_index},
         {"raft_term", m->raft_term},         {"db_size", m->db_size},
         {"stored_size", m->stored_size},     {"total_keys", m->total_keys},
-        {"key_revisions", m->key_revisions},
+        {"key_revisions", m->key_revisions}, {"origin.size", m->origin.size},
     };
     const char *bad = NULL, *field = NULL;
 
@@ -170,6 +180,10 @@ check_fields(const struct edr_manifest *m, char *why, size_t n)
         field = "db_sha256", bad = "is not 64 lower-case hex digits";
     } else if (!is_hex(m->stored_sha256, 64)) {
         field = "stored_sha256", bad = "is not 64 lower-case hex digits";
+    } else if (m->origin.sha256[0] != '\0' && !is_hex(m->origin.sha256, 64)) {
+        field = "origin.sha256", bad = "is not 64 lower-case hex digits";
+    } else if (m->origin.time != 0 && !time_ok(m->origin.time)) {
+        field = "origin.time", bad = "is out of range";
     } else if (m->nrecipients < 0 || m->nrecipients > EDR_MANIFEST_MAX_RECIPIENTS) {
         field = "encryption.recipients", bad = "has too many entries";
     }
@@ -192,6 +206,45 @@ check_fields(const struct edr_manifest *m, char *why, size_t n)
         return 0;
     snprintf(why, n, "field '%s' %s", field, bad);
     return -1;
+}
+
+/* The "origin" object of an imported backup: empty strings and a zero time
+ * are left out. */
+static int
+origin_to_json(json_t *o, const struct edr_manifest_origin *g)
+{
+    const struct {
+        const char *k, *v;
+    } strs[] = {{"tool", g->tool},
+                {"source", g->source},
+                {"node", g->node},
+                {"cluster_id", g->cluster_id},
+                {"token_hash", g->token_hash},
+                {"sha256", g->sha256}};
+    json_t *x = json_object();
+    char t[32];
+
+    if (x == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (strs[i].v[0] != '\0')
+            json_object_set_new(x, strs[i].k, json_string(strs[i].v));
+    }
+    if (g->time != 0) {
+        edr_time_iso(g->time, t);
+        json_object_set_new(x, "time", json_string(t));
+    }
+    json_object_set_new(x, "size", json_integer((json_int_t)g->size));
+    if (g->metadata[0] != '\0') {
+        json_t *md = json_loads(g->metadata, 0, NULL);
+        if (!json_is_object(md)) {
+            json_decref(md);
+            json_decref(x);
+            return -1;
+        }
+        json_object_set_new(x, "metadata", md);
+    }
+    return json_object_set_new(o, "origin", x);
 }
 
 static json_t *
@@ -238,6 +291,10 @@ edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *e
         char data[96];
         snprintf(data, sizeof(data), "%s.edr", m->id);
         json_object_set_new(o, "data", json_string(data));
+    }
+    if (m->origin.tool[0] != '\0' && origin_to_json(o, &m->origin) != 0) {
+        json_decref(o);
+        return edr_err_set(err, EDR_E_INTERNAL, "unable to build manifest JSON");
     }
     s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -324,6 +381,46 @@ opt_hex64(json_t *o, const char *k, uint64_t *dst, char *why, size_t wn)
         return -1;
     }
     *dst = strtoull(buf, NULL, 16);
+    return 0;
+}
+
+/* The optional "origin" object; its fields are optional too, checked with
+ * the others by check_fields(). */
+static int
+origin_from_json(json_t *x, struct edr_manifest_origin *g, char *why, size_t wn)
+{
+    char ts[32];
+    int64_t i64;
+    int r;
+
+    if (opt_str(x, "tool", g->tool, sizeof(g->tool), why, wn) ||
+        opt_str(x, "source", g->source, sizeof(g->source), why, wn) ||
+        opt_str(x, "node", g->node, sizeof(g->node), why, wn) ||
+        opt_str(x, "cluster_id", g->cluster_id, sizeof(g->cluster_id), why, wn) ||
+        opt_str(x, "token_hash", g->token_hash, sizeof(g->token_hash), why, wn))
+        return -1;
+    if (json_object_get(x, "sha256") != NULL && get_hex(x, "sha256", g->sha256, 64) != 0) {
+        snprintf(why, wn, "field 'origin.sha256' is not 64 lower-case hex digits");
+        return -1;
+    }
+    if ((r = get_str(x, "time", ts, sizeof(ts))) != -1 &&
+        (r != 0 || edr_time_parse_iso(ts, &g->time) != 0)) {
+        snprintf(why, wn, "field 'origin.time' is not a UTC time like 2026-11-26T18:30:00Z");
+        return -1;
+    }
+    if (get_int(x, "size", &i64) == 0)
+        g->size = (uint64_t)i64;
+    if (json_is_object(json_object_get(x, "metadata"))) {
+        char *s = json_dumps(json_object_get(x, "metadata"), JSON_COMPACT | JSON_SORT_KEYS);
+        if (s == NULL || strlen(s) >= sizeof(g->metadata)) {
+            free(s);
+            snprintf(why, wn, "field 'origin.metadata' is longer than %zu bytes",
+                     sizeof(g->metadata) - 1);
+            return -1;
+        }
+        memcpy(g->metadata, s, strlen(s) + 1);
+        free(s);
+    }
     return 0;
 }
 
@@ -450,6 +547,9 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
         m->total_keys = (uint64_t)i64;
     if (get_int(o, "key_revisions", &i64) == 0)
         m->key_revisions = (uint64_t)i64;
+    v = json_object_get(o, "origin");
+    if (json_is_object(v) && origin_from_json(v, &m->origin, why, sizeof(why)) != 0)
+        goto out;
     /* the rest (negative counts and sizes) by the writer's own rules */
     check_fields(m, why, sizeof(why));
 out:

@@ -16,6 +16,21 @@
 #define EDR_MANIFEST_MAX_RECIPIENTS 32
 #define EDR_MANIFEST_MAX_SIZE (4u << 20)
 
+/* Where an imported backup came from (etcd-dr import); tool[0] == '\0' for
+ * a backup etcd-dr took itself. Written as the "origin" object only when set,
+ * so manifests of other backups are unchanged; older manifests have none. */
+struct edr_manifest_origin {
+    char tool[16];        /* "etcdctl", "k3s", "rke2", "gardener" */
+    char source[1024];    /* path, or s3://bucket/key, of the file as stored */
+    char node[256];       /* node that took it, "" unknown */
+    char cluster_id[128]; /* the tool's cluster id, "" unknown */
+    char token_hash[160]; /* k3s/RKE2 server token hash, "" unknown */
+    time_t time;          /* when the tool took it, 0 unknown */
+    uint64_t size;        /* bytes of the source as stored (zip included) */
+    char sha256[65];      /* SHA-256 of those bytes, lower-case hex */
+    char metadata[2048];  /* k3s/RKE2 .metadata file: a JSON object, compact; "" none */
+};
+
 struct edr_manifest {
     int format;
     char id[64];
@@ -39,6 +54,7 @@ struct edr_manifest {
     char recipients[EDR_MANIFEST_MAX_RECIPIENTS][17]; /* key ids */
     uint64_t total_keys;    /* pairs in all buckets (etcdctl 3.4 "total keys") */
     uint64_t key_revisions; /* entries in the mvcc key bucket */
+    struct edr_manifest_origin origin;
     /* last verification, from <id>.verify.json (not part of the manifest file) */
     int verified; /* 0 never, 1 ok, -1 failed */
     char verify_level[16];

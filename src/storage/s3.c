@@ -468,6 +468,7 @@ s3_stat(struct edr_storage *st, const char *name, struct edr_storage_stat *out, 
             out->exists = 1;
             out->size = r.clen;
             out->mtime = r.mtime;
+            memcpy(out->meta, r.meta, sizeof(out->meta));
         } else if (r.status != 404) {
             rc = edr_s3_http_error(s, &r, err);
         }

@@ -8,6 +8,7 @@
  */
 #include "storage/s3_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ req_reset(struct edr_s3_req *r)
     r->clen = 0;
     r->have_clen = 0;
     r->mtime = 0;
+    r->meta[0] = '\0';
     r->cc = CURLE_OK;
     r->curlerr[0] = '\0';
     r->upos = 0;
@@ -72,6 +74,7 @@ on_header(char *p, size_t sz, size_t n, void *ud)
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         r->etag[0] = '\0';
         r->have_clen = 0;
+        r->meta[0] = '\0';
         return len;
     }
     v = memchr(p, ':', len);
@@ -100,6 +103,21 @@ on_header(char *p, size_t sz, size_t n, void *ud)
             memcpy(tmp, v, vlen);
             tmp[vlen] = '\0';
             r->mtime = curl_getdate(tmp, NULL);
+        }
+    } else if (strncasecmp(p, "x-amz-meta-", 11) == 0) {
+        /* user metadata (k3s puts its cluster id and node name there); what
+         * does not fit is left out, never cut */
+        size_t used = strlen(r->meta), nlen = (size_t)(v - p) - 11;
+        while (nlen > 0 && (p[11 + nlen - 1] == ':' || p[11 + nlen - 1] == ' '))
+            nlen--;
+        if (used + nlen + vlen + 3 <= sizeof(r->meta)) {
+            for (size_t i = 0; i < nlen; i++)
+                r->meta[used++] = (char)tolower((unsigned char)p[11 + i]);
+            r->meta[used++] = '=';
+            memcpy(r->meta + used, v, vlen);
+            used += vlen;
+            r->meta[used++] = '\n';
+            r->meta[used] = '\0';
         }
     }
     return len;

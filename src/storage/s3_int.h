@@ -71,6 +71,7 @@ struct edr_s3_req {
     uint64_t clen;
     int have_clen;
     time_t mtime;
+    char meta[512]; /* x-amz-meta-* headers as "name=value\n" lines, names lower-case */
     CURLcode cc;
     char curlerr[CURL_ERROR_SIZE];
     size_t upos; /* upload position */

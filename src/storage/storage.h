@@ -25,6 +25,10 @@ struct edr_storage_stat {
     int exists;
     uint64_t size;
     time_t mtime;
+    /* S3 only: the object's user metadata (x-amz-meta-NAME headers) as
+     * "name=value\n" lines, names lower-case without the prefix; "" when
+     * none or on another backend */
+    char meta[512];
 };
 
 struct edr_storage_entry {
