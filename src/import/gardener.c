@@ -5,6 +5,7 @@
  */
 #include <archive.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -76,104 +77,172 @@ edr_gardener_parse_name(const char *name, struct edr_gardener_name *n)
     return 0;
 }
 
-static edr_rc
-too_big(const char *what, struct edr_err *err)
-{
-    return edr_err_set(err, EDR_E_INTEGRITY, "'%s': more than %u MiB once decompressed", what,
-                       EDR_GARDENER_DELTA_MAX >> 20);
-}
+/*
+ * The reader: compressed bytes pulled from the caller, plain bytes pulled by
+ * the caller. gzip through libarchive (raw format, gzip filter only), zlib
+ * through zlib's inflate, LZW by the decoder below.
+ */
+#define LZW_CLEAR 256
+#define LZW_END 257
+#define LZW_MAXW 12
+#define LZW_NONE 0xffff
 
-static edr_rc
-gunzip(const uint8_t *in, size_t len, struct edr_buf *out, const char *what, struct edr_err *err)
-{
-    struct archive *a = archive_read_new();
-    struct archive_entry *e;
-    uint8_t chunk[65536];
-    la_ssize_t n;
-    edr_rc rc = EDR_OK;
+struct lzw {
+    uint32_t bits, nbits, width, next, prev;
+    uint16_t prefix[1 << LZW_MAXW];
+    uint8_t suffix[1 << LZW_MAXW];
+    uint8_t stack[(1 << LZW_MAXW) + 1]; /* a string, last byte at the bottom */
+    size_t sp;
+    int ended;
+};
 
-    if (a == NULL)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    /* the raw format and only the gzip filter: anything else is refused */
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_raw(a);
-    if (len < 2 || in[0] != 0x1f || in[1] != 0x8b) {
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': not gzip data", what);
-        goto out;
-    }
-    if (archive_read_open_memory(a, in, len) != ARCHIVE_OK ||
-        archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
-                         archive_error_string(a) ? archive_error_string(a) : "unreadable header");
-        goto out;
-    }
-    if (archive_read_next_header(a, &e) != ARCHIVE_OK) {
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
-                         archive_error_string(a));
-        goto out;
-    }
-    while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
-        if (out->len + (size_t)n > EDR_GARDENER_DELTA_MAX) {
-            rc = too_big(what, err);
-            goto out;
-        }
-        if (edr_buf_add(out, chunk, (size_t)n) != 0) {
-            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-            goto out;
-        }
-    }
-    if (n < 0)
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
-                         archive_error_string(a));
-out:
-    archive_read_free(a);
-    return rc;
-}
-
-static edr_rc
-unzlib(const uint8_t *in, size_t len, struct edr_buf *out, const char *what, struct edr_err *err)
-{
+struct edr_gardener_reader {
+    enum edr_gardener_comp comp;
+    edr_gardener_pull_fn pull;
+    void *ud;
+    char what[512];
+    uint8_t in[1 << 16];
+    size_t in_pos, in_len;
+    int in_eof;
+    struct edr_err pull_err; /* the pull's failure, seen through libarchive */
+    edr_rc pull_rc;
+    struct archive *ar;
     z_stream z;
-    uint8_t chunk[65536];
-    int zr = Z_OK;
-    edr_rc rc = EDR_OK;
+    int z_live, z_end;
+    struct lzw *lzw;
+};
 
-    memset(&z, 0, sizeof(z));
-    if (inflateInit(&z) != Z_OK)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    z.next_in = (Bytef *)(uintptr_t)in;
-    while (zr != Z_STREAM_END) {
-        size_t have;
-        /* feed at most 1 GiB at a time: avail_in is 32 bits */
-        if (z.avail_in == 0 && (size_t)(z.next_in - in) < len) {
-            size_t left = len - (size_t)(z.next_in - in);
-            z.avail_in = (uInt)(left > (1u << 30) ? 1u << 30 : left);
-        }
-        z.next_out = chunk;
-        z.avail_out = sizeof(chunk);
-        zr = inflate(&z, Z_NO_FLUSH);
-        if (zr != Z_OK && zr != Z_STREAM_END) {
-            rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged zlib data: %s", what,
-                             zr == Z_BUF_ERROR ? "unexpected end"
-                             : z.msg           ? z.msg
-                                               : "error");
-            goto out;
-        }
-        have = sizeof(chunk) - z.avail_out;
-        if (out->len + have > EDR_GARDENER_DELTA_MAX) {
-            rc = too_big(what, err);
-            goto out;
-        }
-        if (edr_buf_add(out, chunk, have) != 0) {
-            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-            goto out;
-        }
+/* More input into r->in when it is used up; 0 at the end of the input. */
+static edr_rc
+fill(struct edr_gardener_reader *r, struct edr_err *err)
+{
+    size_t got = 0;
+    edr_rc rc;
+
+    if (r->in_pos < r->in_len || r->in_eof)
+        return EDR_OK;
+    if ((rc = r->pull(r->ud, r->in, sizeof(r->in), &got, err)) != EDR_OK)
+        return rc;
+    r->in_pos = 0;
+    r->in_len = got;
+    r->in_eof = got == 0;
+    return EDR_OK;
+}
+
+static la_ssize_t
+ar_read(struct archive *a, void *ud, const void **buf)
+{
+    struct edr_gardener_reader *r = ud;
+
+    if ((r->pull_rc = fill(r, &r->pull_err)) != EDR_OK) {
+        archive_set_error(a, EIO, "%s", r->pull_err.msg);
+        return -1;
     }
-    if (z.avail_in != 0 || (size_t)(z.next_in - in) != len)
-        rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': data after the zlib stream", what);
-out:
-    inflateEnd(&z);
-    return rc;
+    *buf = r->in + r->in_pos;
+    r->in_pos = r->in_len;
+    return (la_ssize_t)(r->in_len - (size_t)((const uint8_t *)*buf - r->in));
+}
+
+edr_rc
+edr_gardener_reader_new(enum edr_gardener_comp comp, edr_gardener_pull_fn pull, void *ud,
+                        const char *what, struct edr_gardener_reader **out, struct edr_err *err)
+{
+    struct edr_gardener_reader *r = calloc(1, sizeof(*r));
+    struct archive_entry *e;
+
+    *out = NULL;
+    if (r == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    r->comp = comp;
+    r->pull = pull;
+    r->ud = ud;
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    *out = r;
+    switch (comp) {
+    case EDR_GARDENER_GZIP:
+        if ((r->ar = archive_read_new()) == NULL)
+            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        archive_read_support_filter_gzip(r->ar);
+        archive_read_support_format_raw(r->ar);
+        if (archive_read_open(r->ar, r, NULL, ar_read, NULL) != ARCHIVE_OK) {
+            if (r->pull_rc != EDR_OK) {
+                *err = r->pull_err;
+                return r->pull_rc;
+            }
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
+                               archive_error_string(r->ar));
+        }
+        /* the raw format takes anything: only gzip is asked for here */
+        if (archive_filter_code(r->ar, 0) != ARCHIVE_FILTER_GZIP)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': not gzip data", what);
+        if (archive_read_next_header(r->ar, &e) != ARCHIVE_OK)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", what,
+                               archive_error_string(r->ar));
+        break;
+    case EDR_GARDENER_ZLIB:
+        if (inflateInit(&r->z) != Z_OK)
+            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        r->z_live = 1;
+        break;
+    case EDR_GARDENER_LZW:
+        if ((r->lzw = calloc(1, sizeof(*r->lzw))) == NULL)
+            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        r->lzw->width = 9;
+        r->lzw->next = LZW_END;
+        r->lzw->prev = LZW_NONE;
+        break;
+    case EDR_GARDENER_PLAIN:
+        break;
+    }
+    return EDR_OK;
+}
+
+static edr_rc
+gz_read(struct edr_gardener_reader *r, uint8_t *buf, size_t n, size_t *got, struct edr_err *err)
+{
+    la_ssize_t k = archive_read_data(r->ar, buf, n);
+
+    if (k < 0) {
+        if (r->pull_rc != EDR_OK) {
+            *err = r->pull_err;
+            return r->pull_rc;
+        }
+        return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged gzip data: %s", r->what,
+                           archive_error_string(r->ar));
+    }
+    *got = (size_t)k;
+    return EDR_OK;
+}
+
+static edr_rc
+z_read(struct edr_gardener_reader *r, uint8_t *buf, size_t n, size_t *got, struct edr_err *err)
+{
+    edr_rc rc;
+
+    *got = 0;
+    if (n > (1u << 30))
+        n = 1u << 30; /* avail_out is 32 bits */
+    while (*got == 0 && !r->z_end) {
+        int zr;
+        if ((rc = fill(r, err)) != EDR_OK)
+            return rc;
+        if (r->in_eof)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged zlib data: unexpected end",
+                               r->what);
+        r->z.next_in = r->in + r->in_pos;
+        r->z.avail_in = (uInt)(r->in_len - r->in_pos);
+        r->z.next_out = buf;
+        r->z.avail_out = (uInt)n;
+        zr = inflate(&r->z, Z_NO_FLUSH);
+        r->in_pos = r->in_len - r->z.avail_in;
+        *got = n - r->z.avail_out;
+        if (zr == Z_STREAM_END)
+            r->z_end = 1;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged zlib data: %s", r->what,
+                               r->z.msg ? r->z.msg : "error");
+    }
+    return EDR_OK;
 }
 
 /*
@@ -183,77 +252,156 @@ out:
  * reset) defines the next table entry as the previous code's string plus the
  * first byte of this one's; the width grows by one when the next entry to
  * define reaches 2^width, up to 12 bits, after which no entry is defined
- * until a reset.
+ * until a reset. Go's reader fails on input that ends before the end code,
+ * and so does this one.
  */
-#define LZW_CLEAR 256
-#define LZW_END 257
-#define LZW_MAXW 12
-#define LZW_NONE 0xffff
-
 static edr_rc
-unlzw(const uint8_t *in, size_t len, struct edr_buf *out, const char *what, struct edr_err *err)
+lzw_code(struct edr_gardener_reader *r, struct edr_err *err)
 {
-    uint16_t prefix[1 << LZW_MAXW];
-    uint8_t suffix[1 << LZW_MAXW], stack[1 << LZW_MAXW];
-    uint32_t bits = 0, nbits = 0, width = 9, next = LZW_END, prev = LZW_NONE;
-    size_t pos = 0;
+    struct lzw *l = r->lzw;
+    uint32_t code, c;
+    edr_rc rc;
 
-    for (;;) {
-        uint32_t code, c, sp = 0;
-        uint8_t first;
-        while (nbits < width) {
-            if (pos == len)
-                return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged LZW data: unexpected end",
-                                   what);
-            bits |= (uint32_t)in[pos++] << nbits;
-            nbits += 8;
-        }
-        code = bits & ((1u << width) - 1);
-        bits >>= width;
-        nbits -= width;
-        if (code == LZW_CLEAR) {
-            width = 9;
-            next = LZW_END;
-            prev = LZW_NONE;
-            continue;
-        }
-        if (code == LZW_END)
-            break;
-        if (code > next || (code == next && prev == LZW_NONE))
-            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged LZW data: invalid code %u",
-                               what, code);
-        /* the string of code, last byte first, onto the stack */
-        c = code == next ? prev : code;
-        while (c > LZW_END) {
-            stack[sp++] = suffix[c];
-            c = prefix[c];
-        }
-        first = (uint8_t)c;
-        stack[sp++] = first;
-        if (out->len + sp + 1 > EDR_GARDENER_DELTA_MAX)
-            return too_big(what, err);
-        while (sp > 0)
-            if (edr_buf_byte(out, stack[--sp]) != 0)
-                return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-        if (code == next && edr_buf_byte(out, first) != 0) /* the string plus its own first byte */
-            return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-        if (prev != LZW_NONE) {
-            prefix[next] = (uint16_t)prev;
-            suffix[next] = first;
-        }
-        prev = code;
-        next++;
-        if (next == (1u << width)) {
-            if (width == LZW_MAXW) {
-                next--;
-                prev = LZW_NONE;
-            } else {
-                width++;
-            }
+    while (l->nbits < l->width) {
+        if ((rc = fill(r, err)) != EDR_OK)
+            return rc;
+        if (r->in_eof)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged LZW data: unexpected end",
+                               r->what);
+        l->bits |= (uint32_t)r->in[r->in_pos++] << l->nbits;
+        l->nbits += 8;
+    }
+    code = l->bits & ((1u << l->width) - 1);
+    l->bits >>= l->width;
+    l->nbits -= l->width;
+    if (code == LZW_CLEAR) {
+        l->width = 9;
+        l->next = LZW_END;
+        l->prev = LZW_NONE;
+        return EDR_OK;
+    }
+    if (code == LZW_END) {
+        l->ended = 1;
+        return EDR_OK;
+    }
+    if (code > l->next || (code == l->next && l->prev == LZW_NONE))
+        return edr_err_set(err, EDR_E_INTEGRITY, "'%s': damaged LZW data: invalid code %u", r->what,
+                           code);
+    /* the string onto the stack, last byte first; a code not defined yet
+     * (the entry this very code defines) is the previous string plus its
+     * own first byte, which goes to the bottom once known */
+    l->sp = code == l->next ? 1 : 0;
+    for (c = code == l->next ? l->prev : code; c > LZW_END; c = l->prefix[c])
+        l->stack[l->sp++] = l->suffix[c];
+    l->stack[l->sp++] = (uint8_t)c;
+    if (code == l->next)
+        l->stack[0] = (uint8_t)c;
+    if (l->prev != LZW_NONE) {
+        l->prefix[l->next] = (uint16_t)l->prev;
+        l->suffix[l->next] = (uint8_t)c;
+    }
+    l->prev = code;
+    if (++l->next == (1u << l->width)) {
+        if (l->width == LZW_MAXW) {
+            l->next--;
+            l->prev = LZW_NONE;
+        } else {
+            l->width++;
         }
     }
-    if (pos != len)
-        return edr_err_set(err, EDR_E_INTEGRITY, "'%s': data after the LZW end code", what);
+    return EDR_OK;
+}
+
+static edr_rc
+lzw_read(struct edr_gardener_reader *r, uint8_t *buf, size_t n, size_t *got, struct edr_err *err)
+{
+    struct lzw *l = r->lzw;
+    edr_rc rc;
+
+    *got = 0;
+    while (*got < n) {
+        if (l->sp > 0) {
+            buf[(*got)++] = l->stack[--l->sp];
+            continue;
+        }
+        if (l->ended)
+            break;
+        if ((rc = lzw_code(r, err)) != EDR_OK)
+            return rc;
+    }
+    if (l->ended && l->sp == 0 && *got == 0) {
+        /* after the end code: the rest of its byte is padding, no more */
+        if ((rc = fill(r, err)) != EDR_OK)
+            return rc;
+        if (!r->in_eof)
+            return edr_err_set(err, EDR_E_INTEGRITY, "'%s': data after the LZW end code", r->what);
+    }
+    return EDR_OK;
+}
+
+edr_rc
+edr_gardener_reader_read(struct edr_gardener_reader *r, void *buf, size_t n, size_t *got,
+                         struct edr_err *err)
+{
+    edr_rc rc;
+
+    *got = 0;
+    if (n == 0)
+        return EDR_OK;
+    switch (r->comp) {
+    case EDR_GARDENER_GZIP:
+        return gz_read(r, buf, n, got, err);
+    case EDR_GARDENER_ZLIB:
+        if ((rc = z_read(r, buf, n, got, err)) != EDR_OK)
+            return rc;
+        if (*got == 0 && r->z_end) {
+            if ((rc = fill(r, err)) != EDR_OK)
+                return rc;
+            if (!r->in_eof)
+                return edr_err_set(err, EDR_E_INTEGRITY, "'%s': data after the zlib stream",
+                                   r->what);
+        }
+        return EDR_OK;
+    case EDR_GARDENER_LZW:
+        return lzw_read(r, buf, n, got, err);
+    case EDR_GARDENER_PLAIN:
+        break;
+    }
+    if ((rc = fill(r, err)) != EDR_OK)
+        return rc;
+    *got = r->in_len - r->in_pos < n ? r->in_len - r->in_pos : n;
+    memcpy(buf, r->in + r->in_pos, *got);
+    r->in_pos += *got;
+    return EDR_OK;
+}
+
+void
+edr_gardener_reader_free(struct edr_gardener_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->ar != NULL)
+        archive_read_free(r->ar);
+    if (r->z_live)
+        inflateEnd(&r->z);
+    free(r->lzw);
+    free(r);
+}
+
+struct mem_src {
+    const uint8_t *p;
+    size_t left;
+};
+
+static edr_rc
+mem_pull(void *ud, void *buf, size_t n, size_t *got, struct edr_err *err)
+{
+    struct mem_src *m = ud;
+    (void)err;
+    *got = m->left < n ? m->left : n;
+    memcpy(buf, m->p, *got);
+    m->p += *got;
+    m->left -= *got;
     return EDR_OK;
 }
 
@@ -261,21 +409,30 @@ edr_rc
 edr_gardener_decompress(enum edr_gardener_comp comp, const uint8_t *in, size_t len,
                         struct edr_buf *out, const char *what, struct edr_err *err)
 {
-    switch (comp) {
-    case EDR_GARDENER_GZIP:
-        return gunzip(in, len, out, what, err);
-    case EDR_GARDENER_ZLIB:
-        return unzlib(in, len, out, what, err);
-    case EDR_GARDENER_LZW:
-        return unlzw(in, len, out, what, err);
-    case EDR_GARDENER_PLAIN:
-        break;
-    }
-    if (len > EDR_GARDENER_DELTA_MAX)
-        return too_big(what, err);
-    if (edr_buf_add(out, in, len) != 0)
-        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
-    return EDR_OK;
+    struct mem_src m = {in, len};
+    struct edr_gardener_reader *r = NULL;
+    uint8_t chunk[1 << 16];
+    size_t got;
+    edr_rc rc;
+
+    if ((rc = edr_gardener_reader_new(comp, mem_pull, &m, what, &r, err)) != EDR_OK)
+        goto out;
+    do {
+        if ((rc = edr_gardener_reader_read(r, chunk, sizeof(chunk), &got, err)) != EDR_OK)
+            goto out;
+        if (out->len + got > EDR_GARDENER_DELTA_MAX) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY, "'%s': more than %u MiB once decompressed", what,
+                             EDR_GARDENER_DELTA_MAX >> 20);
+            goto out;
+        }
+        if (edr_buf_add(out, chunk, got) != 0) {
+            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+            goto out;
+        }
+    } while (got > 0);
+out:
+    edr_gardener_reader_free(r);
+    return rc;
 }
 
 /* Go's time.Time in JSON (RFC 3339, nanoseconds optional, Z or +hh:mm) as

@@ -57,16 +57,37 @@ struct edr_gardener_name {
  * snapshot name (start above last, unknown suffix, ...). */
 int edr_gardener_parse_name(const char *name, struct edr_gardener_name *n);
 
-/* Deltas above this size (compressed or not) are refused. */
-#define EDR_GARDENER_DELTA_MAX (1024u << 20)
+/* Pulls compressed input: up to n bytes into buf, *got = 0 at its end.
+ * Errors set in err name the input. */
+typedef edr_rc (*edr_gardener_pull_fn)(void *ud, void *buf, size_t n, size_t *got,
+                                       struct edr_err *err);
 
 /*
- * Decompress a whole object into out (appended). what names it in errors:
- * EDR_E_INTEGRITY "'<what>': ..." for damaged data or more than
- * EDR_GARDENER_DELTA_MAX bytes. gzip goes through libarchive; zlib through
- * zlib (libarchive reads no RFC 1950 stream); LZW here (libarchive's compress
- * filter wants the compress(1) header and code-width rules).
+ * A decompressing reader for one object, pulling its input from pull; what
+ * names it in errors: EDR_E_INTEGRITY "'<what>': damaged gzip data: ...",
+ * "... not gzip data", "... damaged zlib data: ...", "... damaged LZW data:
+ * ...", "... data after ...", or the pull's own error. gzip goes through
+ * libarchive; zlib (RFC 1950) through zlib, as libarchive reads no zlib
+ * stream; LZW is decoded here, as libarchive's compress filter wants the
+ * compress(1) header and code-width rules, which Go's LZW does not follow.
+ * Streams of any size (full snapshots); one thread.
  */
+struct edr_gardener_reader;
+edr_rc edr_gardener_reader_new(enum edr_gardener_comp comp, edr_gardener_pull_fn pull, void *ud,
+                               const char *what, struct edr_gardener_reader **out,
+                               struct edr_err *err);
+/* Up to n plain bytes; *got = 0 at the end, once the input was checked to
+ * end there too. */
+edr_rc edr_gardener_reader_read(struct edr_gardener_reader *r, void *buf, size_t n, size_t *got,
+                                struct edr_err *err);
+void edr_gardener_reader_free(struct edr_gardener_reader *r);
+
+/* Deltas above this size once decompressed are refused. */
+#define EDR_GARDENER_DELTA_MAX (1024u << 20)
+
+/* A whole object in memory, decompressed and appended to out (a delta);
+ * errors as the reader's, or "'<what>': more than 1024 MiB once
+ * decompressed". */
 edr_rc edr_gardener_decompress(enum edr_gardener_comp comp, const uint8_t *in, size_t len,
                                struct edr_buf *out, const char *what, struct edr_err *err);
 

@@ -179,6 +179,79 @@ test_compressions(void **state)
     free(plain);
 }
 
+struct trickle {
+    const uint8_t *p;
+    size_t left, step;
+};
+
+static edr_rc
+trickle_pull(void *ud, void *buf, size_t n, size_t *got, struct edr_err *err)
+{
+    struct trickle *t = ud;
+    (void)err;
+    *got = t->left < n ? t->left : n;
+    if (*got > t->step)
+        *got = t->step;
+    memcpy(buf, t->p, *got);
+    t->p += *got;
+    t->left -= *got;
+    return EDR_OK;
+}
+
+/* The reader with input in pieces of 1 and 5 bytes, read 1 and 7 bytes at a
+ * time; then bytes after the end of the stream are refused. */
+static void
+test_reader_pieces(void **state)
+{
+    static const char *const sfx[] = {"", ".gz", ".Z", ".zlib"};
+    static const enum edr_gardener_comp comp[] = {EDR_GARDENER_PLAIN, EDR_GARDENER_GZIP,
+                                                  EDR_GARDENER_LZW, EDR_GARDENER_ZLIB};
+    size_t plen;
+    uint8_t *plain = fixture("", &plen), *got = malloc(plen + 64);
+    (void)state;
+
+    assert_non_null(got);
+    for (size_t i = 0; i < 4; i++) {
+        size_t len;
+        uint8_t *p = fixture(sfx[i], &len), *longer = malloc(len + 1);
+        assert_non_null(longer);
+        for (size_t step = 1; step <= 5; step += 4) {
+            struct trickle t = {p, len, step};
+            struct edr_gardener_reader *r = NULL;
+            struct edr_err err;
+            size_t n = 0, k;
+            edr_err_clear(&err);
+            assert_int_equal(edr_gardener_reader_new(comp[i], trickle_pull, &t, "f", &r, &err),
+                             EDR_OK);
+            do {
+                assert_int_equal(edr_gardener_reader_read(r, got + n, step == 1 ? 1 : 7, &k, &err),
+                                 EDR_OK);
+                n += k;
+                assert_true(n <= plen);
+            } while (k > 0);
+            edr_gardener_reader_free(r);
+            assert_int_equal(n, plen);
+            assert_memory_equal(got, plain, plen);
+        }
+        if (comp[i] == EDR_GARDENER_LZW || comp[i] == EDR_GARDENER_ZLIB) {
+            struct edr_buf out = {0};
+            struct edr_err err;
+            memcpy(longer, p, len);
+            longer[len] = 0;
+            assert_int_equal(edr_gardener_decompress(comp[i], longer, len + 1, &out, "f", &err),
+                             EDR_E_INTEGRITY);
+            assert_string_equal(err.msg, comp[i] == EDR_GARDENER_LZW
+                                             ? "'f': data after the LZW end code"
+                                             : "'f': data after the zlib stream");
+            edr_buf_release(&out);
+        }
+        free(longer);
+        free(p);
+    }
+    free(got);
+    free(plain);
+}
+
 static edr_rc
 parse_json(const char *json, char *msg, size_t n)
 {
@@ -264,6 +337,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_compressions),
+        cmocka_unit_test(test_reader_pieces),
         cmocka_unit_test(test_damaged),
     };
     edr_log_setup(EDR_LOG_ERROR, 0);
