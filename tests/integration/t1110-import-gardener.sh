@@ -161,18 +161,27 @@ fi
 
 "$EDR" keygen -o "$T/k" >/dev/null
 REPO=(--repo "$T/repo" --cluster g)
-gunzip -c "$G/$FULL" >"$T/full-plain.db"
-check "the full snapshot imports" "$EDR" import "$T/full-plain.db" "${REPO[@]}" --recipient "$T/k.pub"
 
-# damaged histories first, each on a copy of the repository holding the full backup
-cp -a "$T/repo" "$T/repo0"
-damaged() { # damaged NAME: a copy of the history in $T/$1/v2 and of the repository in $T/$1.repo
+# damaged histories first, each into a repository of its own
+damaged() { # damaged NAME: a copy of the history in $T/$1/v2, its repository $T/$1.repo
     rm -rf "$T/$1" "$T/$1.repo"
     mkdir -p "$T/$1"
     cp -a "$T/gardener/v2" "$T/$1/v2"
-    cp -a "$T/repo0" "$T/$1.repo"
 }
-nothing_stored() { ! ls "$T/$1.repo/g/changes/" 2>/dev/null | grep -q .; }
+# neither a backup nor a change segment (list would show either)
+nothing_stored() { ! find "$T/$1.repo" -name '*.json' 2>/dev/null | grep -q .; }
+
+damaged badfull
+python3 - "$T/badfull/v2/$FULL" <<'PY'
+import gzip, sys
+p = sys.argv[1]
+b = bytearray(gzip.decompress(open(p, "rb").read()))
+b[len(b) // 2] ^= 0x55
+open(p, "wb").write(gzip.compress(bytes(b)))
+PY
+expect_fail "a full snapshot with a bad trailer is refused" 9 "'$FULL': sha256 mismatch" \
+    "$EDR" import --from gardener "$T/badfull" --repo "$T/badfull.repo" --cluster g --recipient "$T/k.pub"
+check "nothing of it is stored" nothing_stored badfull
 
 damaged badhash
 python3 - "$T/badhash/v2/${D[0]}" <<'PY'
@@ -213,10 +222,23 @@ expect_fail "a delta whose events do not match its name is refused" 9 "its event
 check "nothing of it is stored" nothing_stored wrongname
 
 # the history whole
-"$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp1.out" 2>&1
-check "import --from gardener stores the 4 deltas" grep -q "4 stored as change segments, 0 already present" "$T/imp1.out"
+"$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp1.out" 2>"$T/imp1.err"
+sed 's/^/# /' "$T/imp1.out"
+check "import --from gardener imports the full snapshot and the 4 deltas" \
+    test "$(grep -c ' imported ' "$T/imp1.out")" = 5
+check "the backup keeps Gardener's time and origin" python3 - "$T/repo/g" "$NOW" "$FULL" <<'PY'
+import glob, json, sys
+m = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json") if not f.endswith(".verify.json")]
+assert len(m) == 1, m
+o = m[0]["origin"]
+assert o["tool"] == "gardener", o
+assert o["source"].endswith("/v2/" + sys.argv[3]), o
+import datetime
+want = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+assert o["time"] == want, (o["time"], want)
+PY
 "$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp2.out" 2>&1
-check "a second run stores nothing" grep -q "0 stored as change segments, 4 already present" "$T/imp2.out"
+check "a second run stores nothing" test "$(grep -c ' already imported ' "$T/imp2.out")" = 5
 check "verify --chain (every record read back)" "$EDR" verify --chain "${REPO[@]}" --identity "$T/k.key"
 "$EDR" list "${REPO[@]}" >"$T/list.out" 2>&1
 check "list shows the range up to the last delta" grep -q "${R[4]}" "$T/list.out"
