@@ -13,7 +13,7 @@
 # Damaged histories (a delta with a bad hash, a gap, an overlap, a first delta
 # that follows no full snapshot) are refused with one line naming the file,
 # and no change segment is stored.
-BASE_PORT=25100
+BASE_PORT=25300
 . "$(dirname "$0")/lib.sh"
 require_etcd
 
@@ -242,6 +242,47 @@ check "a second run stores nothing" test "$(grep -c ' already imported ' "$T/imp
 check "verify --chain (every record read back)" "$EDR" verify --chain "${REPO[@]}" --identity "$T/k.key"
 "$EDR" list "${REPO[@]}" >"$T/list.out" 2>&1
 check "list shows the range up to the last delta" grep -q "${R[4]}" "$T/list.out"
+
+# the same history in S3 (s3rver behind the project's front): the same
+# backup and the same change records
+. "$SRCDIR/tests/integration/s3/lib-s3.sh"
+if s3_require; then
+    S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 30)) S3_BUCKETS=bkt
+    trap 's3_stop; cleanup' EXIT
+    if s3_start; then
+        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
+        export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+        S3=(--s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
+        up=0
+        for f in "$G"/*; do
+            node "$SRCDIR/tests/integration/s3/s3req.js" PUT "$S3_EP/bkt/shoot--a/v2/$(basename "$f")" "$f" \
+                >/dev/null 2>&1 || up=1
+        done
+        check "the history is uploaded to S3" test $up = 0
+        RS=(--repo "$T/repo" --cluster gs3 --recipient "$T/k.pub")
+        "$EDR" import --from gardener s3://bkt/shoot--a "${S3[@]}" "${RS[@]}" --json >"$T/s3.json" 2>"$T/s3.err"
+        check "import --from gardener s3://bkt/shoot--a imports the 5 snapshots" python3 - "$T/s3.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert [x["result"] for x in r] == ["imported"] * 5, r
+assert r[0]["source"].startswith("s3://bkt/shoot--a/v2/Full-"), r[0]
+PY
+        check "the same change records as the local import" python3 - "$T/repo" <<'PY'
+import glob, json, sys
+def recs(c):
+    return sorted((j["first_revision"], j["records_sha256"]) for j in
+                  (json.load(open(f)) for f in glob.glob("%s/%s/changes/*.json" % (sys.argv[1], c))))
+a, b = recs("g"), recs("gs3")
+assert len(a) == 4 and a == b, (a, b)
+PY
+        check "verify --chain of the S3 import" "$EDR" verify --chain --repo "$T/repo" --cluster gs3 --identity "$T/k.key"
+    else
+        not_ok "s3rver did not start: $S3_WHY"
+    fi
+    s3_stop
+else
+    if [ -n "${CI:-}" ]; then not_ok "S3 part: $S3_WHY"; else skip "S3 part: $S3_WHY"; fi
+fi
 
 # targets: the ends, each delta's last revision, and one inside each delta
 TARGETS="$R0"
