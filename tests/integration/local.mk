@@ -19,6 +19,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t1000-pitr.sh \
 	tests/integration/t1010-diff.sh \
 	tests/integration/t1050-k8s-view.sh \
+	tests/integration/t1100-import-tools.sh \
 	tests/integration/t1110-import-gardener.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of

@@ -4,10 +4,11 @@
 // vectors by selftest.js), so that a test can look at the server the way any
 // S3 client would, e.g. ListMultipartUploads through the signature-checking front.
 //
-// Usage: node s3req.js METHOD URL [BODY_FILE]
+// Usage: node s3req.js [-H 'NAME: VALUE']... METHOD URL [BODY_FILE]
 //        node s3req.js --uploads ENDPOINT BUCKET [PREFIX]
 // The first form prints the answer's body and exits 0 for a 2xx status, 1
-// otherwise (the status goes to stderr). The second lists the bucket's open
+// otherwise (the status goes to stderr); each -H adds a signed header (say,
+// x-amz-meta-k3s-node-name, the user metadata k3s writes with its snapshots). The second lists the bucket's open
 // multipart uploads (every page) and prints one "KEY UPLOAD_ID" line each.
 // Credentials and region: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
 'use strict';
@@ -17,7 +18,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const { sigv4 } = require('./front.js');
 
-function send(method, url, body) {
+function send(method, url, body, extra = {}) {
     const u = new URL(url);
     const qi = url.indexOf('?');
     const rawQuery = qi < 0 ? null : url.slice(qi + 1);
@@ -27,7 +28,7 @@ function send(method, url, body) {
     const scope = `${now.slice(0, 8)}/${region}/s3/aws4_request`;
     const payloadHash = crypto.createHash('sha256').update(body).digest('hex');
     const headers = {
-        host: u.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': now,
+        host: u.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': now, ...extra,
     };
     const signed = Object.keys(headers).sort();
     const sig = sigv4(method, rawPath, rawQuery, headers, signed, payloadHash, now, scope,
@@ -72,6 +73,12 @@ async function listUploads(endpoint, bucket, prefix) {
 }
 
 async function main(argv) {
+    const extra = {};
+    while (argv[0] === '-H' && argv.length >= 2) {
+        const i = argv[1].indexOf(':');
+        extra[argv[1].slice(0, i).trim().toLowerCase()] = argv[1].slice(i + 1).trim();
+        argv = argv.slice(2);
+    }
     if (argv[0] === '--uploads' && argv.length >= 3) {
         await listUploads(argv[1].replace(/\/+$/, ''), argv[2], argv[3] || '');
         return 0;
@@ -81,7 +88,7 @@ async function main(argv) {
         return 2;
     }
     const body = argv[2] ? fs.readFileSync(argv[2]) : Buffer.alloc(0);
-    const [status, text] = await send(argv[0], argv[1], body);
+    const [status, text] = await send(argv[0], argv[1], body, extra);
     process.stdout.write(text);
     process.stderr.write(`HTTP ${status}\n`);
     return status >= 200 && status < 300 ? 0 : 1;

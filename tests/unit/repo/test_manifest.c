@@ -580,6 +580,43 @@ test_optional_unknown(void **state)
     free(doc);
 }
 
+/* An imported backup's origin: written only when set, read back whole,
+ * checked like the other fields. */
+static void
+test_origin(void **state)
+{
+    struct edr_manifest m, back;
+    struct edr_err err;
+    char *json = NULL, *bad;
+    (void)state;
+
+    fill(&m);
+    assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_OK);
+    assert_null(strstr(json, "origin"));
+    free(json);
+    snprintf(m.origin.tool, sizeof(m.origin.tool), "k3s");
+    snprintf(m.origin.source, sizeof(m.origin.source),
+             "s3://b/k3s/etcd-snapshot-n1-1764000000.zip");
+    snprintf(m.origin.node, sizeof(m.origin.node), "n1");
+    snprintf(m.origin.cluster_id, sizeof(m.origin.cluster_id), "c-1");
+    snprintf(m.origin.token_hash, sizeof(m.origin.token_hash), "0f1e");
+    m.origin.time = 1764000000;
+    m.origin.size = 4096;
+    memset(m.origin.sha256, 'b', 64);
+    snprintf(m.origin.metadata, sizeof(m.origin.metadata), "{\"a\":\"1\",\"b\":\"2\"}");
+    assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_OK);
+    assert_non_null(strstr(json, "\"time\": \"2025-11-24T16:00:00Z\""));
+    assert_int_equal(edr_manifest_from_json(json, strlen(json), "m", &back, &err), EDR_OK);
+    assert_same(&m, &back);
+    assert_memory_equal(&m.origin, &back.origin, sizeof(m.origin));
+    bad = strstr(json, "bbbb");
+    bad[0] = 'B';
+    assert_int_equal(edr_manifest_from_json(json, strlen(json), "m", &back, &err), EDR_E_INTEGRITY);
+    assert_string_equal(err.msg, "manifest 'm': field 'origin.sha256' is not 64 lower-case hex "
+                                 "digits");
+    free(json);
+}
+
 static void
 test_time(void **state)
 {
@@ -637,6 +674,7 @@ main(void)
         cmocka_unit_test(test_fuzz_find),
         cmocka_unit_test(test_write_refuses),
         cmocka_unit_test(test_optional_unknown),
+        cmocka_unit_test(test_origin),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_time_strict),
     };
