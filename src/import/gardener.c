@@ -251,8 +251,9 @@ z_read(struct edr_gardener_reader *r, uint8_t *buf, size_t n, size_t *got, struc
  * 256 resets the table, 257 ends the data. Each code after the first (of a
  * reset) defines the next table entry as the previous code's string plus the
  * first byte of this one's; the width grows by one when the next entry to
- * define reaches 2^width, up to 12 bits, after which no entry is defined
- * until a reset. Go's reader fails on input that ends before the end code,
+ * define reaches 2^width, up to 12 bits; once all 4096 codes are defined,
+ * none is added until a reset (Go's writer resets before; its reader
+ * accepts both). Go's reader fails on input that ends before the end code,
  * and so does this one.
  */
 static edr_rc
@@ -296,19 +297,15 @@ lzw_code(struct edr_gardener_reader *r, struct edr_err *err)
     l->stack[l->sp++] = (uint8_t)c;
     if (code == l->next)
         l->stack[0] = (uint8_t)c;
-    if (l->prev != LZW_NONE) {
+    /* a full table (next = 4096) stays as it is until a reset: every code
+     * up to 4095 is defined, none is added */
+    if (l->prev != LZW_NONE && l->next < (1u << LZW_MAXW)) {
         l->prefix[l->next] = (uint16_t)l->prev;
         l->suffix[l->next] = (uint8_t)c;
     }
     l->prev = code;
-    if (++l->next == (1u << l->width)) {
-        if (l->width == LZW_MAXW) {
-            l->next--;
-            l->prev = LZW_NONE;
-        } else {
-            l->width++;
-        }
-    }
+    if (l->next < (1u << LZW_MAXW) && ++l->next == (1u << l->width) && l->width < LZW_MAXW)
+        l->width++;
     return EDR_OK;
 }
 

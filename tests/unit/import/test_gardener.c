@@ -252,6 +252,37 @@ test_reader_pieces(void **state)
     free(plain);
 }
 
+/* An LZW stream that fills the table and goes on without a reset (Go's
+ * writer resets first, its reader accepts both; this file was checked with
+ * Go's reader): 15000 letters from an LCG. */
+static void
+test_lzw_table_full(void **state)
+{
+    char path[4096];
+    const char *src = getenv("EDR_SRCDIR");
+    struct edr_buf out = {0};
+    struct edr_err err;
+    uint8_t want[15000];
+    uint32_t x = 12345;
+    size_t len;
+    uint8_t *p;
+    (void)state;
+
+    snprintf(path, sizeof(path), "%s/tests/unit/import/data/lzw-table-full.Z", src ? src : "..");
+    p = tu_read_file(path, &len);
+    assert_non_null(p);
+    for (size_t i = 0; i < sizeof(want); i++) {
+        x = x * 1103515245u + 12345u;
+        want[i] = (uint8_t)(((x >> 16) & 0x3f) | 0x40);
+    }
+    edr_err_clear(&err);
+    assert_int_equal(edr_gardener_decompress(EDR_GARDENER_LZW, p, len, &out, "f", &err), EDR_OK);
+    assert_int_equal(out.len, sizeof(want));
+    assert_memory_equal(out.data, want, sizeof(want));
+    edr_buf_release(&out);
+    free(p);
+}
+
 static edr_rc
 parse_json(const char *json, char *msg, size_t n)
 {
@@ -335,9 +366,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_compressions),
-        cmocka_unit_test(test_reader_pieces),
+        cmocka_unit_test(test_names),         cmocka_unit_test(test_compressions),
+        cmocka_unit_test(test_reader_pieces), cmocka_unit_test(test_lzw_table_full),
         cmocka_unit_test(test_damaged),
     };
     edr_log_setup(EDR_LOG_ERROR, 0);
