@@ -1,18 +1,24 @@
 #!/bin/bash
 # import --from gardener: a Gardener etcd-backup-restore history built from a
-# real etcd the way etcd-backup-restore writes it (v0.37.0: a full snapshot
-# `Full-00000000-<rev>-<unix>.gz`, then delta snapshots `Incr-<start>-<last>-<unix>[.gz|.Z|.zlib]`
-# flat under <prefix>/v2/, each the JSON array of the watch events
-# `{"etcdEvent":<event>,"time":<RFC 3339>}` followed by the raw SHA-256 of the
-# array, then compressed: gzip and zlib with python's zlib, LZW the way Go's
-# compress/lzw writes it). The events are those `etcdctl watch --rev` sends,
-# which etcdctl prints with the same Go encoding Gardener uses.
-# Imported, `verify --chain` passes, a second run stores nothing, and
-# `restore --to-revision R` for revisions inside each delta and at the ends,
-# started by etcd, gives the source's `endpoint hashkv --rev R` and keys at R.
-# Damaged histories (a delta with a bad hash, a gap, an overlap, a first delta
-# that follows no full snapshot) are refused with one line naming the file,
-# and no change segment is stored.
+# real etcd the way etcd-backup-restore (v0.37.0) writes it, flat under
+# <prefix>/v2/: full snapshots `Full-00000000-<rev>-<unix>[.gz|.Z]` and delta
+# snapshots `Incr-<start>-<last>-<unix>[.gz|.Z|.zlib]`, each delta the JSON
+# array of the watch events `{"etcdEvent":<event>,"time":<RFC 3339>}` followed
+# by the raw SHA-256 of the array, then compressed (gzip and zlib with
+# python's zlib, LZW as Go's compress/lzw writes it, checked with Go's reader
+# when Go is installed). The events are those `etcdctl watch --rev` sends,
+# which etcdctl prints in the same Go encoding Gardener uses. A second full
+# snapshot is taken after writes that no delta holds (Gardener drops the
+# events it buffered when it takes a full snapshot), and the deltas restart
+# after it.
+# Imported from a directory and from an S3 prefix, `verify --chain` passes, a
+# second run stores nothing, and `restore --to-revision R` for revisions
+# inside each delta, at their ends and at both full snapshots, started by
+# etcd, gives the source's revision, `endpoint hashkv --rev R` and keys at R;
+# a revision in no snapshot is not recoverable. Damaged histories (a full
+# snapshot with a bad trailer, a delta with a bad hash, a gap, an overlap, a
+# first delta after no full snapshot, events that do not match the name) are
+# refused with one line naming the file, and nothing is stored.
 BASE_PORT=25300
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -48,30 +54,27 @@ load_keys "$EP" /base/ 100 20 || bail "load failed"
 R0=$(rev)
 ctl snapshot save "$T/full.db" >/dev/null 2>&1 || bail "snapshot save failed"
 R=("$R0")
-for p in 1 2 3 4; do
+for p in 1 2; do
     workload $p || bail "workload $p failed"
     R+=("$(rev)")
 done
-diag "full snapshot at $R0, deltas end at ${R[*]:1}"
+# a full snapshot drops the events Gardener buffered since its last delta:
+# these revisions are in no delta, and the next delta starts after it
+for i in 1 2 3; do ctl put "/between/$i" v >/dev/null; done
+R2B=$(rev)
+ctl snapshot save "$T/full2.db" >/dev/null 2>&1 || bail "snapshot save failed"
+for p in 3 4; do
+    workload $p || bail "workload $p failed"
+    R+=("$(rev)")
+done
+diag "full snapshots at $R0 and $R2B, deltas end at ${R[*]:1}"
 # every event since the snapshot, as etcdctl receives them
 timeout 5 etcdctl --endpoints "$EP" watch --prefix "" --rev $((R0 + 1)) -w json >"$T/watch.json" 2>/dev/null
 
-G="$T/gardener/v2"
-mkdir -p "$G"
-NOW=$(date +%s)
-gzip -c "$T/full.db" >"$G/$(printf 'Full-%08d-%08d-%d.gz' 0 "$R0" "$NOW")"
-# make_deltas WATCH_JSON DIR UNIX R0 R1 R2 R3 R4: one delta per range, in the
-# compressions none, gzip, LZW, zlib
-make_deltas() {
-    python3 - "$@" <<'PY'
+# gpy delta WATCH_JSON FILE LO HI: a delta of the events LO..HI;
+# gpy compress SUFFIX IN OUT: IN compressed as Gardener does for SUFFIX
+cat >"$T/gardener.py" <<'PY'
 import datetime, gzip, hashlib, json, sys, zlib
-watch, outdir, unix = sys.argv[1], sys.argv[2], int(sys.argv[3])
-bounds = [int(x) for x in sys.argv[4:]]
-events = []
-for line in open(watch):
-    line = line.strip()
-    if line.startswith("{"):
-        events += json.loads(line).get("Events") or []
 
 def lzw(data):
     # Go's compress/lzw writer, LSB first, 8-bit literals: a clear code
@@ -111,26 +114,49 @@ def lzw(data):
         out.append(acc & 255)
     return bytes(out)
 
-comps = [("", lambda d: d), (".gz", gzip.compress), (".Z", lzw), (".zlib", zlib.compress)]
+COMP = {"": lambda d: d, ".gz": gzip.compress, ".Z": lzw, ".zlib": zlib.compress}
+
+if sys.argv[1] == "compress":
+    sfx, src, dst = sys.argv[2:5]
+    open(dst, "wb").write(COMP[sfx](open(src, "rb").read()))
+    sys.exit(0)
+watch, dst, lo, hi = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+events = []
+for line in open(watch):
+    if line.strip().startswith("{"):
+        events += json.loads(line).get("Events") or []
 t0 = datetime.datetime(2026, 12, 3, 10, 0, 0, tzinfo=datetime.timezone.utc)
-for i in range(1, len(bounds)):
-    lo, hi = bounds[i - 1] + 1, bounds[i]
-    evs = [e for e in events if lo <= e["kv"]["mod_revision"] <= hi]
-    items = []
-    for e in evs:
+items = []
+for e in events:
+    if lo <= e["kv"]["mod_revision"] <= hi:
         t = t0 + datetime.timedelta(seconds=e["kv"]["mod_revision"])
         items.append('{"etcdEvent":%s,"time":"%s"}' % (json.dumps(e, separators=(",", ":")),
                                                         t.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")))
-    body = ("[" + ",".join(items) + "]").encode()
-    body += hashlib.sha256(body).digest()
-    sfx, comp = comps[(i - 1) % 4]
-    open("%s/Incr-%08d-%08d-%d%s" % (outdir, lo, hi, unix + i, sfx), "wb").write(comp(body))
+body = ("[" + ",".join(items) + "]").encode()
+body += hashlib.sha256(body).digest()
+tail = dst.rsplit("-", 1)[1]  # <unix>[.suffix]
+sfx = "." + tail.split(".", 1)[1] if "." in tail else ""
+open(dst, "wb").write(COMP[sfx](body))
 PY
-}
-make_deltas "$T/watch.json" "$G" "$NOW" "${R[@]}" || bail "making the deltas failed"
+gpy() { python3 "$T/gardener.py" "$@"; }
+
+G="$T/gardener/v2"
+mkdir -p "$G"
+NOW=$(date +%s)
+FULL=$(printf 'Full-%08d-%08d-%d.gz' 0 "$R0" "$NOW")
+FULL2=$(printf 'Full-%08d-%08d-%d.Z' 0 "$R2B" $((NOW + 10)))
+gpy compress .gz "$T/full.db" "$G/$FULL" && gpy compress .Z "$T/full2.db" "$G/$FULL2" ||
+    bail "compressing the full snapshots failed"
+# the deltas, one in each compression
+D=("$(printf 'Incr-%08d-%08d-%d' $((R0 + 1)) "${R[1]}" $((NOW + 1)))"
+    "$(printf 'Incr-%08d-%08d-%d.gz' $((R[1] + 1)) "${R[2]}" $((NOW + 2)))"
+    "$(printf 'Incr-%08d-%08d-%d.Z' $((R2B + 1)) "${R[3]}" $((NOW + 11)))"
+    "$(printf 'Incr-%08d-%08d-%d.zlib' $((R[3] + 1)) "${R[4]}" $((NOW + 12)))")
+LO=($((R0 + 1)) $((R[1] + 1)) $((R2B + 1)) $((R[3] + 1)))
+for i in 0 1 2 3; do
+    gpy delta "$T/watch.json" "$G/${D[i]}" "${LO[i]}" "${R[i + 1]}" || bail "making ${D[i]} failed"
+done
 ls "$G" | sed 's/^/# /'
-FULL=$(cd "$G" && ls Full-*)
-D=($(cd "$G" && ls Incr-* | sort -t- -k2,2n))
 
 # Go's compress/lzw must read the LZW deltas as etcd-backup-restore would
 # (checked when a Go toolchain is at hand)
@@ -197,8 +223,8 @@ expect_fail "a delta with a bad hash is refused" 9 "'${D[0]}': sha256 mismatch" 
 check "nothing of it is stored" nothing_stored badhash
 
 damaged gap
-rm "$T/gap/v2/${D[1]}"
-expect_fail "a gap between deltas is refused" 9 "gap: revisions $((R[1] + 1))-${R[2]} .*'${D[0]}' and '${D[2]}'" \
+rm "$T/gap/v2/${D[2]}"
+expect_fail "a gap between deltas is refused" 9 "gap: revisions $((R[2] + 1))-${R[3]} are in no delta snapshot, between '${D[1]}' and '${D[3]}'" \
     "$EDR" import --from gardener "$T/gap" --repo "$T/gap.repo" --cluster g --recipient "$T/k.pub"
 check "nothing of it is stored" nothing_stored gap
 
@@ -224,21 +250,22 @@ check "nothing of it is stored" nothing_stored wrongname
 # the history whole
 "$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp1.out" 2>"$T/imp1.err"
 sed 's/^/# /' "$T/imp1.out"
-check "import --from gardener imports the full snapshot and the 4 deltas" \
-    test "$(grep -c ' imported ' "$T/imp1.out")" = 5
-check "the backup keeps Gardener's time and origin" python3 - "$T/repo/g" "$NOW" "$FULL" <<'PY'
-import glob, json, sys
-m = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json") if not f.endswith(".verify.json")]
-assert len(m) == 1, m
-o = m[0]["origin"]
-assert o["tool"] == "gardener", o
-assert o["source"].endswith("/v2/" + sys.argv[3]), o
-import datetime
-want = datetime.datetime.fromtimestamp(int(sys.argv[2]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-assert o["time"] == want, (o["time"], want)
+check "import --from gardener imports the 2 full snapshots and the 4 deltas" \
+    test "$(grep -c ' imported ' "$T/imp1.out")" = 6
+check "the backups keep Gardener's time and origin" python3 - "$T/repo/g" "$NOW" "$FULL" "$FULL2" <<'PY'
+import datetime, glob, json, sys
+m = sorted((json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")
+            if not f.endswith(".verify.json")), key=lambda x: x["revision"])
+assert len(m) == 2, m
+for x, name, t in zip(m, sys.argv[3:5], (int(sys.argv[2]), int(sys.argv[2]) + 10)):
+    o = x["origin"]
+    assert o["tool"] == "gardener", o
+    assert o["source"].endswith("/v2/" + name), o
+    want = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert o["time"] == want, (o["time"], want)
 PY
 "$EDR" import --from gardener "$T/gardener" "${REPO[@]}" --recipient "$T/k.pub" >"$T/imp2.out" 2>&1
-check "a second run stores nothing" test "$(grep -c ' already imported ' "$T/imp2.out")" = 5
+check "a second run stores nothing" test "$(grep -c ' already imported ' "$T/imp2.out")" = 6
 check "verify --chain (every record read back)" "$EDR" verify --chain "${REPO[@]}" --identity "$T/k.key"
 "$EDR" list "${REPO[@]}" >"$T/list.out" 2>&1
 check "list shows the range up to the last delta" grep -q "${R[4]}" "$T/list.out"
@@ -261,10 +288,10 @@ if s3_require; then
         check "the history is uploaded to S3" test $up = 0
         RS=(--repo "$T/repo" --cluster gs3 --recipient "$T/k.pub")
         "$EDR" import --from gardener s3://bkt/shoot--a "${S3[@]}" "${RS[@]}" --json >"$T/s3.json" 2>"$T/s3.err"
-        check "import --from gardener s3://bkt/shoot--a imports the 5 snapshots" python3 - "$T/s3.json" <<'PY'
+        check "import --from gardener s3://bkt/shoot--a imports the 6 snapshots" python3 - "$T/s3.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-assert [x["result"] for x in r] == ["imported"] * 5, r
+assert [x["result"] for x in r] == ["imported"] * 6, r
 assert r[0]["source"].startswith("s3://bkt/shoot--a/v2/Full-"), r[0]
 PY
         check "the same change records as the local import" python3 - "$T/repo" <<'PY'
@@ -284,9 +311,14 @@ else
     if [ -n "${CI:-}" ]; then not_ok "S3 part: $S3_WHY"; else skip "S3 part: $S3_WHY"; fi
 fi
 
-# targets: the ends, each delta's last revision, and one inside each delta
+# targets: the ends, each delta's last revision, one inside each delta, the
+# second full snapshot; the revisions between the second delta and it are in
+# no snapshot
 TARGETS="$R0"
-for i in 1 2 3 4; do TARGETS="$TARGETS $(((R[i - 1] + R[i]) / 2 + 1)) ${R[i]}"; done
+for i in 0 1 2 3; do TARGETS="$TARGETS $(((LO[i] + R[i + 1]) / 2)) ${R[i + 1]}"; done
+TARGETS="$TARGETS $R2B"
+expect_fail "a revision in no snapshot is not recoverable" 8 "not recoverable" \
+    "$EDR" restore --to-revision $((R[2] + 1)) "${REPO[@]}" --identity "$T/k.key" --data-dir "$T/none"
 PC=$((BASE_PORT + 11)) PP=$((BASE_PORT + 12))
 for r in $TARGETS; do
     dump_rev "$EP" "$T/src-$r.txt" "$r"
