@@ -45,7 +45,6 @@ struct gobj {
     uint64_t size;
     /* deltas, after the check */
     char records_sha256[65];
-    int64_t first_ms, last_ms;
     uint64_t events;
     int chain_start;
     /* full snapshots, after the check */
