@@ -389,8 +389,7 @@ check_continuity(const struct gsrc *s, struct gobj **deltas, size_t nd, struct e
                                    "gap: revisions %" PRId64 "-%" PRId64
                                    " are in no delta snapshot, between '%s' and '%s', "
                                    "and no full snapshot ends at revision %" PRId64,
-                                   p->n.last + 1, g->n.start - 1, p->base, g->base,
-                                   g->n.start - 1);
+                                   p->n.last + 1, g->n.start - 1, p->base, g->base, g->n.start - 1);
             return edr_err_set(err, EDR_E_INTEGRITY,
                                "gap: '%s' starts at revision %" PRId64
                                " and no full snapshot ends at revision %" PRId64,
