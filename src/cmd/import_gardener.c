@@ -65,6 +65,7 @@ struct gsrc {
     struct gobj *o;
     size_t n, cap;
     size_t chunks;
+    int oom;
 };
 
 static int
@@ -76,16 +77,20 @@ on_entry(const struct edr_storage_entry *e, void *ud)
 
     memset(&g, 0, sizeof(g));
     if (strchr(rest, '/') != NULL) {
-        /* "<snapshot>/<n>": a chunk of an upload Gardener did not finish */
-        s->chunks++;
+        /* under v2/, "<snapshot>/<n>" is a chunk of an upload Gardener did
+         * not finish; anything else deeper is not Gardener's */
+        if (s->dir[0] != '\0')
+            s->chunks++;
         return 0;
     }
     if (edr_gardener_parse_name(rest, &g.n) != 0 || strlen(e->name) >= sizeof(g.name))
         return 0;
     snprintf(g.name, sizeof(g.name), "%s", e->name);
     g.size = e->size;
-    if (edr_grow(&s->o, &s->cap, s->n + 1, sizeof(*s->o)) != 0)
+    if (edr_grow(&s->o, &s->cap, s->n + 1, sizeof(*s->o)) != 0) {
+        s->oom = 1;
         return 1;
+    }
     s->o[s->n++] = g;
     return 0;
 }
@@ -494,6 +499,10 @@ edr_cmd_import_gardener(struct edr_ctx *ctx, const char *src)
         s.dir = "";
         if ((rc = s.st->ops->list(s.st, s.dir, on_entry, &s, &ctx->err)) != EDR_OK)
             goto out;
+    }
+    if (s.oom) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
     }
     if (s.n == 0) {
         rc = edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no Gardener snapshot in '%s' (v2/)", src);
