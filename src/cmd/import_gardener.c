@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,22 @@ edr_cmd_import_gardener(struct edr_ctx *ctx, const char *src)
     s.arg = src;
     s.local = strncmp(src, "s3://", 5) != 0;
     edr_cmd_storage_opts(ctx, &so);
+    if (s.local) {
+        struct stat sb;
+        int r = stat(src, &sb), e = errno;
+        if (r != 0) {
+            rc = edr_err_errno(&ctx->err, e == ENOENT ? EDR_E_NOTFOUND : EDR_E_IO, e,
+                               "unable to open '%s'", src);
+            goto out;
+        }
+        if (!S_ISDIR(sb.st_mode)) {
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "'%s' is not a directory (--from gardener reads a directory "
+                             "holding v2/, or an s3:// prefix)",
+                             src);
+            goto out;
+        }
+    }
     if ((rc = edr_backup_params_from_opts(&ctx->opts, 0, &p, &ctx->err)) != EDR_OK ||
         (rc = edr_storage_open(src, &so, 0, &s.st, &ctx->err)) != EDR_OK)
         goto out;
