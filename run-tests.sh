@@ -4,7 +4,8 @@
 # and S3 servers started on 127.0.0.1. Then the unit tests and the main
 # integration tests again with an AddressSanitizer + UndefinedBehaviorSanitizer
 # build. The main integration tests also run against etcd 3.5, 3.6 and 3.7
-# (built with Go into a cache by scripts/etcd-versions.sh). Ends with
+# (built with Go into a cache by scripts/etcd-versions.sh); the Kubernetes
+# tests run a real kube-apiserver (scripts/kube-apiserver.sh). Ends with
 # "N passed, N failed".
 #   ./run-tests.sh                 everything
 #   ./run-tests.sh --quick         unit tests only (no servers)
@@ -24,6 +25,10 @@ fi
 # (scripts/etcd-versions.sh); a version that does not build fails its tests
 if [ "$quick" -eq 0 ]; then
     "$top/scripts/etcd-versions.sh" || echo "# some etcd versions did not build: their tests will fail"
+    # a reference kube-apiserver for the Kubernetes tests (t102x), cached likewise
+    # (scripts/kube-apiserver.sh; the first build takes about 6 minutes on 2 cores)
+    "$top/scripts/kube-apiserver.sh" >/dev/null ||
+        echo "# kube-apiserver did not build: the Kubernetes tests will fail"
 fi
 
 passed=0
@@ -48,7 +53,8 @@ tests/integration/t0130-backup-interrupted.sh tests/integration/t0200-restore.sh
 tests/integration/t0210-restore-bad-input.sh tests/integration/t0300-verify-inspect.sh \
 tests/integration/t0510-s3-backup.sh tests/integration/t0520-s3-tls-vhost-token.sh \
 tests/integration/t0600-schedule.sh tests/integration/t0700-restore-etcd-checks.sh \
-tests/integration/t1000-pitr.sh"
+tests/integration/t1000-pitr.sh tests/integration/t1021-k8s-view.sh \
+tests/integration/t1022-k8s-encryption.sh"
 build="$top/build"
 if ! "$top/scripts/build.sh" "$build"; then
     echo "build failed"

@@ -3,6 +3,7 @@
 dist_man_MANS += man/etcd-dr.1 man/etcd-dr.conf.5 man/etcd-dr-format.5
 EXTRA_DIST += \
 	doc/design-notes.md doc/etcd-internals.md doc/etcd-observed.md doc/pitr.md \
+	doc/restore-kubernetes.md \
 	doc/README.md doc/runbooks/README.md doc/runbooks/kubeadm.md doc/runbooks/k3s-rke2.md \
 	doc/runbooks/talos.md \
 	examples/etcd-dr.conf \

@@ -4,17 +4,18 @@
 # k8s.io/kubernetes at VERSION and replaces every staging module its go.mod
 # points at ./staging/... with the published v0.MINOR.PATCH, then
 # `go build k8s.io/kubernetes/cmd/kube-apiserver`. The binary is cached in
-# ~/.cache/etcd-dr/kube-apiserver/VERSION/ with a stamp; a second run is free.
+# ${EDR_KUBE_APISERVER_CACHE:-${XDG_CACHE_HOME:-~/.cache}/etcd-dr/kube-apiserver}/VERSION/
+# with a stamp (like the etcd builds); a second run is free.
 #   scripts/kube-apiserver.sh [VERSION]     build (default: the one below)
 #   scripts/kube-apiserver.sh --dir [VERSION]   print the cache dir
 set -eu
 DEFAULT=1.34.4
 if [ "${1:-}" = --dir ]; then
-    echo "${EDR_CACHE:-$HOME/.cache/etcd-dr}/kube-apiserver/${2:-$DEFAULT}"
+    echo "${EDR_KUBE_APISERVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-dr/kube-apiserver}/${2:-$DEFAULT}"
     exit 0
 fi
 V=${1:-$DEFAULT}
-DIR=${EDR_CACHE:-$HOME/.cache/etcd-dr}/kube-apiserver/$V
+DIR=${EDR_KUBE_APISERVER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-dr/kube-apiserver}/$V
 if [ -x "$DIR/kube-apiserver" ] && [ -f "$DIR/.stamp" ]; then
     exit 0
 fi

@@ -157,6 +157,13 @@ record_cb(void *ud, const struct edr_seg_record *rec, struct edr_err *err)
     }
     if ((rc = edr_mvcc_kv_decode(rec->kv, rec->kv_len, &kv, err)) != EDR_OK)
         return edr_err_prefix(err, "revision %" PRId64, rec->rev);
+    switch (edr_restore_drop_key(r->drop, kv.key, kv.key_len, rec->type == EDR_SEG_DEL, err)) {
+    case 1: /* --drop-prefix: its sub-revision stays unused, as after a compaction */
+        r->last_rev = rec->rev;
+        return EDR_OK;
+    case -1:
+        return err->code;
+    }
     edr_put_be64(key, (uint64_t)rec->rev);
     key[8] = '_';
     edr_put_be64(key + 9, (uint64_t)r->sub);

@@ -48,6 +48,7 @@ struct edr_replay {
     size_t first, last;
     int64_t from_rev; /* the backup's revision: events at or below it are in the backup */
     int64_t to_rev;
+    struct edr_restore_drop *drop; /* --drop-prefix: events of these keys are left out */
     /* results */
     uint64_t events;
     int64_t last_rev;

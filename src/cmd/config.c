@@ -226,6 +226,21 @@ check_ints(struct check *c)
                 (long long)int_ranges[i].min, (long long)int_ranges[i].max);
     }
     {
+        /* restore's --bump-revision: a count, or auto (the repository's records) */
+        const char *v = edr_opt_str(o, EDR_O_BUMP_REVISION);
+        char loc[512], *end;
+        long long n;
+        if (v != NULL && strcmp(v, "auto") != 0) {
+            errno = 0;
+            n = strtoll(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || n < 0 || n > INT64_MAX / 4) {
+                where(c, EDR_O_BUMP_REVISION, loc, sizeof(loc));
+                problem(c, "%s: '%s' is neither a whole number from 0 to %lld nor auto", loc, v,
+                        (long long)(INT64_MAX / 4));
+            }
+        }
+    }
+    {
         const char *v = edr_opt_str(o, EDR_O_S3_PART_SIZE);
         long long n = v != NULL ? strtoll(v, NULL, 10) : 0;
         char loc[512];

@@ -611,7 +611,7 @@ import_item(struct edr_ctx *ctx, const struct edr_backup_params *p, enum tool to
     struct import_src src;
     struct edr_import_input in;
     struct edr_backup_summary sum;
-    uint8_t head[20];
+    uint8_t head[20] = {0};
     int fd = -1, already = 0;
     edr_rc rc = EDR_OK;
 
@@ -785,8 +785,6 @@ import_from(struct edr_ctx *ctx, enum tool tool, const char *arg)
     if (nsnap == 0) {
         rc =
             edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no %s snapshot in '%s'", tool_names[tool], arg);
-        if (it.n == 0)
-            goto out;
     } else if (nfailed > 0) {
         rc = edr_err_set(&ctx->err, first, "%zu of %zu snapshots in '%s' failed to import", nfailed,
                          nsnap, arg);

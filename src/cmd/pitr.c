@@ -101,6 +101,7 @@ edr_pitr_db_opts(struct edr_pitr *p, struct edr_restore_db_opts *o)
     o->append_keys = edr_replay_append_keys;
     o->lease_entries = edr_replay_lease_entries;
     o->replay_ud = &p->rp;
+    p->rp.drop = o->drop;
     o->replay_to = p->rp.to_rev;
 }
 

@@ -17,16 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bolt/bolt.h"
 #include "cmd/cmd.h"
 #include "cmd/launch.h"
 #include "cmd/pitr.h"
+#include "cmd/restore_int.h"
 #include "cmd/source.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "changes/segment.h"
+#include "mvcc/mvcc.h"
+#include "repo/manifest.h"
+#include "restore/bump.h"
 #include "restore/compat.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
@@ -78,8 +84,10 @@ struct target {
     pid_t pid;
 };
 
-static void
-expand_name(const char *tmpl, const char *name, char *out, size_t n)
+static edr_rc restore(struct edr_ctx *ctx);
+
+void
+edr_restore_expand_name(const char *tmpl, const char *name, char *out, size_t n)
 {
     const char *p = strstr(tmpl, "{name}");
 
@@ -197,30 +205,168 @@ write_archive(struct edr_ctx *ctx, const char *src_dir, const char *dst)
     return tar_rc;
 }
 
-/* When the repository holds newer backups, watchers that saw their revisions
- * would miss events after this restore unless the revision is bumped. */
-static void
-suggest_bump(struct edr_ctx *ctx, struct edr_source *src, int64_t bump)
+/* --bump-revision: absent (BUMP_NONE until the backup is seen), "auto", or
+ * a whole number (0 = no bump, also the opt-out of the default). */
+edr_rc
+edr_restore_bump_parse(struct edr_ctx *ctx, struct bump_plan *bp, int *given)
+{
+    const char *v = edr_opt_str(&ctx->opts, EDR_O_BUMP_REVISION);
+
+    memset(bp, 0, sizeof(*bp));
+    *given = v != NULL;
+    if (v == NULL)
+        return EDR_OK;
+    if (strcmp(v, "auto") == 0) {
+        bp->mode = BUMP_AUTO;
+        return EDR_OK;
+    }
+    if (edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, EDR_BUMP_MAX, &bp->bump, &ctx->err) !=
+        EDR_OK) {
+        edr_err_set(&ctx->err, EDR_E_USAGE,
+                    "invalid --bump-revision '%s' (want a whole number from 0, or auto)", v);
+        return EDR_E_USAGE;
+    }
+    bp->mode = bp->bump > 0 ? BUMP_N : BUMP_NONE;
+    return EDR_OK;
+}
+
+/*
+ * The auto bump for restoring revision `restoring` from repo: every backup
+ * (its revision at its start time) and both ends of every captured segment
+ * are the records of bump.h.
+ */
+edr_rc
+edr_restore_bump_auto(struct edr_ctx *ctx, struct edr_repo *repo, int64_t restoring,
+                      struct bump_plan *bp)
 {
     struct edr_manifest *list = NULL;
-    size_t n = 0;
-    struct edr_err e2;
-    int64_t newest = 0;
+    struct edr_segment *segs = NULL;
+    struct edr_bump_record *recs = NULL;
+    size_t nb = 0, ns = 0, n = 0;
+    struct timespec now;
+    char when[32], floor_note[64] = "";
+    edr_rc rc;
 
-    if (src->kind != EDR_SOURCE_REPO || bump > 0 ||
-        edr_repo_list(src->repo, &list, &n, &e2) != EDR_OK)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (list[i].revision > newest)
-            newest = list[i].revision;
+    if ((rc = edr_repo_list(repo, &list, &nb, &ctx->err)) != EDR_OK ||
+        (rc = edr_segment_list(repo, &segs, &ns, NULL, NULL, &ctx->err)) != EDR_OK)
+        goto out;
+    if ((recs = calloc(nb + 2 * ns + 1, sizeof(*recs))) == NULL) {
+        rc = edr_err_set(&ctx->err, EDR_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++)
+        recs[n++] =
+            (struct edr_bump_record){list[i].revision, (int64_t)list[i].started * 1000, list[i].id};
+    for (size_t i = 0; i < ns; i++) {
+        recs[n++] = (struct edr_bump_record){segs[i].first_revision, segs[i].first_time_ms, NULL};
+        recs[n++] = (struct edr_bump_record){segs[i].last_revision, segs[i].last_time_ms, NULL};
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    edr_bump_auto(recs, n, restoring, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, &bp->c);
+    bp->mode = BUMP_AUTO;
+    bp->bump = bp->c.bump;
+    bp->restoring = restoring;
+    if (bp->c.from < n) {
+        edr_time_iso((time_t)(recs[bp->c.from].time_ms / 1000), when);
+        if (recs[bp->c.from].what != NULL)
+            snprintf(bp->from, sizeof(bp->from), "backup %s at %s", recs[bp->c.from].what, when);
+        else
+            snprintf(bp->from, sizeof(bp->from), "capture at %s", when);
+    } else {
+        snprintf(bp->from, sizeof(bp->from), "the revision restored");
+    }
+    if (bp->c.margin == EDR_BUMP_FLOOR)
+        snprintf(floor_note, sizeof(floor_note), ", at least %d", EDR_BUMP_FLOOR);
+    if (bp->c.rate_observed)
+        snprintf(bp->reason, sizeof(bp->reason),
+                 "the repository saw up to %.1f writes/s and recorded the highest revision %" PRId64
+                 " s ago (2 x rate x age%s)",
+                 bp->c.rate, bp->c.gap_s, floor_note);
+    else
+        snprintf(bp->reason, sizeof(bp->reason),
+                 "the repository shows no write rate (fewer than two records in time: %d writes/s "
+                 "assumed) and recorded the highest revision %" PRId64 " s ago (2 x rate x age%s)",
+                 EDR_BUMP_DEFAULT_RATE, bp->c.gap_s, floor_note);
+out:
+    free(recs);
     free(list);
-    if (newest > src->m.revision && !ctx->quiet)
-        fprintf(
-            stderr,
-            "note: newer backups reached revision %" PRId64 " (this one: %" PRId64 "); "
-            "Kubernetes clients may have seen those revisions. Consider --bump-revision %" PRId64
-            " --mark-compacted so watchers relist.\n",
-            newest, src->m.revision, (newest - src->m.revision) * 2 + 1000);
+    free(segs);
+    return rc;
+}
+
+void
+edr_restore_bump_print(const struct edr_ctx *ctx, const struct bump_plan *bp)
+{
+    if (ctx->quiet || bp->mode != BUMP_AUTO)
+        return;
+    fprintf(stderr,
+            "bump-revision: auto%s chose %" PRId64 ": highest recorded revision %" PRId64
+            " (%s), restoring %" PRId64 ", margin %" PRId64 " because %s\n",
+            bp->by_default ? " (the default for Kubernetes data from a repository; "
+                             "--bump-revision 0 turns it off)"
+                           : "",
+            bp->bump, bp->c.highest, bp->from, bp->restoring, bp->c.margin, bp->reason);
+}
+
+json_t *
+edr_restore_bump_json(const struct bump_plan *bp, int64_t bumped_to)
+{
+    if (bp->mode == BUMP_NONE)
+        return json_pack("{s:s}", "mode", "none");
+    if (bp->mode == BUMP_N)
+        return json_pack("{s:s, s:I, s:I}", "mode", "explicit", "bump", (json_int_t)bp->bump,
+                         "revision", (json_int_t)bumped_to);
+    return json_pack("{s:s, s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:f, s:b, s:I, s:s}", "mode", "auto",
+                     "default", bp->by_default, "bump", (json_int_t)bp->bump, "revision",
+                     (json_int_t)bumped_to, "highest_recorded", (json_int_t)bp->c.highest,
+                     "highest_from", bp->from, "restoring", (json_int_t)bp->restoring, "margin",
+                     (json_int_t)bp->c.margin, "rate", bp->c.rate, "rate_observed",
+                     bp->c.rate_observed, "age_seconds", (json_int_t)bp->c.gap_s, "reason",
+                     bp->reason);
+}
+
+static json_t *
+drop_json(const struct edr_restore_drop *d)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < edr_restore_drop_n(d); i++) {
+        struct edr_restore_drop_count c;
+        edr_restore_drop_count(d, i, &c);
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "prefix",
+                                             edr_restore_drop_prefix(d, i), "keys",
+                                             (json_int_t)c.keys, "live", (json_int_t)c.live,
+                                             "revisions", (json_int_t)c.revisions));
+    }
+    return arr;
+}
+
+/* Whether any revision of the db is of a key under /registry/. */
+static int
+k8s_cb(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    struct edr_kv kv;
+    struct edr_err ignore;
+
+    (void)k;
+    (void)kl;
+    if (vl == 0 || edr_mvcc_kv_decode(v, vl, &kv, &ignore) != EDR_OK)
+        return 0;
+    if (kv.key_len >= 10 && memcmp(kv.key, "/registry/", 10) == 0) {
+        *(int *)ud = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int
+edr_restore_holds_k8s(struct edr_bolt *bolt)
+{
+    int found = 0;
+    struct edr_err ignore;
+
+    edr_bolt_foreach(bolt, "key", 3, k8s_cb, &found, &ignore);
+    return found;
 }
 
 /*
@@ -274,6 +420,14 @@ preflight(struct edr_ctx *ctx, struct edr_bolt *bolt, const struct edr_source *s
 edr_rc
 edr_cmd_restore(struct edr_ctx *ctx)
 {
+    if (edr_opt_bool(&ctx->opts, EDR_O_CHECK))
+        return edr_restore_check(ctx);
+    return restore(ctx);
+}
+
+static edr_rc
+restore(struct edr_ctx *ctx)
+{
     struct edr_restore_opts ro;
     struct edr_restore_cluster *cl = NULL;
     struct edr_source src;
@@ -281,12 +435,13 @@ edr_cmd_restore(struct edr_ctx *ctx)
     struct target *tg = NULL;
     struct edr_bolt *bolt = NULL;
     size_t nt = 0;
-    int64_t bump;
+    struct bump_plan bp;
+    struct edr_restore_drop *drop = NULL;
     struct edr_restore_db_opts dbo = {0};
     struct edr_pitr pitr;
     int pitr_asked;
     const char *ref;
-    int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED);
+    int mark = edr_opt_bool(&ctx->opts, EDR_O_MARK_COMPACTED), bump_given;
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
     int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
     int start = edr_opt_bool(&ctx->opts, EDR_O_START), done = 0;
@@ -306,11 +461,14 @@ edr_cmd_restore(struct edr_ctx *ctx)
     if (ctx->opts.nargs == 0 && !pitr_asked)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "usage: etcd-dr restore BACKUP|FILE.db [OPTIONS]");
-    if ((rc = edr_opt_int(&ctx->opts, EDR_O_BUMP_REVISION, 0, INT64_MAX / 4, &bump, &ctx->err)))
+    if ((rc = edr_restore_bump_parse(ctx, &bp, &bump_given)) != EDR_OK)
         return rc;
-    if ((bump > 0) != (mark != 0))
+    if (bp.mode == BUMP_AUTO)
+        mark = 1; /* what a bump is for: watchers from before it must relist */
+    else if ((bp.mode == BUMP_N) != (mark != 0))
         return edr_err_set(&ctx->err, EDR_E_USAGE,
-                           "--bump-revision and --mark-compacted must be given together");
+                           "--bump-revision N and --mark-compacted must be given together "
+                           "(auto implies --mark-compacted)");
     if (start && archives != NULL)
         return edr_err_set(&ctx->err, EDR_E_USAGE,
                            "--start and --output-archives exclude each other");
@@ -368,10 +526,11 @@ edr_cmd_restore(struct edr_ctx *ctx)
             snprintf(tg[i].data_dir, sizeof(tg[i].data_dir), "%s/%s", build_dir, tg[i].m->name);
             snprintf(tg[i].archive, sizeof(tg[i].archive), "%s/%s.tar.gz", archives, tg[i].m->name);
         } else {
-            expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir, sizeof(tg[i].data_dir));
+            edr_restore_expand_name(dd ? dd : def, tg[i].m->name, tg[i].data_dir,
+                                    sizeof(tg[i].data_dir));
         }
         if (wd != NULL)
-            expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
+            edr_restore_expand_name(wd, tg[i].m->name, tg[i].wal_dir, sizeof(tg[i].wal_dir));
         /* a path longer than that is a mistake, not a data dir: refused
          * before a single directory is made for it */
         if (strlen(tg[i].data_dir) > PATH_LIMIT || strlen(tg[i].wal_dir) > PATH_LIMIT ||
@@ -382,6 +541,15 @@ edr_cmd_restore(struct edr_ctx *ctx)
             goto out;
         }
         if (archives == NULL && (rc = check_target(ctx, tg[i].data_dir, force)) != EDR_OK)
+            goto out;
+    }
+    {
+        int n = 0;
+        char **pfx = edr_opt_list(&ctx->opts, EDR_O_DROP_PREFIX, &n);
+        if (n > 0)
+            rc = edr_restore_drop_new(pfx, (size_t)n, &drop, &ctx->err);
+        edr_strv_free(pfx, n);
+        if (rc != EDR_OK)
             goto out;
     }
     /* read, check and spool the snapshot next to the first target */
@@ -404,6 +572,40 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     if ((rc = preflight(ctx, bolt, &src, start, user, sizeof(user))) != EDR_OK)
         goto out;
+    /* Kubernetes clients keep watching from the revisions they saw: from a
+     * repository, which knows how far the cluster got, bump by default */
+    if (!bump_given && src.kind == EDR_SOURCE_REPO && edr_restore_holds_k8s(bolt)) {
+        bp.mode = BUMP_AUTO;
+        bp.by_default = 1;
+        mark = 1;
+    }
+    if (bp.mode == BUMP_AUTO) {
+        if (src.kind != EDR_SOURCE_REPO) {
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "--bump-revision auto needs a backup in a repository: %s has no "
+                             "record of the revisions the cluster reached after it",
+                             src.what);
+            edr_err_hint(&ctx->err,
+                         "give the bump as a number: --bump-revision N --mark-compacted");
+            goto out;
+        }
+        if ((rc = edr_restore_bump_auto(ctx, src.repo, pitr.asked ? pitr.rp.to_rev : src.m.revision,
+                                        &bp)) != EDR_OK)
+            goto out;
+        edr_restore_bump_print(ctx, &bp);
+    } else if (!bump_given && src.kind == EDR_SOURCE_REPO && !ctx->quiet) {
+        /* not Kubernetes data, but clients may have watched past this backup */
+        struct bump_plan would = bp;
+        if (edr_restore_bump_auto(ctx, src.repo, pitr.asked ? pitr.rp.to_rev : src.m.revision,
+                                  &would) != EDR_OK)
+            edr_err_clear(&ctx->err);
+        else if (would.c.highest > would.restoring)
+            fprintf(stderr,
+                    "note: the repository recorded revision %" PRId64 " (%s), this restore is at "
+                    "%" PRId64 ": watchers that saw the newer revisions miss changes unless "
+                    "--bump-revision auto raises it\n",
+                    would.c.highest, would.from, would.restoring);
+    }
     edr_bolt_close(bolt);
     bolt = NULL;
     /* the plaintext db next to the targets: an unpredictable name, and what
@@ -415,8 +617,11 @@ edr_cmd_restore(struct edr_ctx *ctx)
         prepared[0] = '\0';
         goto out;
     }
-    dbo.bump = bump;
+    dbo.bump = bp.bump;
     dbo.mark_compacted = mark;
+    if (bp.mode == BUMP_AUTO)
+        dbo.bump_floor = bp.c.highest + bp.c.margin;
+    dbo.drop = drop;
     edr_pitr_db_opts(&pitr, &dbo);
     if ((rc = edr_restore_write_db(sp.db, cl, &dbo, prepared, &ctx->err)) != EDR_OK)
         goto out;
@@ -451,7 +656,6 @@ edr_cmd_restore(struct edr_ctx *ctx)
     }
     done = 1;
     edr_spool_release(&sp);
-    suggest_bump(ctx, &src, bump);
     if (start) {
         int n = 0;
         char **urls = edr_opt_list(&ctx->opts, EDR_O_LISTEN_CLIENT_URLS, &n);
@@ -502,13 +706,15 @@ edr_cmd_restore(struct edr_ctx *ctx)
                                                  (json_int_t)tg[i].pid));
         }
         edr_restore_id_hex(cl->cluster_id, hex);
-        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:I, s:f, s:o}", "source", src.what,
+        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "source", src.what,
                                      "cluster_id", hex, "revision",
                                      (json_int_t)(pitr.asked                    ? pitr.rp.to_rev
                                                   : src.kind == EDR_SOURCE_REPO ? src.m.revision
                                                                                 : 0),
                                      "changes_replayed", (json_int_t)pitr.rp.events,
-                                     "duration_seconds", edr_now() - t0, "members", arr));
+                                     "duration_seconds", edr_now() - t0, "members", arr,
+                                     "bump_revision", edr_restore_bump_json(&bp, dbo.bumped_to),
+                                     "dropped", drop_json(drop)));
     } else if (!ctx->quiet) {
         char hex[17];
         edr_restore_id_hex(cl->cluster_id, hex);
@@ -517,6 +723,16 @@ edr_cmd_restore(struct edr_ctx *ctx)
         if (pitr.asked)
             printf("  at revision %" PRId64 " (%" PRIu64 " captured changes replayed)\n",
                    pitr.rp.to_rev, pitr.rp.events);
+        if (dbo.bumped_to > 0)
+            printf("  revision bumped to %" PRId64 " (by %" PRId64 "%s), marked compacted\n",
+                   dbo.bumped_to, bp.bump, bp.mode == BUMP_AUTO ? ", auto" : "");
+        for (size_t i = 0; i < edr_restore_drop_n(drop); i++) {
+            struct edr_restore_drop_count c;
+            edr_restore_drop_count(drop, i, &c);
+            printf("  dropped %s: %" PRIu64 " key%s (%" PRIu64 " live, %" PRIu64 " revision%s)\n",
+                   edr_restore_drop_prefix(drop, i), c.keys, c.keys == 1 ? "" : "s", c.live,
+                   c.revisions, c.revisions == 1 ? "" : "s");
+        }
         for (size_t i = 0; i < nt; i++) {
             if (archives != NULL)
                 printf("  %s: %s (unpack into the member's data dir)\n", tg[i].m->name,
@@ -554,5 +770,6 @@ out:
     edr_restore_cluster_free(cl);
     edr_source_close(&src);
     edr_pitr_release(&pitr);
+    edr_restore_drop_free(drop);
     return rc;
 }

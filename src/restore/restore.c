@@ -187,6 +187,7 @@ struct merge {
     const struct edr_restore_kv *ov; /* sorted overrides: inserted, or replacing equal keys */
     size_t n_ov, pos;
     struct edr_err *err;
+    struct edr_restore_drop *drop; /* the key bucket's: entries to leave out */
 };
 
 static int
@@ -203,6 +204,8 @@ merge_cb(void *ud, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
         if (c == 0)
             return 0; /* the source pair is replaced */
     }
+    if (m->drop != NULL && (c = edr_restore_drop_entry(m->drop, k, klen, v, vlen, m->err)) != 0)
+        return c < 0 ? -1 : 0;
     if (edr_bolt_writer_put(m->w, k, klen, v, vlen, m->err) != EDR_OK)
         return -1;
     return 0;
@@ -301,7 +304,7 @@ rev_bytes(uint8_t out[REV_KEY_LEN], int64_t main, int64_t sub)
 
 edr_rc
 edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
-                     const struct edr_restore_db_opts *o, const char *dst_db, struct edr_err *err)
+                     struct edr_restore_db_opts *o, const char *dst_db, struct edr_err *err)
 {
     static const uint8_t empty[1], off[1] = {0};
     int64_t bump = o->bump;
@@ -318,6 +321,7 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
     int do_bump = bump > 0 && o->mark_compacted;
     edr_rc rc;
 
+    o->bumped_to = 0;
     bn.err = err;
     lr.err = err;
     rc = edr_bolt_open(src_db, &b, err);
@@ -354,7 +358,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
                              (long long)bump, (long long)lr.main, (long long)bump);
             goto out;
         }
-        rev_bytes(newrev, lr.main + bump, 0);
+        o->bumped_to = lr.main + bump > o->bump_floor ? lr.main + bump : o->bump_floor;
+        rev_bytes(newrev, o->bumped_to, 0);
         key_ov[0] = (struct edr_restore_kv){newrev, REV_KEY_LEN, empty, 0};
         meta_ov[n_meta++] = (struct edr_restore_kv){(const uint8_t *)"scheduledCompactRev", 19,
                                                     newrev, REV_KEY_LEN};
@@ -377,7 +382,7 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
     if (rc != EDR_OK)
         goto out;
     for (i = 0; i < bn.n; i++) {
-        struct merge m = {w, NULL, 0, 0, err};
+        struct merge m = {w, NULL, 0, 0, err, NULL};
         const uint8_t *name = bn.name[i];
         size_t len = bn.len[i];
 
@@ -389,6 +394,8 @@ edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
         if (name_is(name, len, "members")) {
             m.ov = mem_kvs, m.n_ov = cl->n_members;
         } else {
+            if (name_is(name, len, "key"))
+                m.drop = o->drop;
             if (name_is(name, len, "meta"))
                 m.ov = meta_ov, m.n_ov = n_meta;
             else if (do_bump && name_is(name, len, "key"))

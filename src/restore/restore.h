@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "bolt/bolt.h"
 #include "restore/cluster.h"
+#include "restore/drop.h"
 
 /* What the restore command collects from its flags; NULL means the default
  * of doc/etcd-internals.md §5.1 (advertise_peer_urls: the name's URLs). */
@@ -48,8 +49,10 @@ edr_rc edr_restore_opts_cluster(const struct edr_restore_opts *o, struct edr_res
  *                   confState = {"voters":[new ids ascending],"auto_leave":false}
  *   auth            authEnabled = 0 when o->auth_off
  *   with bump > 0 && mark_compacted: key gets an empty-value entry at
- *   revision (highest main + bump, 0) and meta/scheduledCompactRev = that
- *   revision (doc/etcd-internals.md §5.5).
+ *   revision (max(highest main + bump, bump_floor), 0) and
+ *   meta/scheduledCompactRev = that revision (doc/etcd-internals.md §5.5);
+ *   with drop: the key entries of the dropped keys are left out (counted in
+ *   drop). The highest main revision is taken before dropping.
  * The buckets members, members_removed and meta (and key when bumping) are
  * created if the source lacks them; other absent buckets stay absent (etcd
  * creates them at start). Errors: EDR_E_INTEGRITY from the bolt reader (also
@@ -77,10 +80,17 @@ struct edr_restore_db_opts {
                             size_t *n, struct edr_err *err);
     void *replay_ud;
     int64_t replay_to;
+    /* --drop-prefix (NULL: none): the source's key entries it matches are
+     * left out; a replay filters its own through the same set */
+    struct edr_restore_drop *drop;
+    /* --bump-revision auto: the bumped revision is at least this (the
+     * highest recorded one plus the margin), whatever the db's highest */
+    int64_t bump_floor;
+    /* out: the revision of the bump marker (0: no bump) */
+    int64_t bumped_to;
 };
 edr_rc edr_restore_write_db(const char *src_db, const struct edr_restore_cluster *cl,
-                            const struct edr_restore_db_opts *o, const char *dst_db,
-                            struct edr_err *err);
+                            struct edr_restore_db_opts *o, const char *dst_db, struct edr_err *err);
 
 /*
  * Write the complete data dir of member_name:

@@ -18,6 +18,12 @@ INTEGRATION_TESTS = \
 	tests/integration/t0910-examples.sh \
 	tests/integration/t1000-pitr.sh \
 	tests/integration/t1010-diff.sh \
+	tests/integration/t1020-k8s-apiserver.sh \
+	tests/integration/t1021-k8s-view.sh \
+	tests/integration/t1022-k8s-encryption.sh \
+	tests/integration/t1023-k8s-bump.sh \
+	tests/integration/t1030-restore-check.sh \
+	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh \
 	tests/integration/t1100-import-tools.sh \
 	tests/integration/t1110-import-gardener.sh
@@ -51,4 +57,5 @@ VERSION_TESTS = \
 	tests/integration/etcd-3.7/t1000-pitr.sh
 TESTS += $(VERSION_TESTS)
 EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py \
+	tests/integration/lib-k8s.sh scripts/kube-apiserver.sh

@@ -74,6 +74,11 @@ expect_fail "a value that is not a number" 3 "notint.conf:10: 'keep-last' needs 
 bad range "s|^\[repo\]|[backup]\ncompress-level = 25\n[repo]|"
 expect_fail "a number out of range" 3 "range.conf:4: 'compress-level': '25' is not a whole number from 1 to 19" \
     "$EDR" config check --config "$T/range.conf"
+bad bump "s|^\[repo\]|[restore]\nbump-revision = -3\n[repo]|"
+expect_fail "a bump that is neither a count nor auto" 3 "bump.conf:4: 'bump-revision': '-3' is neither a whole number from 0 to [0-9]+ nor auto" \
+    "$EDR" config check --config "$T/bump.conf"
+bad bumpauto "s|^\[repo\]|[restore]\nbump-revision = auto\n[repo]|"
+check "bump-revision = auto is valid" "$EDR" config check --config "$T/bumpauto.conf"
 bad cron "s|^backup = .*|backup = */30 * * *|"
 expect_fail "a bad cron expression" 3 "cron.conf:8: \[schedule\] backup: cron '\*/30 \* \* \*'" \
     "$EDR" config check --config "$T/cron.conf"

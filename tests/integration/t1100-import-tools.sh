@@ -25,11 +25,11 @@ S=$T/server/db/snapshots
 mkdir -p "$S" "$T/server/db/.metadata"
 TS1=1764000000 TS2=1764018000
 load_keys "$EP" /registry/configmaps/default/a 300 >/dev/null
-ctl snapshot save "$T/s1.db" >/dev/null 2>&1 || bail "snapshot save failed"
+timeout 120 etcdctl --endpoints "$EP" snapshot save "$T/s1.db" >/dev/null 2>&1 || bail "snapshot save failed"
 cp "$T/s1.db" "$S/etcd-snapshot-node-1-$TS1"
 load_keys "$EP" /registry/secrets/kube-system/b 200 >/dev/null
 ctl put /registry/namespaces/last yes >/dev/null
-ctl snapshot save "$T/s2.db" >/dev/null 2>&1 || bail "snapshot save failed"
+timeout 120 etcdctl --endpoints "$EP" snapshot save "$T/s2.db" >/dev/null 2>&1 || bail "snapshot save failed"
 dump "$EP" "$T/src2.dump"
 etcd_stop src
 
@@ -112,7 +112,10 @@ check "no backup lists a damaged file" sh -c "! grep -l 'node-2-176410000[12]' '
 check "import --from etcdctl of one file" sh -c "'$EDR' import --from etcdctl '$T/s1.db' ${R[*]} --json >'$T/i4.json' && test \"\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"results\"][0][\"result\"])' '$T/i4.json')\" = imported"
 expect_fail "--from gardener wants a directory or an s3:// prefix" 2 "is not a directory" "$EDR" import --from gardener "$T/s1.db" "${R[@]}"
 expect_fail "an unknown tool is refused" 2 "'--from'" "$EDR" import --from velero "$T/s1.db" "${R[@]}"
-mkdir -p "$T/empty"
+mkdir -p "$T/empty" "$T/rke2"
+cp "$T/s1.db" "$T/rke2/on-demand-rke2-server-0-1764200000"
+check "import --from rke2: the node after on-demand-" sh -c "'$EDR' import --from rke2 '$T/rke2/on-demand-rke2-server-0-1764200000' --repo '$T/repo' --cluster rke2 --no-encrypt -q"
+check "origin: tool rke2, node rke2-server-0" sh -c "grep -q '\"tool\": \"rke2\"' '$T'/repo/rke2/*.json && grep -q '\"node\": \"rke2-server-0\"' '$T'/repo/rke2/*.json"
 expect_fail "a directory without k3s snapshots: exit 8" 8 "no k3s snapshot" "$EDR" import --from k3s "$T/empty" "${R[@]}"
 
 # --- the same snapshots in S3, with k3s's object metadata
