@@ -321,8 +321,7 @@ report(struct edr_ctx *ctx, const struct gsrc *s)
             json_array_append_new(a, o);
         }
         o = json_pack("{s:b, s:o}", "ok", 1, "results", a);
-        edr_cmd_print_json(o);
-        json_decref(o);
+        edr_cmd_print_json(o); /* frees it */
         return;
     }
     printf("%-48s  %-16s  %-28s  %s\n", "SOURCE", "RESULT", "STORED AS", "REVISIONS");
