@@ -26,6 +26,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh \
 	tests/integration/t1100-import-tools.sh \
+	tests/integration/t1110-import-gardener.sh \
 	tests/integration/t1120-include-files.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
