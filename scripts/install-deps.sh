@@ -7,6 +7,8 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
 libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev zlib1g-dev libssl-dev \
 libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates"
+# zsh: the completion test (t1200) checks completions/_etcd-dr with it
+PKGS="$PKGS zsh"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
