@@ -76,6 +76,8 @@ if [ ! -s "$TARBALL" ]; then
     tar -C "$T/boot" --numeric-owner -czf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL" ||
         bail "could not write $TARBALL"
     rm -rf "$T/boot"
+    # the roots of older package lists
+    find "$CACHE" -name 'bookworm-minbase-*.tar.gz' ! -path "$TARBALL" -delete
 fi
 R=$T/root
 mkdir "$R"
