@@ -25,7 +25,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t1030-restore-check.sh \
 	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh \
-	tests/integration/t1100-import-tools.sh
+	tests/integration/t1100-import-tools.sh \
+	tests/integration/t1110-import-gardener.sh \
+	tests/integration/t1120-include-files.sh
 TESTS += $(INTEGRATION_TESTS)
 # The version matrix: the main integration tests again against each etcd of
 # tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).
