@@ -13,7 +13,7 @@ FROM debian:12 AS build
 RUN apt-get update -qq && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         build-essential autoconf automake libtool pkg-config \
-        libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev libssl-dev
+        libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev zlib1g-dev libssl-dev
 WORKDIR /src
 COPY . .
 RUN ./autogen.sh && mkdir -p /obj && cd /obj && /src/configure -q --enable-werror && \
