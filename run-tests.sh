@@ -105,6 +105,30 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_DISTCHECK:-}" ]; then
     fi
 fi
 
+# tap_stage NAME SCRIPT: a test script outside 'make check' (the packaging
+# tests of tests/package/), run with the build's binary; its TAP lines are counted
+tap_stage() {
+    log="$build/$1.log"
+    EDR_BIN="$build/etcd-dr" EDR_SRCDIR="$top" EDR_BUILDDIR="$build" CI=${CI:-1} \
+        bash "$top/$2" >"$log" 2>&1
+    st=$?
+    p=$(grep '^ok ' "$log" | grep -vc '# SKIP')
+    skipped=$((skipped + $(grep '^ok ' "$log" | grep -c '# SKIP')))
+    f=$(grep -c '^not ok ' "$log")
+    grep -q '^Bail out!' "$log" && f=$((f + 1))
+    [ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" -gt 0 ]; then
+        echo "FAILED: $2 (log: $log)"
+        grep -E '^(not ok|#|Bail)' "$log" | head -40
+    fi
+}
+if [ "$quick" -eq 0 ]; then
+    # the container image's root (Debian 12 minbase, cached under ~/.cache/etcd-dr/)
+    tap_stage image tests/package/image.sh
+fi
+
 if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
     san="$top/build-san"
     if "$top/scripts/build.sh" "$san" --enable-sanitizers; then
