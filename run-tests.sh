@@ -5,8 +5,9 @@
 # integration tests again with an AddressSanitizer + UndefinedBehaviorSanitizer
 # build. The main integration tests also run against etcd 3.5, 3.6 and 3.7
 # (built with Go into a cache by scripts/etcd-versions.sh); the Kubernetes
-# tests run a real kube-apiserver (scripts/kube-apiserver.sh). Ends with
-# "N passed, N failed".
+# tests run a real kube-apiserver (scripts/kube-apiserver.sh). The Debian
+# package is built, installed, used and purged (tests/package/deb.sh). Ends
+# with "N passed, N failed".
 #   ./run-tests.sh                 everything
 #   ./run-tests.sh --quick         unit tests only (no servers)
 set -u
@@ -75,6 +76,29 @@ for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/de
     echo "---- $log"
     grep -E '^(not ok|#|Bail)' "$log" | head -40
 done
+
+# tap_stage SCRIPT LOG: run a TAP test script outside 'make check' and count
+# its results; a script that stops early (no plan) or exits non-zero without
+# a failed test counts as one failure
+tap_stage() {
+    EDR_SRCDIR="$top" bash "$1" >"$2" 2>&1
+    st=$?
+    p=$(grep -c '^ok ' "$2" | tr -d ' ')
+    s=$(grep -c '^ok .*# SKIP' "$2" | tr -d ' ')
+    f=$(grep -c '^not ok ' "$2" | tr -d ' ')
+    passed=$((passed + p - s))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    grep -E '^(not ok|Bail out!)' "$2" | sed "s|^|FAILED: $1: |"
+    if ! grep -q '^1\.\.[0-9]' "$2" || { [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+        echo "FAILED: $1 stopped early (exit $st), see $2"
+        failed=$((failed + 1))
+    fi
+    grep '^# [a-z ]*: [0-9]* s$' "$2" | sed "s|^# |# $(basename "$1"): |"
+}
+if [ "$quick" -eq 0 ]; then
+    tap_stage "$top/tests/package/deb.sh" "$build/deb.log"
+fi
 
 if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
     san="$top/build-san"

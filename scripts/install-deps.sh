@@ -1,12 +1,14 @@
 #!/bin/sh
 # Install what etcd-dr needs to build and test on Debian 12: compilers and
 # autotools, the libraries, etcd 3.4 (server and etcdctl, used by the tests
-# and the quickstart), and Node.js/npm for the S3 test server.
+# and the quickstart), Node.js/npm for the S3 test server, and debhelper,
+# devscripts and lintian to build and check the Debian package (debian/).
 # Idempotent; does nothing that is already done.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
 libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev libssl-dev \
-libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates"
+libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates \
+debhelper devscripts lintian"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
