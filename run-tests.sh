@@ -3,7 +3,8 @@
 # (cmocka), fuzz corpus replays, and integration tests against real etcd
 # and S3 servers started on 127.0.0.1. Then the unit tests and the main
 # integration tests again with an AddressSanitizer + UndefinedBehaviorSanitizer
-# build. The main integration tests also run against etcd 3.5, 3.6 and 3.7
+# build, and `make distcheck` of the committed tree (one test). The main
+# integration tests also run against etcd 3.5, 3.6 and 3.7
 # (built with Go into a cache by scripts/etcd-versions.sh); the Kubernetes
 # tests run a real kube-apiserver (scripts/kube-apiserver.sh). The Debian
 # package is built, installed, used and purged (tests/package/deb.sh). Ends
@@ -98,6 +99,32 @@ tap_stage() {
 }
 if [ "$quick" -eq 0 ]; then
     tap_stage "$top/tests/package/deb.sh" "$build/deb.log"
+fi
+
+# make distcheck from a clean tree of the committed HEAD (git archive: no
+# build products, no uncommitted files): the tarball must build out of tree,
+# pass the unit tests, install under a prefix and uninstall without leftovers.
+# One test; about 3 minutes on 2 cores.
+if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_DISTCHECK:-}" ]; then
+    dc="$top/build-distcheck"
+    chmod -R u+w "$dc" 2>/dev/null
+    rm -rf "$dc"
+    mkdir -p "$dc/src"
+    if [ -e "$top/.git" ]; then
+        git -C "$top" archive HEAD | tar -x -C "$dc/src"
+    else # a tarball: its own files are the release
+        tar -C "$top" --exclude=./build --exclude=./build-san --exclude=./build-distcheck -cf - . |
+            tar -x -C "$dc/src"
+    fi
+    if (cd "$dc/src" && autoreconf -fi && ./configure && make -j2 distcheck) >"$dc/distcheck.out" 2>&1; then
+        passed=$((passed + 1))
+        echo "distcheck: $(grep -m1 'archives ready for distribution' "$dc/distcheck.out")"
+    else
+        failed=$((failed + 1))
+        echo "FAILED: make distcheck (log: $dc/distcheck.out)"
+        grep -E '^(FAIL|ERROR):|\*\*\*|error:|ERROR:' "$dc/distcheck.out" | head -20
+        tail -15 "$dc/distcheck.out"
+    fi
 fi
 
 if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then

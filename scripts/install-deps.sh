@@ -7,8 +7,11 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
 libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev libssl-dev \
-libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates \
-debhelper devscripts lintian"
+libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates"
+# zsh: the completion test (t1200) checks completions/_etcd-dr with it
+PKGS="$PKGS zsh"
+# debhelper, devscripts, lintian: the Debian package test (tests/package/deb.sh)
+PKGS="$PKGS debhelper devscripts lintian"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/version.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "repo/repo.h"
@@ -132,8 +133,12 @@ main(int argc, char **argv)
         return argc < 2 ? EDR_E_USAGE : EDR_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("etcd-dr %s\n", EDR_VERSION);
-        return EDR_OK;
+        int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+        if (argc > 2 && !json) {
+            fprintf(stderr, "etcd-dr: error: usage: etcd-dr --version [--json]\n");
+            return EDR_E_USAGE;
+        }
+        return edr_version_print(stdout, json) == 0 ? EDR_OK : EDR_E_IO;
     }
     if (strcmp(argv[1], "help") == 0) {
         if (argc > 2 && (cmd = find_command(argv[2])) != NULL) {

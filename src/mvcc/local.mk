@@ -30,5 +30,7 @@ tests_unit_mvcc_mvcc_status_SOURCES = tests/unit/mvcc/mvcc_status.c tests/fuzz/s
 	tests/fuzz/scan_diff.h
 tests_unit_mvcc_mvcc_status_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests/fuzz
 tests_unit_mvcc_mvcc_status_LDADD = libedr.a $(DEP_LIBS)
+if INTEGRATION_TESTS
 TESTS += tests/integration/t0400-inspect-vs-etcdctl.sh
+endif
 EXTRA_DIST += tests/integration/t0400-inspect-vs-etcdctl.sh

@@ -37,8 +37,10 @@ tests_unit_storage_test_s3_LDADD = $(UNITLIBS)
 TESTS += tests/unit/storage/test_s3_sigv4 tests/unit/storage/test_s3_xml \
 	tests/unit/storage/test_s3 tests/unit/storage/test_local
 endif
+if INTEGRATION_TESTS
 TESTS += tests/integration/t0500-s3-storage.sh tests/integration/t0510-s3-backup.sh \
 	tests/integration/t0520-s3-tls-vhost-token.sh
+endif
 check_PROGRAMS += tests/fuzz/replay_s3xml
 tests_fuzz_replay_s3xml_SOURCES = tests/fuzz/fuzz_s3xml.c tests/fuzz/replay.c
 tests_fuzz_replay_s3xml_CFLAGS = $(AM_CFLAGS)

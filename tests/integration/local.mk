@@ -25,8 +25,12 @@ INTEGRATION_TESTS = \
 	tests/integration/t1030-restore-check.sh \
 	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh \
-	tests/integration/t1100-import-tools.sh
+	tests/integration/t1100-import-tools.sh \
+	tests/integration/t1200-completion.sh \
+	tests/integration/t1201-version.sh
+if INTEGRATION_TESTS
 TESTS += $(INTEGRATION_TESTS)
+endif
 # The version matrix: the main integration tests again against each etcd of
 # tests/etcd-versions besides Debian's 3.4 (scripts/etcd-versions.sh builds them).
 VERSION_TESTS = \
@@ -54,7 +58,9 @@ VERSION_TESTS = \
 	tests/integration/etcd-3.7/t0400-inspect-vs-etcdctl.sh \
 	tests/integration/etcd-3.7/t0700-restore-etcd-checks.sh \
 	tests/integration/etcd-3.7/t1000-pitr.sh
+if INTEGRATION_TESTS
 TESTS += $(VERSION_TESTS)
+endif
 EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py \
 	tests/integration/lib-k8s.sh scripts/kube-apiserver.sh

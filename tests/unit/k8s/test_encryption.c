@@ -111,7 +111,7 @@ static void
 check_object(const struct edr_buf *plain, const char *what, const char *provider)
 {
     struct edr_k8s_object o;
-    char name[64];
+    char name[512];
     json_error_t je;
     json_t *want;
 
