@@ -91,6 +91,10 @@ for f in /usr/share/man/man1/etcd-dr.1.gz /usr/share/man/man5/etcd-dr.conf.5.gz 
     /usr/share/man/man5/etcd-dr-format.5.gz; do
     check "man page $f" sh -c "zcat '$f' | grep -q '^\\.Dt '"
 done
+check "bash completion: loading it defines the completion of etcd-dr" \
+    bash -c '. /usr/share/bash-completion/completions/etcd-dr && complete -p etcd-dr'
+check "zsh completion: _etcd-dr is a #compdef etcd-dr file" \
+    grep -q '^#compdef etcd-dr' /usr/share/zsh/vendor-completions/_etcd-dr
 CONF=/etc/etcd-dr/etcd-dr.conf
 check "$CONF is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}\\n' $PKG | grep -q '^ $CONF '"
 check "$CONF has every setting commented out" \
