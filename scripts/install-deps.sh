@@ -6,7 +6,7 @@
 # Idempotent; does nothing that is already done.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
-libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev libssl-dev \
+libcurl4-openssl-dev libjansson-dev libzstd-dev libsodium-dev libarchive-dev zlib1g-dev libssl-dev \
 libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml time curl ca-certificates"
 # zsh: the completion test (t1200) checks completions/_etcd-dr with it
 PKGS="$PKGS zsh"

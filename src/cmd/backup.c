@@ -3,8 +3,9 @@
  *
  * etcd stream -> [sha256 + trailer check in the etcd client] -> progress ->
  * bbolt scan (revision, key counts) -> tar entry snapshot.db -> zstd ->
- * seal (encrypt) -> stored sha256/size -> storage writer. Nothing in
- * plaintext touches disk. The data object is published by the storage
+ * seal (encrypt) -> stored sha256/size -> storage writer; then the --include
+ * files (files.h), each read once into its own tar entry, and the manifest
+ * copy. Nothing in plaintext touches disk. The data object is published by the storage
  * writer's finish; the manifest is written after it, as the commit marker.
  * A broken stream is retried on the next healthy endpoint with a fresh
  * pipeline; whatever fails, the writer's free() discards the partial object.
@@ -173,6 +174,12 @@ edr_backup_params_from_opts(const struct edr_opts *o, int from_etcd, struct edr_
     if (p->nrecipients > EDR_SEAL_MAX_RECIPIENTS)
         return edr_err_set(err, EDR_E_USAGE, "too many recipients (%d, at most %d)", p->nrecipients,
                            EDR_SEAL_MAX_RECIPIENTS);
+    if (from_etcd) {
+        p->includes = edr_opt_list(o, EDR_O_INCLUDE, &p->nincludes);
+        if ((rc = edr_opt_int(o, EDR_O_INCLUDE_MAX_SIZE, 0, INT64_MAX, &v, err)) != EDR_OK)
+            return rc;
+        p->include_max_size = (uint64_t)v;
+    }
     p->prune = from_etcd && edr_opt_bool(o, EDR_O_PRUNE);
     if (p->prune && (rc = edr_prune_params_from_opts(o, &p->prune_params, err)) != EDR_OK)
         return rc;
@@ -185,6 +192,9 @@ edr_backup_params_release(struct edr_backup_params *p)
     edr_strv_free(p->recipients, p->nrecipients);
     p->recipients = NULL;
     p->nrecipients = 0;
+    edr_strv_free(p->includes, p->nincludes);
+    p->includes = NULL;
+    p->nincludes = 0;
 }
 
 static int
@@ -271,6 +281,11 @@ edr_backup_commit(struct edr_backup_writer *r, const uint8_t sha[32], uint64_t d
     if ((rc = edr_stream_write(r->ch.tar, sha, 32, &ctx->err)) != EDR_OK ||
         (rc = edr_tar_writer_end(r->ch.tar, &ctx->err)) != EDR_OK)
         return rc;
+    /* after the db, before the manifest copy that records their hashes */
+    if ((rc = edr_include_write(&r->inc, r->ch.tar, r->started, &ctx->err)) != EDR_OK)
+        return rc;
+    m->files = r->inc.recs;
+    m->nfiles = r->inc.n;
     edr_bolt_scan_result(r->ch.scan, &scan);
     if (!scan.valid)
         edr_warn("could not read the revision from the snapshot (%s); using the one etcd reported",
@@ -328,6 +343,7 @@ edr_backup_finish(struct edr_backup_writer *r, struct edr_storage_lock *lock,
 
     edr_progress_end(&r->progress);
     chain_free(&r->ch);
+    edr_include_close(&r->inc);
     if (lock != NULL)
         edr_repo_unlock(r->repo, lock);
     free(r->rcpt);
@@ -365,6 +381,10 @@ edr_backup_run(struct edr_ctx *ctx, const struct edr_backup_params *p,
 
     memset(&r, 0, sizeof(r));
     memset(sum, 0, sizeof(*sum));
+    /* a missing or unusable --include fails the run before anything is stored */
+    rc = edr_include_open(p->includes, p->nincludes, p->include_max_size, &r.inc, &ctx->err);
+    if (rc != EDR_OK)
+        goto out;
     if ((rc = edr_backup_prepare(ctx, p, &r, &lock, sum)) != EDR_OK)
         goto out;
     if ((rc = edr_cmd_etcd_client(ctx, &client)) != EDR_OK)
@@ -414,6 +434,7 @@ edr_backup_run(struct edr_ctx *ctx, const struct edr_backup_params *p,
     if ((rc = edr_backup_commit(&r, res.sha256, res.db_size, &m, t0)) != EDR_OK)
         goto out;
     sum->manifest = m;
+    sum->manifest.files = NULL; /* r.inc's, closed before the summary is read */
     sum->ok = 1;
 out:
     edr_etcd_client_free(client);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "cmd/files.h"
 #include "common/progress.h"
 #include "etcd/client.h"
 #include "repo/manifest.h"
@@ -33,7 +34,10 @@ struct edr_backup_params {
     /* backup only (edr_backup_params_from_opts with from_etcd) */
     int retries;
     enum edr_etcd_policy policy;
-    int prune; /* apply prune_params after a backup that succeeded */
+    int prune;       /* apply prune_params after a backup that succeeded */
+    char **includes; /* --include patterns (files.h), owned */
+    int nincludes;
+    uint64_t include_max_size;
     struct edr_prune_params prune_params;
 };
 
@@ -65,6 +69,7 @@ struct edr_backup_writer {
     struct edr_backup_chain ch;
     struct edr_progress progress;
     time_t started;
+    struct edr_include_set inc; /* the --include files, open; stored after the db */
 };
 
 /* Options, recipients, repository (created when missing), lock and the

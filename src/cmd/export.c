@@ -4,6 +4,8 @@
  * (decrypt.c writes that too, through edr_export_to). The output is written to a new hidden temp
  * file next to FILE (common/fs.h: never through a planted link), fsynced and renamed only once
  * every check passed; with -o - it goes to stdout and a failure shows in the exit status.
+ * With --files, the files kept beside the snapshot (backup --include) go into the directory -o
+ * names instead (files.h: in place only once the whole backup checked out).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/export.h"
+#include "cmd/files.h"
 #include "cmd/source.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -119,9 +122,51 @@ out:
     return rc;
 }
 
+/* export --files -o DIR */
+static edr_rc
+export_files(struct edr_ctx *ctx)
+{
+    const char *dir = edr_opt_str(&ctx->opts, EDR_O_OUTPUT);
+    struct edr_files_out *fo = NULL;
+    struct edr_read_result res;
+    struct edr_source src;
+    edr_rc rc;
+
+    if (dir == NULL || strcmp(dir, "-") == 0)
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "export --files needs -o DIR");
+    if (edr_opt_bool(&ctx->opts, EDR_O_RAW))
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "--files and --raw exclude each other");
+    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
+        return rc;
+    if (src.kind == EDR_SOURCE_DB) {
+        rc = edr_err_set(&ctx->err, EDR_E_USAGE, "'%s' is a plain snapshot: it holds no files",
+                         src.what);
+        goto out;
+    }
+    if ((rc = edr_files_out_new(dir, edr_opt_bool(&ctx->opts, EDR_O_FORCE), &fo, &ctx->err)) !=
+        EDR_OK)
+        goto out;
+    src.files = edr_files_out_hook(fo);
+    if ((rc = edr_source_read(ctx, &src, EDR_READ_NONE, NULL, &res)) != EDR_OK ||
+        (rc = edr_files_out_commit(fo, &ctx->err)) != EDR_OK)
+        goto out;
+    if (ctx->json)
+        edr_cmd_print_json(json_pack("{s:s, s:s, s:I}", "backup", src.what, "output", dir, "files",
+                                     (json_int_t)edr_files_out_count(fo)));
+    else if (!ctx->quiet)
+        fprintf(stderr, "wrote %zu file%s into %s, sha256 verified\n", edr_files_out_count(fo),
+                edr_files_out_count(fo) == 1 ? "" : "s", dir);
+out:
+    edr_files_out_free(fo);
+    edr_source_close(&src);
+    return rc;
+}
+
 edr_rc
 edr_cmd_export(struct edr_ctx *ctx)
 {
+    if (edr_opt_bool(&ctx->opts, EDR_O_FILES))
+        return export_files(ctx);
     return edr_export_to(ctx,
                          edr_opt_bool(&ctx->opts, EDR_O_RAW) ? EDR_READ_RAW : EDR_READ_SNAPSHOT);
 }

@@ -27,6 +27,7 @@
 #include "cmd/backup.h"
 #include "cmd/cmd.h"
 #include "cmd/import.h"
+#include "cmd/import_gardener.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -725,8 +726,7 @@ report_items(struct edr_ctx *ctx, const struct items *it, int ok)
                              "reason", x->reason[0] ? x->reason : NULL));
         }
         o = json_pack("{s:b, s:o}", "ok", ok, "results", a);
-        edr_cmd_print_json(o);
-        json_decref(o);
+        edr_cmd_print_json(o); /* frees it */
         return;
     }
     printf("%-40s  %-16s  %-28s  %9s  %s\n", "SOURCE", "RESULT", "BACKUP ID", "REVISION", "REASON");
@@ -765,7 +765,8 @@ import_from(struct edr_ctx *ctx, enum tool tool, const char *arg)
     } else if ((rc = collect_local(ctx, &fs, &it)) != EDR_OK) {
         goto out;
     }
-    qsort(it.v, it.n, sizeof(it.v[0]), by_name);
+    if (it.n > 1)
+        qsort(it.v, it.n, sizeof(it.v[0]), by_name);
     for (size_t i = 0; i < it.n; i++) {
         edr_err_clear(&ctx->err);
         if ((rc = edr_cmd_check_interrupted(&ctx->err)) != EDR_OK)
@@ -809,7 +810,7 @@ edr_cmd_import(struct edr_ctx *ctx)
             return import_from(ctx, (enum tool)i, ctx->opts.args[0]);
     }
     if (strcmp(from, "gardener") == 0)
-        return edr_err_set(&ctx->err, EDR_E_USAGE, "import --from gardener: not built yet");
+        return edr_cmd_import_gardener(ctx, ctx->opts.args[0]);
     return edr_err_set(&ctx->err, EDR_E_USAGE,
                        "option '--from': '%s' is not etcdctl, k3s, rke2 or gardener", from);
 }

@@ -3,7 +3,8 @@
  * newest or a given revision, read from a spooled copy with the bbolt reader.
  * With --k8s, the Kubernetes objects among them: resource, namespace, name,
  * kind, uid, size and encryption of each (src/k8s/view.h); a value that
- * cannot be read is marked, never fatal.
+ * cannot be read is marked, never fatal. With --files, the files kept beside
+ * the snapshot (backup --include) as the manifest records them.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -13,6 +14,7 @@
 
 #include "bolt/bolt.h"
 #include "cmd/cmd.h"
+#include "cmd/files.h"
 #include "cmd/source.h"
 #include "k8s/key.h"
 #include "k8s/view.h"
@@ -168,6 +170,54 @@ ls_cb(void *ud, const struct edr_kv *kv)
     return 0;
 }
 
+/* ls --files: path, size, mode, owner and SHA-256 of each kept file. */
+static edr_rc
+ls_files(struct edr_ctx *ctx)
+{
+    struct edr_source src;
+    struct edr_manifest_file *files = NULL;
+    size_t n = 0;
+    json_t *arr = NULL;
+    edr_rc rc;
+
+    if (ctx->opts.nargs > 1 || edr_opt_bool(&ctx->opts, EDR_O_K8S))
+        return edr_err_set(&ctx->err, EDR_E_USAGE, "ls --files takes no PREFIX and no --k8s");
+    if ((rc = edr_source_open(ctx, ctx->opts.args[0], &src)) != EDR_OK)
+        return rc;
+    if ((rc = edr_files_list(ctx, &src, &files, &n)) != EDR_OK)
+        goto out;
+    if (ctx->json) {
+        arr = json_array();
+        for (size_t i = 0; arr != NULL && i < n; i++) {
+            const struct edr_manifest_file *f = &files[i];
+            char mode[8];
+            snprintf(mode, sizeof(mode), "%04o", f->mode);
+            json_array_append_new(
+                arr, json_pack("{s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:s}", "path", f->path, "size",
+                               (json_int_t)f->size, "mode", mode, "uid", (json_int_t)f->uid, "gid",
+                               (json_int_t)f->gid, "owner", jtext_or_null(f->owner), "group",
+                               jtext_or_null(f->group), "sha256", f->sha256));
+        }
+        edr_cmd_print_json(arr);
+    } else {
+        printf("%-5s %-17s %10s %-16s  %s\n", "MODE", "OWNER", "SIZE", "SHA256", "PATH");
+        for (size_t i = 0; i < n; i++) {
+            const struct edr_manifest_file *f = &files[i];
+            char owner[80], uid[16], gid[16];
+            snprintf(uid, sizeof(uid), "%u", f->uid);
+            snprintf(gid, sizeof(gid), "%u", f->gid);
+            snprintf(owner, sizeof(owner), "%s:%s", f->owner[0] ? f->owner : uid,
+                     f->group[0] ? f->group : gid);
+            printf("%04o  %-17s %10" PRIu64 " %.16s  %s\n", f->mode, owner, f->size, f->sha256,
+                   f->path);
+        }
+    }
+out:
+    free(files);
+    edr_source_close(&src);
+    return rc;
+}
+
 edr_rc
 edr_cmd_ls(struct edr_ctx *ctx)
 {
@@ -178,6 +228,8 @@ edr_cmd_ls(struct edr_ctx *ctx)
     int64_t rev;
     edr_rc rc;
 
+    if (edr_opt_bool(&ctx->opts, EDR_O_FILES))
+        return ls_files(ctx);
     memset(&s, 0, sizeof(s));
     if ((rc = edr_opt_int(&ctx->opts, EDR_O_REV, 0, INT64_MAX, &rev, &ctx->err)) != EDR_OK)
         return rc;

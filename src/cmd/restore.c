@@ -22,6 +22,7 @@
 
 #include "bolt/bolt.h"
 #include "cmd/cmd.h"
+#include "cmd/files.h"
 #include "cmd/launch.h"
 #include "cmd/pitr.h"
 #include "cmd/restore_int.h"
@@ -445,6 +446,8 @@ restore(struct edr_ctx *ctx)
     int all = edr_opt_bool(&ctx->opts, EDR_O_ALL_MEMBERS);
     int force = edr_opt_bool(&ctx->opts, EDR_O_FORCE);
     int start = edr_opt_bool(&ctx->opts, EDR_O_START), done = 0;
+    const char *xfiles = edr_opt_str(&ctx->opts, EDR_O_EXTRACT_FILES);
+    struct edr_files_out *fo = NULL;
     const char *archives = edr_opt_str(&ctx->opts, EDR_O_OUTPUT_ARCHIVES);
     const char *dd = edr_opt_str(&ctx->opts, EDR_O_DATA_DIR);
     const char *wd = edr_opt_str(&ctx->opts, EDR_O_WAL_DIR);
@@ -562,6 +565,19 @@ restore(struct edr_ctx *ctx)
         ref = pitr.backup_id;
     if ((rc = edr_source_open(ctx, ref, &src)) != EDR_OK)
         goto out;
+    if (xfiles != NULL) {
+        /* written beside the snapshot's spool as it is read, in place once
+         * every member is */
+        if (src.kind == EDR_SOURCE_DB) {
+            rc = edr_err_set(&ctx->err, EDR_E_USAGE,
+                             "--extract-files: '%s' is a plain snapshot: it holds no files",
+                             src.what);
+            goto out;
+        }
+        if ((rc = edr_files_out_new(xfiles, force, &fo, &ctx->err)) != EDR_OK)
+            goto out;
+        src.files = edr_files_out_hook(fo);
+    }
     if ((rc = edr_source_spool(ctx, &src, parent, edr_opt_bool(&ctx->opts, EDR_O_SKIP_HASH_CHECK),
                                &sp)) != EDR_OK)
         goto out;
@@ -654,6 +670,8 @@ restore(struct edr_ctx *ctx)
         if (rc != EDR_OK)
             goto out;
     }
+    if (fo != NULL && (rc = edr_files_out_commit(fo, &ctx->err)) != EDR_OK)
+        goto out;
     done = 1;
     edr_spool_release(&sp);
     if (start) {
@@ -706,15 +724,16 @@ restore(struct edr_ctx *ctx)
                                                  (json_int_t)tg[i].pid));
         }
         edr_restore_id_hex(cl->cluster_id, hex);
-        edr_cmd_print_json(json_pack("{s:s, s:s, s:I, s:I, s:f, s:o, s:o, s:o}", "source", src.what,
-                                     "cluster_id", hex, "revision",
-                                     (json_int_t)(pitr.asked                    ? pitr.rp.to_rev
-                                                  : src.kind == EDR_SOURCE_REPO ? src.m.revision
-                                                                                : 0),
-                                     "changes_replayed", (json_int_t)pitr.rp.events,
-                                     "duration_seconds", edr_now() - t0, "members", arr,
-                                     "bump_revision", edr_restore_bump_json(&bp, dbo.bumped_to),
-                                     "dropped", drop_json(drop)));
+        edr_cmd_print_json(json_pack(
+            "{s:s, s:s, s:I, s:I, s:f, s:I, s:o, s:o, s:o}", "source", src.what, "cluster_id", hex,
+            "revision",
+            (json_int_t)(pitr.asked                    ? pitr.rp.to_rev
+                         : src.kind == EDR_SOURCE_REPO ? src.m.revision
+                                                       : 0),
+            "changes_replayed", (json_int_t)pitr.rp.events, "duration_seconds", edr_now() - t0,
+            "files_extracted", (json_int_t)(fo != NULL ? edr_files_out_count(fo) : 0), "members",
+            arr, "bump_revision", edr_restore_bump_json(&bp, dbo.bumped_to), "dropped",
+            drop_json(drop)));
     } else if (!ctx->quiet) {
         char hex[17];
         edr_restore_id_hex(cl->cluster_id, hex);
@@ -744,6 +763,9 @@ restore(struct edr_ctx *ctx)
             else
                 printf("    start with: %s\n", tg[i].cmdline);
         }
+        if (fo != NULL)
+            printf("  %zu kept file%s written into %s\n", edr_files_out_count(fo),
+                   edr_files_out_count(fo) == 1 ? "" : "s", xfiles);
     }
 out:
     if (rc != EDR_OK)
@@ -768,6 +790,7 @@ out:
         free(tg[i].cmdline);
     free(tg);
     edr_restore_cluster_free(cl);
+    edr_files_out_free(fo);
     edr_source_close(&src);
     edr_pitr_release(&pitr);
     edr_restore_drop_free(drop);

@@ -26,6 +26,7 @@
 #include "common/hash.h"
 #include "common/secret.h"
 #include "k8s/encryption.h"
+#include "repo/repo.h"
 #include "mvcc/mvcc.h"
 #include "restore/compat.h"
 #include "restore/fsutil.h"
@@ -145,6 +146,52 @@ check_dir(struct checks *cs, const char *label, const char *dir, int force, uint
         : e < 0 ? "absent"
                 : "empty",
         anc, have_s, need_s);
+}
+
+/* --extract-files DIR: creatable, and no kept file already there (unless
+ * --force). The records come from the repository's manifest; a loose data
+ * file keeps them inside, which only the restore reads. */
+static void
+check_extract_files(struct edr_ctx *ctx, struct checks *cs, struct edr_source *src, int force)
+{
+    const char *dir = edr_opt_str(&ctx->opts, EDR_O_EXTRACT_FILES);
+    struct edr_manifest_file *files = NULL;
+    struct edr_err e;
+    char anc[4096], path[8192], first[8192] = "";
+    size_t n = 0, clash = 0;
+
+    existing_ancestor(dir, anc, sizeof(anc));
+    if (access(anc, W_OK | X_OK) != 0) {
+        add(cs, "extract files", CHK_BLOCK, "'%s' cannot be created: '%s' is not writable: [%d] %s",
+            dir, anc, errno, strerror(errno));
+        return;
+    }
+    if (src == NULL || src->kind != EDR_SOURCE_REPO) {
+        add(cs, "extract files", CHK_OK,
+            "'%s' writable (the kept files are checked by the restore)", dir);
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    if (edr_repo_read_files(src->repo, &src->m, &files, &n, &e) != EDR_OK) {
+        add(cs, "extract files", CHK_BLOCK, "%s", e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        snprintf(path, sizeof(path), "%s%s", dir, files[i].path);
+        if (lstat(path, &st) == 0 && clash++ == 0)
+            memcpy(first, path, sizeof(first));
+    }
+    free(files);
+    if (n == 0)
+        add(cs, "extract files", CHK_WARN, "the backup keeps no files (backup --include)");
+    else if (clash > 0 && !force)
+        add(cs, "extract files", CHK_BLOCK,
+            "%zu of %zu kept files already exist under '%s' (first: '%s'); --force replaces them",
+            clash, n, dir, first);
+    else
+        add(cs, "extract files", CHK_OK, "%zu files into '%s'%s", n, dir,
+            clash > 0 ? " (existing ones replaced: --force)" : "");
 }
 
 /* "NAME=URL" or "URL" */
@@ -654,6 +701,8 @@ edr_restore_check(struct edr_ctx *ctx)
         add(&cs, "data dirs", CHK_WARN, "not checked: the cluster above is not valid");
     }
     check_peer_certs(ctx, &cs, cl);
+    if (edr_opt_str(&ctx->opts, EDR_O_EXTRACT_FILES) != NULL)
+        check_extract_files(ctx, &cs, have_db ? &sdb.src : NULL, force);
 
     if (have_db) {
         int k8s = edr_restore_holds_k8s(sdb.bolt);

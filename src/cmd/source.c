@@ -126,7 +126,7 @@ edr_source_read(struct edr_ctx *ctx, struct edr_source *src, enum edr_read_mode 
         (rc = edr_cmd_load_identity(ctx, need_key, &src->identity)) != EDR_OK)
         return rc;
     return edr_backup_read(src->repo, src->kind == EDR_SOURCE_REPO ? &src->m : NULL, src->path,
-                           src->identity, mode, sink, res, &ctx->err);
+                           src->identity, mode, sink, src->files, res, &ctx->err);
 }
 
 void

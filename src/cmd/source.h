@@ -18,6 +18,8 @@ struct edr_source {
     struct edr_repo *repo;
     struct edr_manifest m;
     struct edr_identity *identity;
+    /* NULL, or what a read does with the files kept beside the snapshot */
+    const struct edr_read_files *files;
 };
 
 edr_rc edr_source_open(struct edr_ctx *ctx, const char *ref, struct edr_source *src);

@@ -57,6 +57,7 @@ struct result {
     uint32_t hash;
     int have_hash;
     uint64_t total_keys, live_keys, db_size;
+    size_t files; /* kept files checked (backup --include) */
     double restore_s, start_s;
     int drill_started; /* etcd ran on the backup's data: its failure is a verdict */
 };
@@ -343,6 +344,8 @@ verify_one(struct edr_ctx *ctx, const struct edr_verify_params *p, struct edr_so
     r->total_keys = st.total_keys;
     r->live_keys = st.live_keys;
     r->db_size = st.total_size;
+    /* the read checked each of them against both manifests */
+    r->files = src->kind == EDR_SOURCE_REPO ? src->m.nfiles : 0;
     if (src->kind == EDR_SOURCE_REPO) {
         if (src->m.revision != 0 && st.revision != src->m.revision) {
             rc =
@@ -382,6 +385,8 @@ print_result(const struct result *r)
     if (r->have_hash)
         printf(", hash %x, %" PRIu64 " keys (%" PRIu64 " live), %.0f MB/s", r->hash, r->total_keys,
                r->live_keys, r->seconds > 0 ? (double)r->db_size / r->seconds / 1e6 : 0.0);
+    if (r->files > 0)
+        printf(", %zu kept file%s", r->files, r->files == 1 ? "" : "s");
     if (r->level == EDR_VERIFY_DRILL)
         printf(", restore %.1fs + start %.1fs = RTO %.1fs", r->restore_s, r->start_s,
                r->restore_s + r->start_s);
@@ -400,6 +405,7 @@ result_json(const struct result *r)
         json_object_set_new(o, "hash", json_integer(r->hash));
         json_object_set_new(o, "total_keys", json_integer((json_int_t)r->total_keys));
         json_object_set_new(o, "live_keys", json_integer((json_int_t)r->live_keys));
+        json_object_set_new(o, "files", json_integer((json_int_t)r->files));
     }
     if (r->level == EDR_VERIFY_DRILL && r->rc == EDR_OK) {
         json_object_set_new(o, "restore_seconds", json_real(r->restore_s));

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "cmd/version.h"
@@ -56,9 +57,8 @@ lib_versions(struct lib_version *v)
 #else
     set_version(&v[n++], "openssl", OpenSSL_version(OPENSSL_VERSION));
 #endif
-    /* etcd-dr itself does not link zlib; libcurl does, for HTTP compression */
-    if (cv->libz_version != NULL)
-        set_version(&v[n++], "zlib", cv->libz_version);
+    /* linked for Gardener's .zlib snapshots (libcurl links it too) */
+    set_version(&v[n++], "zlib", zlibVersion());
     if (cv->age >= CURLVERSION_THIRD && cv->nghttp2_version != NULL)
         set_version(&v[n++], "nghttp2", cv->nghttp2_version);
     return n;

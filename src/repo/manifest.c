@@ -113,6 +113,76 @@ is_utf8(const char *str)
     return 1;
 }
 
+int
+edr_manifest_path_ok(const char *path)
+{
+    size_t n = strlen(path);
+
+    if (n < 2 || n >= EDR_MANIFEST_PATH_MAX || path[0] != '/' || path[n - 1] == '/' ||
+        !is_utf8(path))
+        return -1;
+    for (const char *c = path + 1; *c != '\0';) {
+        size_t len = strcspn(c, "/");
+        if (len == 0 || len > 255 || (len == 1 && c[0] == '.') ||
+            (len == 2 && c[0] == '.' && c[1] == '.'))
+            return -1;
+        c += len + (c[len] == '/');
+    }
+    return 0;
+}
+
+/* A user or group name as the manifest keeps it: empty, or printable ASCII
+ * without spaces. */
+static int
+is_owner_name(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s <= ' ' || *s > '~')
+            return 0;
+    return 1;
+}
+
+/* The rules of one file record; NULL or the field that breaks them. */
+static const char *
+check_file(const struct edr_manifest_file *f)
+{
+    if (memchr(f->path, '\0', sizeof(f->path)) == NULL || edr_manifest_path_ok(f->path) != 0)
+        return "path";
+    if (f->size > INT64_MAX)
+        return "size";
+    if (f->mode > 07777)
+        return "mode";
+    if (memchr(f->owner, '\0', sizeof(f->owner)) == NULL || !is_owner_name(f->owner))
+        return "owner";
+    if (memchr(f->group, '\0', sizeof(f->group)) == NULL || !is_owner_name(f->group))
+        return "group";
+    if (!is_hex(f->sha256, 64))
+        return "sha256";
+    return NULL;
+}
+
+int
+edr_manifest_file_cmp(const struct edr_manifest_file *a, const struct edr_manifest_file *b,
+                      const char **field)
+{
+    const char *f = NULL;
+
+    if (strcmp(a->path, b->path) != 0)
+        f = "path";
+    else if (a->size != b->size)
+        f = "size";
+    else if (strcmp(a->sha256, b->sha256) != 0)
+        f = "sha256";
+    else if (a->mode != b->mode)
+        f = "mode";
+    else if (a->uid != b->uid || a->gid != b->gid || strcmp(a->owner, b->owner) != 0 ||
+             strcmp(a->group, b->group) != 0)
+        f = "owner";
+    if (field != NULL)
+        *field = f;
+    return f == NULL ? 0 : -1;
+}
+
 /* A time that edr_time_iso() writes and edr_time_parse_iso() reads back. */
 static int
 time_ok(time_t t)
@@ -195,6 +265,15 @@ check_fields(const struct edr_manifest *m, char *why, size_t n)
     for (size_t i = 0; bad == NULL && i < sizeof(ints) / sizeof(ints[0]); i++) {
         if (ints[i].v > INT64_MAX)
             field = ints[i].name, bad = "is out of range";
+    }
+    if (bad == NULL && m->nfiles > EDR_MANIFEST_MAX_FILES)
+        field = "files", bad = "has too many entries";
+    for (size_t i = 0; bad == NULL && m->files != NULL && i < m->nfiles; i++) {
+        const char *f = check_file(&m->files[i]);
+        if (f != NULL) {
+            snprintf(why, n, "field 'files[%zu].%s' is invalid", i, f);
+            return -1;
+        }
     }
     for (int i = 0; bad == NULL && i < m->nrecipients; i++) {
         if (!is_hex(m->recipients[i], 16)) {
@@ -295,6 +374,26 @@ edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr_err *e
     if (m->origin.tool[0] != '\0' && origin_to_json(o, &m->origin) != 0) {
         json_decref(o);
         return edr_err_set(err, EDR_E_INTERNAL, "unable to build manifest JSON");
+    }
+    if (m->nfiles > 0 && m->files != NULL) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr != NULL && i < m->nfiles; i++) {
+            const struct edr_manifest_file *f = &m->files[i];
+            char mode[8];
+            snprintf(mode, sizeof(mode), "%04o", f->mode);
+            if (json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:s, s:s}",
+                                                     "path", f->path, "size", (json_int_t)f->size,
+                                                     "mode", mode, "uid", (json_int_t)f->uid, "gid",
+                                                     (json_int_t)f->gid, "owner", f->owner, "group",
+                                                     f->group, "sha256", f->sha256)) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        if (arr == NULL || json_object_set_new(o, "files", arr) != 0) {
+            json_decref(o);
+            return edr_err_set(err, EDR_E_INTERNAL, "unable to build manifest JSON");
+        }
     }
     s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -424,6 +523,100 @@ origin_from_json(json_t *x, struct edr_manifest_origin *g, char *why, size_t wn)
     return 0;
 }
 
+/* The records of a "files" array into out (NULL: only check them); 0, or -1
+ * with the reason in why. */
+static int
+parse_files(json_t *arr, struct edr_manifest_file *out, char *why, size_t wn)
+{
+    struct edr_manifest_file tmp;
+    size_t i;
+    json_t *e;
+
+    if (!json_is_array(arr) || json_array_size(arr) > EDR_MANIFEST_MAX_FILES) {
+        snprintf(why, wn, "field 'files' is not an array of at most %d records",
+                 EDR_MANIFEST_MAX_FILES);
+        return -1;
+    }
+    json_array_foreach(arr, i, e)
+    {
+        struct edr_manifest_file *f = out != NULL ? &out[i] : &tmp;
+        const char *bad = NULL;
+        char mode[8], *end;
+        int64_t v;
+        unsigned long mv;
+
+        memset(f, 0, sizeof(*f));
+        if (!json_is_object(e))
+            bad = "";
+        else if (get_str(e, "path", f->path, sizeof(f->path)) != 0)
+            bad = ".path";
+        else if (get_int(e, "size", &v) != 0 || v < 0)
+            bad = ".size";
+        else if ((f->size = (uint64_t)v), get_str(e, "mode", mode, sizeof(mode)) != 0 ||
+                                              strlen(mode) != 4 || strspn(mode, "01234567") != 4)
+            bad = ".mode";
+        else if ((mv = strtoul(mode, &end, 8)),
+                 get_int(e, "uid", &v) != 0 || v < 0 || v > UINT32_MAX)
+            bad = ".uid";
+        else if ((f->uid = (unsigned)v), get_int(e, "gid", &v) != 0 || v < 0 || v > UINT32_MAX)
+            bad = ".gid";
+        else if ((f->gid = (unsigned)v),
+                 opt_str(e, "owner", f->owner, sizeof(f->owner), why, wn) ||
+                     opt_str(e, "group", f->group, sizeof(f->group), why, wn))
+            bad = ".owner";
+        else if (get_hex(e, "sha256", f->sha256, 64) != 0)
+            bad = ".sha256";
+        if (bad == NULL) {
+            f->mode = (unsigned)mv;
+            const char *c = check_file(f);
+            if (c != NULL) {
+                snprintf(why, wn, "field 'files[%zu].%s' is invalid", i, c);
+                return -1;
+            }
+            continue;
+        }
+        snprintf(why, wn, "field 'files[%zu]%s' is missing or invalid", i, bad);
+        return -1;
+    }
+    return 0;
+}
+
+edr_rc
+edr_manifest_files_from_json(const char *json, size_t len, const char *what,
+                             struct edr_manifest_file **files, size_t *n, struct edr_err *err)
+{
+    json_error_t jerr;
+    json_t *o, *arr;
+    char why[128] = "";
+    edr_rc rc = EDR_OK;
+
+    *files = NULL;
+    *n = 0;
+    o = json_loadb(json, len, 0, &jerr);
+    if (o == NULL)
+        return edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': invalid JSON at line %d: %s", what,
+                           jerr.line, jerr.text);
+    arr = json_object_get(o, "files");
+    if (arr != NULL && json_array_size(arr) > 0) {
+        size_t cnt = json_array_size(arr);
+        *files = calloc(cnt, sizeof(**files));
+        if (*files == NULL) {
+            rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+        } else if (parse_files(arr, *files, why, sizeof(why)) != 0) {
+            free(*files);
+            *files = NULL;
+            rc = edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': %s", what, why);
+        } else {
+            *n = cnt;
+        }
+    } else if (arr != NULL && !json_is_array(arr)) {
+        rc =
+            edr_err_set(err, EDR_E_INTEGRITY, "manifest '%s': field 'files' is not an array", what);
+    }
+    json_decref(o);
+    return rc;
+}
+
 edr_rc
 edr_manifest_from_json(const char *json, size_t len, const char *what, struct edr_manifest *m,
                        struct edr_err *err)
@@ -550,6 +743,12 @@ edr_manifest_from_json(const char *json, size_t len, const char *what, struct ed
     v = json_object_get(o, "origin");
     if (json_is_object(v) && origin_from_json(v, &m->origin, why, sizeof(why)) != 0)
         goto out;
+    v = json_object_get(o, "files");
+    if (v != NULL) {
+        if (parse_files(v, NULL, why, sizeof(why)) != 0)
+            goto out;
+        m->nfiles = json_array_size(v);
+    }
     /* the rest (negative counts and sizes) by the writer's own rules */
     check_fields(m, why, sizeof(why));
 out:

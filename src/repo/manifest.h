@@ -15,6 +15,24 @@
 #define EDR_MANIFEST_FORMAT 1
 #define EDR_MANIFEST_MAX_RECIPIENTS 32
 #define EDR_MANIFEST_MAX_SIZE (4u << 20)
+/* backup --include: at most this many files, paths of at most this length */
+#define EDR_MANIFEST_MAX_FILES 1024
+#define EDR_MANIFEST_PATH_MAX 1024
+
+/*
+ * A file kept beside the snapshot (backup --include): its record in the
+ * manifest, never its content. The path is absolute and normal (no "." or
+ * ".." component, no "//", no trailing '/'); the tar entry holding the bytes
+ * is "files" followed by the path.
+ */
+struct edr_manifest_file {
+    char path[EDR_MANIFEST_PATH_MAX];
+    uint64_t size;
+    unsigned mode; /* permission bits, 07777 at most */
+    unsigned uid, gid;
+    char owner[33], group[33]; /* names when known, else "" */
+    char sha256[65];
+};
 
 /* Where an imported backup came from (etcd-dr import); tool[0] == '\0' for
  * a backup etcd-dr took itself. Written as the "origin" object only when set,
@@ -55,6 +73,11 @@ struct edr_manifest {
     uint64_t total_keys;    /* pairs in all buckets (etcdctl 3.4 "total keys") */
     uint64_t key_revisions; /* entries in the mvcc key bucket */
     struct edr_manifest_origin origin;
+    /* the files kept beside the snapshot: edr_manifest_to_json writes
+     * files[0..nfiles) (borrowed, not owned); edr_manifest_from_json only
+     * counts them (files stays NULL): edr_manifest_files_from_json reads them */
+    size_t nfiles;
+    const struct edr_manifest_file *files;
     /* last verification, from <id>.verify.json (not part of the manifest file) */
     int verified; /* 0 never, 1 ok, -1 failed */
     char verify_level[16];
@@ -66,6 +89,21 @@ edr_rc edr_manifest_to_json(const struct edr_manifest *m, char **out, struct edr
 /* Parse; `what` names the source in messages. Unknown fields are ignored. */
 edr_rc edr_manifest_from_json(const char *json, size_t len, const char *what,
                               struct edr_manifest *m, struct edr_err *err);
+
+/* The "files" array of a manifest into a malloc'ed *files (NULL and 0 when
+ * there is none). EDR_E_INTEGRITY, naming `what`, for a bad document or
+ * record ("manifest 'x': field 'files[2].path' is not a normal absolute
+ * path"). */
+edr_rc edr_manifest_files_from_json(const char *json, size_t len, const char *what,
+                                    struct edr_manifest_file **files, size_t *n,
+                                    struct edr_err *err);
+/* Path rules of the records: 0 when path is absolute and normal, with
+ * components of at most 255 bytes and the whole below EDR_MANIFEST_PATH_MAX. */
+int edr_manifest_path_ok(const char *path);
+/* Two records say the same: 0, or -1 with the first differing field name in
+ * *field. */
+int edr_manifest_file_cmp(const struct edr_manifest_file *a, const struct edr_manifest_file *b,
+                          const char **field);
 
 /* "2026-11-26T18:30:00Z" <-> time_t (UTC). */
 void edr_time_iso(time_t t, char out[32]);

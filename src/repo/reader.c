@@ -57,13 +57,56 @@ latch_free(struct edr_stream *s)
 
 static const struct edr_stream_ops latch_ops = {"latch", latch_write, latch_finish, latch_free};
 
+/* A file entry as read: the path it names, its size and its hash. */
+struct entry {
+    char path[EDR_MANIFEST_PATH_MAX];
+    uint64_t size;
+    struct edr_stream *sha;
+};
+
 struct reader {
     struct edr_stream *sink;
     struct edr_stream *trailer;
     struct edr_stream *mem;
     int saw_db;
     enum edr_read_mode mode;
+    const struct edr_read_files *files;
+    struct entry *ents;
+    size_t nents;
 };
+
+/* The prefix of the tar entries holding the files kept beside the snapshot:
+ * "files/etc/kubernetes/pki/ca.crt" holds /etc/kubernetes/pki/ca.crt. */
+#define FILES_PREFIX "files"
+
+static edr_rc
+file_entry(struct reader *r, const char *name, uint64_t size, struct edr_stream **sink,
+           struct edr_err *err)
+{
+    const char *path = name + strlen(FILES_PREFIX);
+    struct edr_stream *user = NULL;
+    struct entry *e, *grown;
+    edr_rc rc;
+
+    if (r->nents >= EDR_MANIFEST_MAX_FILES || edr_manifest_path_ok(path) != 0)
+        return edr_err_set(err, EDR_E_INTEGRITY, "unexpected entry '%s' in the backup", name);
+    grown = realloc(r->ents, (r->nents + 1) * sizeof(*r->ents));
+    if (grown == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    r->ents = grown;
+    e = &r->ents[r->nents];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->path, sizeof(e->path), "%s", path);
+    e->size = size;
+    r->nents++;
+    if (r->files != NULL && r->files->open != NULL &&
+        (rc = r->files->open(r->files->ud, path, size, &user, err)) != EDR_OK)
+        return rc;
+    if ((rc = edr_stream_sha256_new(user, &e->sha, err)) != EDR_OK)
+        return rc;
+    *sink = e->sha;
+    return EDR_OK;
+}
 
 static edr_rc
 entry_begin(void *ud, const char *name, uint64_t size, struct edr_stream **sink,
@@ -81,8 +124,11 @@ entry_begin(void *ud, const char *name, uint64_t size, struct edr_stream **sink,
             return rc;
         r->saw_db = 1;
         *sink = r->trailer;
+    } else if (strncmp(name, FILES_PREFIX "/", strlen(FILES_PREFIX) + 1) == 0 &&
+               r->mode != EDR_READ_RAW) {
+        return file_entry(r, name, size, sink, err);
     } else if (strcmp(name, "manifest.json") == 0 && r->mem == NULL) {
-        rc = edr_stream_mem_new(8000, "manifest.json", &r->mem, err);
+        rc = edr_stream_mem_new(EDR_MANIFEST_MAX_SIZE, "manifest.json", &r->mem, err);
         if (rc != EDR_OK)
             return rc;
         *sink = r->mem;
@@ -156,12 +202,91 @@ check_inner(const struct edr_manifest *m, const uint8_t *d, size_t len, struct e
                        (long long)m->revision);
 }
 
+/*
+ * The file entries read against the records of the manifest copy inside the
+ * backup (sealed with the data) and, when there is one, of the manifest
+ * beside it: the same files, in the same order, with the same size and hash.
+ */
+static edr_rc
+check_files(struct reader *rd, struct edr_repo *repo, const struct edr_manifest *m,
+            const uint8_t *inner, size_t ilen, struct edr_manifest_file **out, size_t *nout,
+            struct edr_err *err)
+{
+    struct edr_manifest_file *in = NULL, *outer = NULL;
+    size_t nin = 0, nouter = 0;
+    const char *field = NULL;
+    edr_rc rc = EDR_OK;
+
+    *out = NULL;
+    *nout = 0;
+    if (inner != NULL &&
+        (rc = edr_manifest_files_from_json((const char *)inner, ilen, "manifest.json", &in, &nin,
+                                           err)) != EDR_OK)
+        goto out;
+    if (inner == NULL && (rd->nents > 0 || (m != NULL && m->nfiles > 0))) {
+        rc = edr_err_set(err, EDR_E_INTEGRITY, "no manifest.json in the backup for its files");
+        goto out;
+    }
+    for (size_t i = 0; i < rd->nents || i < nin; i++) {
+        struct entry *e = i < rd->nents ? &rd->ents[i] : NULL;
+        char hex[65];
+        if (e == NULL) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY, "file '%s' is missing from the backup",
+                             in[i].path);
+            goto out;
+        }
+        if (i >= nin) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY, "file '%s' in the backup is not in its manifest",
+                             e->path);
+            goto out;
+        }
+        if (edr_stream_sha256_hex(e->sha, hex) != 0)
+            hex[0] = '\0';
+        if (strcmp(e->path, in[i].path) != 0 || e->size != in[i].size ||
+            strcmp(hex, in[i].sha256) != 0) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY,
+                             "file '%s' does not match the manifest (size %llu, expected %llu; "
+                             "sha256 %.16s..., expected %.16s...)",
+                             in[i].path, (unsigned long long)e->size,
+                             (unsigned long long)in[i].size, hex, in[i].sha256);
+            goto out;
+        }
+    }
+    if (m != NULL && repo != NULL) {
+        if ((rc = edr_repo_read_files(repo, m, &outer, &nouter, err)) != EDR_OK)
+            goto out;
+        for (size_t i = 0; field == NULL && (i < nin || i < nouter); i++) {
+            if (i >= nin || i >= nouter)
+                field = "files";
+            else
+                edr_manifest_file_cmp(&in[i], &outer[i], &field);
+        }
+        if (field != NULL) {
+            rc = edr_err_set(err, EDR_E_INTEGRITY,
+                             "the manifest inside the backup does not match the one beside it "
+                             "(files: %s)",
+                             field);
+            goto out;
+        }
+    }
+    *out = in;
+    *nout = nin;
+    in = NULL;
+out:
+    free(in);
+    free(outer);
+    return rc;
+}
+
 edr_rc
 edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char *path,
                 struct edr_identity *identity, enum edr_read_mode mode, struct edr_stream *sink,
-                struct edr_read_result *res, struct edr_err *err)
+                const struct edr_read_files *files, struct edr_read_result *res,
+                struct edr_err *err)
 {
-    struct reader rd = {sink, NULL, NULL, 0, mode};
+    struct reader rd = {sink, NULL, NULL, 0, mode, files, NULL, 0};
+    struct edr_manifest_file *checked = NULL;
+    size_t nchecked = 0;
     struct latch latch = {{&latch_ops, NULL}, {0, "", ""}, EDR_OK};
     struct edr_stream *sha = NULL, *size = NULL, *open = NULL, *zst = NULL, *tar = NULL;
     struct edr_storage *st = NULL;
@@ -239,14 +364,23 @@ edr_backup_read(struct edr_repo *repo, const struct edr_manifest *m, const char 
                 goto out;
             }
         }
-        if (rd.mem != NULL) {
-            size_t len;
-            const uint8_t *d = edr_stream_mem_data(rd.mem, &len);
-            snprintf(res->inner_manifest, sizeof(res->inner_manifest), "%.*s", (int)len,
-                     (const char *)d);
-            if (m != NULL && (rc = check_inner(m, d, len, err)) != EDR_OK)
+        {
+            size_t len = 0;
+            const uint8_t *d = rd.mem != NULL ? edr_stream_mem_data(rd.mem, &len) : NULL;
+            if (d != NULL) {
+                snprintf(res->inner_manifest, sizeof(res->inner_manifest), "%.*s", (int)len,
+                         (const char *)d);
+                if (m != NULL && (rc = check_inner(m, d, len, err)) != EDR_OK)
+                    goto out;
+            }
+            rc = check_files(&rd, repo, m, d, len, &checked, &nchecked, err);
+            if (rc != EDR_OK)
                 goto out;
+            res->nfiles = nchecked;
         }
+        if (files != NULL && files->done != NULL &&
+            (rc = files->done(files->ud, checked, nchecked, err)) != EDR_OK)
+            goto out;
     }
 out:
     if (rc != EDR_OK)
@@ -258,6 +392,10 @@ out:
     edr_stream_free(tar);
     edr_stream_free(rd.trailer);
     edr_stream_free(rd.mem);
+    for (size_t i = 0; i < rd.nents; i++)
+        edr_stream_free(rd.ents[i].sha);
+    free(rd.ents);
+    free(checked);
     if (repo == NULL)
         edr_storage_free(st);
     return rc;

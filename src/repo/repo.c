@@ -218,6 +218,26 @@ load_verify(struct edr_repo *r, struct edr_manifest *m)
     free(buf);
 }
 
+edr_rc
+edr_repo_read_files(struct edr_repo *r, const struct edr_manifest *m,
+                    struct edr_manifest_file **files, size_t *n, struct edr_err *err)
+{
+    char name[256], *buf = NULL;
+    size_t len = 0;
+    edr_rc rc;
+
+    *files = NULL;
+    *n = 0;
+    if (m->nfiles == 0)
+        return EDR_OK;
+    edr_repo_object_name(r, m->id, ".json", name, sizeof(name));
+    if ((rc = edr_storage_get_buf(r->st, name, EDR_MANIFEST_MAX_SIZE, &buf, &len, err)) != EDR_OK)
+        return rc;
+    rc = edr_manifest_files_from_json(buf, len, name, files, n, err);
+    free(buf);
+    return rc;
+}
+
 /* The complete backups, and (probs non-NULL) every object that looks like a
  * backup but is not a complete one; without probs those are warned about. */
 static edr_rc

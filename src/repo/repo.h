@@ -60,6 +60,11 @@ void edr_repo_unlock(struct edr_repo *r, struct edr_storage_lock *lk);
  * age_s, and data objects that have no manifest (leftovers of killed runs). */
 edr_rc edr_repo_cleanup(struct edr_repo *r, int age_s, struct edr_err *err);
 
+/* The files kept beside backup m's snapshot, as its manifest records them
+ * (edr_manifest_files_from_json); *files malloc'ed, NULL when none. */
+edr_rc edr_repo_read_files(struct edr_repo *r, const struct edr_manifest *m,
+                           struct edr_manifest_file **files, size_t *n, struct edr_err *err);
+
 edr_rc edr_repo_write_manifest(struct edr_repo *r, const struct edr_manifest *m,
                                struct edr_err *err);
 /* Delete a backup: manifest first (it stops being a backup), then data, then

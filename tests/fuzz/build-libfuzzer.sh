@@ -4,8 +4,8 @@
 # ./fuzz_<target>), for real fuzzing:
 #   tests/fuzz/build-libfuzzer.sh manifest &&
 #       ./fuzz_manifest -max_total_time=180 -jobs=1 tests/fuzz/corpus/manifest
-# Targets: bolt (the default), cron, datafile, encconfig, grpc, k8s, manifest, s3xml, segment; `all` builds
-# each into ./fuzz_<target>. Each target links only the sources it needs (the
+# Targets: bolt (the default), cron, datafile, encconfig, gardener, grpc, k8s, manifest, s3xml,
+# segment; `all` builds each into ./fuzz_<target>. Each target links only the sources it needs (the
 # closure of its symbols in libedr.a; `make check` builds the same targets as
 # corpus replays, tests/fuzz/replay.c). See tests/fuzz/README.md.
 # Needs clang >= 6 and the headers of what the target links: OpenSSL and
@@ -17,7 +17,7 @@ CC=${CC:-clang}
 SANFLAGS=${SANFLAGS:--fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all}
 
 if [ "$TARGET" = all ]; then
-    for t in bolt cron datafile encconfig grpc k8s manifest s3xml segment; do
+    for t in bolt cron datafile encconfig gardener grpc k8s manifest s3xml segment; do
         OUT=./fuzz_$t "$0" "$t"
     done
     exit 0
@@ -67,13 +67,19 @@ k8s)
         src/common/buf.c src/common/err.c"
     LIBS="-ljansson -lm"
     ;;
+gardener)
+    SOURCES="tests/fuzz/fuzz_gardener.c src/import/gardener.c src/changes/format.c src/etcd/watch.c
+        src/etcd/proto.c src/repo/manifest.c src/common/pb.c src/common/buf.c src/common/err.c
+        src/common/hash.c"
+    LIBS="-ljansson -lsodium -larchive -lz -lcrypto -lm"
+    ;;
 segment)
     SOURCES="tests/fuzz/fuzz_segment.c src/changes/format.c src/etcd/watch.c src/etcd/proto.c
         src/repo/manifest.c src/common/pb.c src/common/buf.c src/common/err.c"
     LIBS="-ljansson -lm"
     ;;
 *)
-    echo "usage: $0 [bolt|cron|datafile|encconfig|grpc|k8s|manifest|s3xml|segment|all]" >&2
+    echo "usage: $0 [bolt|cron|datafile|encconfig|gardener|grpc|k8s|manifest|s3xml|segment|all]" >&2
     exit 2
     ;;
 esac

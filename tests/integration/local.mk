@@ -26,6 +26,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t1040-bump-auto.sh \
 	tests/integration/t1050-k8s-view.sh \
 	tests/integration/t1100-import-tools.sh \
+	tests/integration/t1110-import-gardener.sh \
+	tests/integration/t1120-include-files.sh \
 	tests/integration/t1200-completion.sh \
 	tests/integration/t1201-version.sh
 if INTEGRATION_TESTS

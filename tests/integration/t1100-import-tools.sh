@@ -110,7 +110,7 @@ check "no backup lists a damaged file" sh -c "! grep -l 'node-2-176410000[12]' '
 
 # --- etcdctl files, and refusals
 check "import --from etcdctl of one file" sh -c "'$EDR' import --from etcdctl '$T/s1.db' ${R[*]} --json >'$T/i4.json' && test \"\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"results\"][0][\"result\"])' '$T/i4.json')\" = imported"
-expect_fail "--from gardener is refused until it is built" 2 "not built yet" "$EDR" import --from gardener "$T/s1.db" "${R[@]}"
+expect_fail "--from gardener wants a directory or an s3:// prefix" 2 "is not a directory" "$EDR" import --from gardener "$T/s1.db" "${R[@]}"
 expect_fail "an unknown tool is refused" 2 "'--from'" "$EDR" import --from velero "$T/s1.db" "${R[@]}"
 mkdir -p "$T/empty" "$T/rke2"
 cp "$T/s1.db" "$T/rke2/on-demand-rke2-server-0-1764200000"

@@ -143,7 +143,7 @@ else
     for cmd in restore get; do
         zsh -f -c 'source "$1"; _call_program() { shift; eval "$@"; }; _etcd-dr_specs "$2" "$3"' \
             zsh "$ZSH_COMP" "$EDR" "$cmd" >"$T/zspecs" 2>"$T/zerr"
-        sed 's/\[.*//' "$T/zspecs" | sort -u >"$T/reply"
+        sed -n 's/^\(--[a-z0-9-]*\)\[.*/\1/p' "$T/zspecs" | sort -u >"$T/reply"
         { "$EDR" help "$cmd" | awk '/^  --[a-z]/ { print $1 }'
           printf '%s\n' --config --log-level --log-format --quiet --no-progress; } | sort -u >"$T/want"
         same "zsh: the options of $cmd are those of 'etcd-dr help $cmd'" "$T/want"
@@ -152,9 +152,56 @@ else
     check "zsh: get --output offers value, json, raw" grep -qx -- '--output\[.*\]:file:(value json raw)' "$T/zspecs"
     check "zsh: get --identity completes files" grep -qx -- '--identity\[.*\]:file:_files' "$T/zspecs"
     check "zsh: --s3-path-style takes no value" grep -qx -- '--s3-path-style\[path-style S3 addressing\]' "$T/zspecs"
+    check "zsh: get -o is --output" grep -qx -- '-o\[.*\]:file:(value json raw)' "$T/zspecs"
     zsh -f -c 'source "$1"; _call_program() { shift; eval "$@"; }; _etcd-dr_commands "$2"' \
         zsh "$ZSH_COMP" "$EDR" | cut -d: -f1 >"$T/reply"
     same "zsh: the commands of etcd-dr --help" "$T/commands"
+
+    # the real thing: an interactive zsh on a pseudo-terminal (zpty) with
+    # compinit and _etcd-dr on $fpath; type a line, TAB, read the screen
+    cat >"$T/ztype.zsh" <<'ZSH'
+zmodload zsh/zpty || exit 2
+zpty z zsh -f -i
+zpty -w z "PS1='> '; fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+zpty -w z "unsetopt listambiguous"
+zpty -w z "zstyle ':completion:*' list-prompt ''; print -r -- READY"
+zpty -r -m z x '*READY*READY*'
+zpty -n -w z "$2"$'\t'
+sleep 1.5
+while zpty -r -t z x; do print -rn -- "$x"; done
+zpty -d z
+ZSH
+    mkdir -p "$T/bin" "$T/zcomp"
+    ln -sf "$EDR" "$T/bin/etcd-dr"
+    cp "$ZSH_COMP" "$T/zcomp/"
+    # ztype LINE: the screen after LINE<TAB>, without escapes and CRs, in $T/screen
+    ztype() {
+        PATH=$T/bin:$PATH timeout 30 zsh -f "$T/ztype.zsh" "$T/zcomp" "$1" 2>&1 |
+            sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\r//g' >"$T/screen"
+    }
+    zsee() { # zsee "description" LINE FIXED_STRING...: each string is on the screen
+        local d=$1 l=$2 s miss=""
+        shift 2
+        ztype "$l"
+        for s in "$@"; do grep -qF -- "$s" "$T/screen" || miss="$miss '$s'"; done
+        if [ -z "$miss" ]; then ok "zsh: $d"; else
+            not_ok "zsh: $d: not on the screen:$miss"
+            tail -5 "$T/screen" | sed 's/^/#   /'
+        fi
+    }
+    zsee "a command name" "etcd-dr insp" "etcd-dr inspect "
+    zsee "an option" "etcd-dr backup --endpoint-p" "etcd-dr backup --endpoint-policy "
+    zsee "an option value" "etcd-dr backup --endpoint-policy le" "--endpoint-policy leader "
+    zsee "get -o: an output format" "etcd-dr get -o j" "etcd-dr get -o json "
+    zsee "import --from: a tool" "etcd-dr import --from rk" "--from rke2 "
+    # two ids with a common prefix: zsh inserts the prefix and lists both
+    zsee "the backup ids of the repository" "etcd-dr export --repo $T/repo --cluster c1 " \
+        $(cat "$T/ids")
+    zsee "no ids for a cluster without backups" "etcd-dr export --repo $T/repo --cluster nope 2" \
+        "--cluster nope 2"
+    if grep -qF -- "$(head -1 "$T/ids")" "$T/screen"; then
+        not_ok "zsh: an id of cluster c1 offered for cluster nope"
+    fi
 fi
 
 done_testing

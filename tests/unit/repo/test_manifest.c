@@ -663,6 +663,186 @@ test_time(void **state)
     }
 }
 
+static void
+fill_file(struct edr_manifest_file *f, const char *path, unsigned mode)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->path, sizeof(f->path), "%s", path);
+    f->size = 1234;
+    f->mode = mode;
+    f->uid = 0;
+    f->gid = 4294967295u;
+    snprintf(f->owner, sizeof(f->owner), "root");
+    memset(f->sha256, 'c', 64);
+}
+
+/* Files: written only when there are some, counted by the parser, read back
+ * whole by edr_manifest_files_from_json, in order. */
+static void
+test_files_roundtrip(void **state)
+{
+    struct edr_manifest m, back;
+    struct edr_manifest_file f[3], *got = NULL;
+    struct edr_err err;
+    size_t n = 99;
+    char *json = NULL;
+
+    (void)state;
+    fill(&m);
+    assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_OK);
+    assert_null(strstr(json, "\"files\""));
+    assert_int_equal(edr_manifest_files_from_json(json, strlen(json), "x", &got, &n, &err), EDR_OK);
+    assert_null(got);
+    assert_int_equal(n, 0);
+    free(json);
+
+    fill_file(&f[0], "/etc/kubernetes/pki/ca.key", 0600);
+    fill_file(&f[1], "/etc/kubernetes/admin.conf", 0644);
+    fill_file(&f[2], "/var/lib/rancher/k3s/server/token", 04755);
+    f[1].size = 0;
+    m.files = f;
+    m.nfiles = 3;
+    assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_OK);
+    assert_non_null(strstr(json, "      \"path\": \"/etc/kubernetes/pki/ca.key\",\n"
+                                 "      \"size\": 1234,\n"
+                                 "      \"mode\": \"0600\",\n"
+                                 "      \"uid\": 0,\n"
+                                 "      \"gid\": 4294967295,\n"
+                                 "      \"owner\": \"root\",\n"
+                                 "      \"group\": \"\",\n"));
+    assert_non_null(strstr(json, "\"mode\": \"4755\""));
+    assert_int_equal(edr_manifest_from_json(json, strlen(json), "x", &back, &err), EDR_OK);
+    assert_int_equal(back.nfiles, 3);
+    assert_null(back.files);
+    assert_int_equal(edr_manifest_files_from_json(json, strlen(json), "x", &got, &n, &err), EDR_OK);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const char *field = "unset";
+        assert_int_equal(edr_manifest_file_cmp(&got[i], &f[i], &field), 0);
+        assert_null(field);
+    }
+    got[2].mode = 0755;
+    {
+        const char *field = NULL;
+        assert_int_equal(edr_manifest_file_cmp(&got[2], &f[2], &field), -1);
+        assert_string_equal(field, "mode");
+        got[1].sha256[0] = 'd';
+        assert_int_equal(edr_manifest_file_cmp(&got[1], &f[1], &field), -1);
+        assert_string_equal(field, "sha256");
+    }
+    free(got);
+    free(json);
+
+    /* the writer refuses what the parser would */
+    snprintf(f[1].path, sizeof(f[1].path), "/etc/../shadow");
+    assert_int_equal(edr_manifest_to_json(&m, &json, &err), EDR_E_INTERNAL);
+    assert_string_equal(err.msg, "unable to build manifest JSON: field 'files[1].path' is invalid");
+}
+
+static void
+test_path_ok(void **state)
+{
+    static const char *good[] = {"/a", "/etc/kubernetes/pki/ca.crt", "/a/.b", "/..a/b..", "/a/..."};
+    static const char *bad[] = {"",     "/",       "a/b", "/a/",   "//a",  "/a//b",    "/a/./b",
+                                "/./a", "/a/../b", "/..", "/a/..", "/a/.", "relative", "/\xff"};
+    char longc[300], longp[EDR_MANIFEST_PATH_MAX + 8];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(edr_manifest_path_ok(good[i]), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (edr_manifest_path_ok(bad[i]) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+    }
+    /* a component of 256 bytes, a path of EDR_MANIFEST_PATH_MAX */
+    longc[0] = '/';
+    memset(longc + 1, 'x', 256);
+    longc[257] = '\0';
+    assert_int_equal(edr_manifest_path_ok(longc), -1);
+    longc[256] = '\0';
+    assert_int_equal(edr_manifest_path_ok(longc), 0);
+    for (size_t i = 0; i < EDR_MANIFEST_PATH_MAX; i += 2)
+        longp[i] = '/', longp[i + 1] = 'y';
+    longp[EDR_MANIFEST_PATH_MAX] = '\0';
+    assert_int_equal(edr_manifest_path_ok(longp), -1);
+    longp[EDR_MANIFEST_PATH_MAX - 2] = '\0';
+    assert_int_equal(edr_manifest_path_ok(longp), 0);
+}
+
+/* Bad records: the parser names the record and the field. */
+static void
+test_files_bad(void **state)
+{
+    static const struct {
+        const char *rec, *msg;
+    } cases[] = {
+        {"{\"path\": \"etc/x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 0, \"gid\": 0, "
+         "\"sha256\": "
+         "\"SHA\"}",
+         "manifest 'm': field 'files[1].path' is invalid"},
+        {"{\"path\": \"/etc/../x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 0, \"gid\": 0, "
+         "\"sha256\": \"SHA\"}",
+         "manifest 'm': field 'files[1].path' is invalid"},
+        {"{\"path\": \"/x\", \"size\": -1, \"mode\": \"0600\", \"uid\": 0, \"gid\": 0, \"sha256\": "
+         "\"SHA\"}",
+         "manifest 'm': field 'files[1].size' is missing or invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": \"0800\", \"uid\": 0, \"gid\": 0, \"sha256\": "
+         "\"SHA\"}",
+         "manifest 'm': field 'files[1].mode' is missing or invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": 420, \"uid\": 0, \"gid\": 0, \"sha256\": "
+         "\"SHA\"}",
+         "manifest 'm': field 'files[1].mode' is missing or invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 4294967296, \"gid\": 0, "
+         "\"sha256\": \"SHA\"}",
+         "manifest 'm': field 'files[1].uid' is missing or invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 0, \"sha256\": \"SHA\"}",
+         "manifest 'm': field 'files[1].gid' is missing or invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 0, \"gid\": 0, \"owner\": "
+         "\"a b\", \"sha256\": \"SHA\"}",
+         "manifest 'm': field 'files[1].owner' is invalid"},
+        {"{\"path\": \"/x\", \"size\": 1, \"mode\": \"0600\", \"uid\": 0, \"gid\": 0, \"sha256\": "
+         "\"ABC\"}",
+         "manifest 'm': field 'files[1].sha256' is missing or invalid"},
+        {"\"/x\"", "manifest 'm': field 'files[1]' is missing or invalid"},
+    };
+    const char *ok = "{\"path\": \"/ok\", \"size\": 0, \"mode\": \"0644\", \"uid\": 1, \"gid\": "
+                     "2, \"sha256\": \"SHA\"}";
+    char sha[65];
+
+    (void)state;
+    memset(sha, 'e', 64);
+    sha[64] = '\0';
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct edr_manifest m;
+        struct edr_manifest_file *got = NULL;
+        struct edr_err err;
+        size_t n = 0;
+        char *base = NULL, doc[8192], rec[1024], okrec[1024];
+        const char *p;
+        struct edr_manifest f;
+
+        fill(&f);
+        assert_int_equal(edr_manifest_to_json(&f, &base, &err), EDR_OK);
+        /* "SHA" stands for a good digest */
+        snprintf(rec, sizeof(rec), "%s", cases[i].rec);
+        snprintf(okrec, sizeof(okrec), "%s", ok);
+        for (char *q; (q = strstr(rec, "SHA")) != NULL;)
+            memmove(q + 64, q + 3, strlen(q + 3) + 1), memcpy(q, sha, 64);
+        for (char *q; (q = strstr(okrec, "SHA")) != NULL;)
+            memmove(q + 64, q + 3, strlen(q + 3) + 1), memcpy(q, sha, 64);
+        p = strrchr(base, '}');
+        snprintf(doc, sizeof(doc), "%.*s, \"files\": [%s, %s]}", (int)(p - base), base, okrec, rec);
+        free(base);
+        assert_int_equal(edr_manifest_from_json(doc, strlen(doc), "m", &m, &err), EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, cases[i].msg);
+        assert_int_equal(edr_manifest_files_from_json(doc, strlen(doc), "m", &got, &n, &err),
+                         EDR_E_INTEGRITY);
+        assert_string_equal(err.msg, cases[i].msg);
+        assert_null(got);
+        assert_int_equal(n, 0);
+    }
+}
+
 int
 main(void)
 {
@@ -677,6 +857,9 @@ main(void)
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_time_strict),
+        cmocka_unit_test(test_files_roundtrip),
+        cmocka_unit_test(test_path_ok),
+        cmocka_unit_test(test_files_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
