@@ -6,8 +6,9 @@
 # build, and `make distcheck` of the committed tree (one test). The main
 # integration tests also run against etcd 3.5, 3.6 and 3.7
 # (built with Go into a cache by scripts/etcd-versions.sh); the Kubernetes
-# tests run a real kube-apiserver (scripts/kube-apiserver.sh). Ends with
-# "N passed, N failed".
+# tests run a real kube-apiserver (scripts/kube-apiserver.sh). The Debian
+# package is built, installed, used and purged (tests/package/deb.sh). Ends
+# with "N passed, N failed".
 #   ./run-tests.sh                 everything
 #   ./run-tests.sh --quick         unit tests only (no servers)
 set -u
@@ -79,6 +80,40 @@ for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/de
     grep -E '^(not ok|#|Bail)' "$log" | head -40
 done
 
+# tap_stage NAME SCRIPT: a TAP test script outside 'make check' (the packaging
+# tests of tests/package/), run with the build's binary; its results are
+# counted. A script that stops early (no plan) or exits non-zero without a
+# failed test counts as one failure.
+tap_stage() {
+    log="$build/$1.log"
+    EDR_BIN="$build/etcd-dr" EDR_SRCDIR="$top" EDR_BUILDDIR="$build" CI=${CI:-1} \
+        bash "$top/$2" >"$log" 2>&1
+    st=$?
+    p=$(grep -c '^ok ' "$log" | tr -d ' ')
+    s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
+    f=$(grep -c '^not ok ' "$log" | tr -d ' ')
+    passed=$((passed + p - s))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    grep -E '^(not ok|Bail out!)' "$log" | sed "s|^|FAILED: $2: |"
+    if ! grep -q '^1\.\.[0-9]' "$log" || { [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+        echo "FAILED: $2 stopped early (exit $st), see $log"
+        failed=$((failed + 1))
+    fi
+    grep '^# [a-z ]*: [0-9]* s$' "$log" | sed "s|^# |# $(basename "$2"): |"
+}
+# the Debian package (a release tarball carries no debian/: nothing to build)
+if [ "$quick" -eq 0 ] && [ -f "$top/debian/control" ]; then
+    tap_stage deb tests/package/deb.sh
+elif [ "$quick" -eq 0 ]; then
+    echo "skipped: tests/package/deb.sh: no debian/ in this tree"
+    skipped=$((skipped + 1))
+fi
+# the container image's root (Debian 12 minbase, cached under ~/.cache/etcd-dr/)
+if [ "$quick" -eq 0 ]; then
+    tap_stage image tests/package/image.sh
+fi
+
 # make distcheck from a clean tree of the committed HEAD (git archive: no
 # build products, no uncommitted files): the tarball must build out of tree,
 # pass the unit tests, install under a prefix and uninstall without leftovers.
@@ -105,29 +140,6 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_DISTCHECK:-}" ]; then
     fi
 fi
 
-# tap_stage NAME SCRIPT: a test script outside 'make check' (the packaging
-# tests of tests/package/), run with the build's binary; its TAP lines are counted
-tap_stage() {
-    log="$build/$1.log"
-    EDR_BIN="$build/etcd-dr" EDR_SRCDIR="$top" EDR_BUILDDIR="$build" CI=${CI:-1} \
-        bash "$top/$2" >"$log" 2>&1
-    st=$?
-    p=$(grep '^ok ' "$log" | grep -vc '# SKIP')
-    skipped=$((skipped + $(grep '^ok ' "$log" | grep -c '# SKIP')))
-    f=$(grep -c '^not ok ' "$log")
-    grep -q '^Bail out!' "$log" && f=$((f + 1))
-    [ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ "$f" -gt 0 ]; then
-        echo "FAILED: $2 (log: $log)"
-        grep -E '^(not ok|#|Bail)' "$log" | head -40
-    fi
-}
-if [ "$quick" -eq 0 ]; then
-    # the container image's root (Debian 12 minbase, cached under ~/.cache/etcd-dr/)
-    tap_stage image tests/package/image.sh
-fi
 
 if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
     san="$top/build-san"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install what etcd-dr needs to build and test on Debian 12: compilers and
 # autotools, the libraries, etcd 3.4 (server and etcdctl, used by the tests
-# and the quickstart), Node.js/npm for the S3 test server, and debootstrap for
-# the container image's test root (tests/package/image.sh).
+# and the quickstart), Node.js/npm for the S3 test server, debootstrap for the
+# container image's test root (tests/package/image.sh), and debhelper,
+# devscripts and lintian to build and check the Debian package (debian/).
 # Idempotent; does nothing that is already done.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config \
@@ -11,6 +12,8 @@ libcmocka-dev etcd-server etcd-client zstd openssl mandoc python3 python3-yaml t
 debootstrap"
 # zsh: the completion test (t1200) checks completions/_etcd-dr with it
 PKGS="$PKGS zsh"
+# debhelper, devscripts, lintian: the Debian package test (tests/package/deb.sh)
+PKGS="$PKGS debhelper devscripts lintian"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
