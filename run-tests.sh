@@ -36,6 +36,17 @@ fi
 passed=0
 failed=0
 skipped=0
+# /dev/null must stay the character device: a stage that replaced it (a
+# "sed -i" or "mv" onto it, a chroot that shares /dev) would break every later
+# test in odd ways. Each stage is followed by this check, which names the
+# stage, counts a failure and puts the device back.
+devnull_check() {
+    [ -c /dev/null ] && return 0
+    echo "FAILED: /dev/null was not a character device after $1; recreated"
+    failed=$((failed + 1))
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+}
+devnull_check "the setup"
 count() { # count DIR MAKE_STATUS: add the TAP results of a finished 'make check'
     p=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\)' {} + | wc -l)
     f=$(find "$1" -name '*.trs' -exec grep -h '^:test-result: \(FAIL\|XPASS\|ERROR\)' {} + | wc -l)
@@ -73,6 +84,7 @@ else
     make -j2 check >"$build/check.out" 2>&1
 fi
 count "$build" $?
+devnull_check "make check"
 grep -h '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' -l . 2>/dev/null | sed 's/^/FAILED: /'
 for f in $(grep -l '^:test-result: \(FAIL\|ERROR\)' -r --include='*.trs' . 2>/dev/null); do
     log=${f%.trs}.log
@@ -105,6 +117,7 @@ tap_stage() {
 # the Debian package (a release tarball carries no debian/: nothing to build)
 if [ "$quick" -eq 0 ] && [ -f "$top/debian/control" ]; then
     tap_stage deb tests/package/deb.sh
+    devnull_check tests/package/deb.sh
 elif [ "$quick" -eq 0 ]; then
     echo "skipped: tests/package/deb.sh: no debian/ in this tree"
     skipped=$((skipped + 1))
@@ -112,6 +125,7 @@ fi
 # the container image's root (Debian 12 minbase, cached under ~/.cache/etcd-dr/)
 if [ "$quick" -eq 0 ]; then
     tap_stage image tests/package/image.sh
+    devnull_check tests/package/image.sh
 fi
 
 # make distcheck from a clean tree of the committed HEAD (git archive: no
@@ -139,6 +153,7 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_DISTCHECK:-}" ]; then
         tail -15 "$dc/distcheck.out"
     fi
 fi
+devnull_check "make distcheck"
 
 
 if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
@@ -158,6 +173,7 @@ if [ "$quick" -eq 0 ] && [ -z "${EDR_NO_SANITIZERS:-}" ]; then
             tail -30 "${f%.trs}.log"
         done
         [ "$failed" -eq "$before_f" ] || echo "sanitizer run had failures"
+        devnull_check "the sanitizer run"
     else
         echo "sanitizer build failed"
         failed=$((failed + 1))
