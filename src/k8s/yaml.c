@@ -17,6 +17,8 @@
 
 #include <sodium.h>
 
+#include "common/hash.h"
+
 #define MAX_DEPTH 64
 
 struct line {
@@ -189,18 +191,6 @@ string_node(struct parser *p, char *s, size_t len, int line)
     return noted(p, j, line);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t
 put_utf8(char *o, unsigned long cp)
 {
@@ -272,7 +262,7 @@ quoted(struct parser *p, const char *s, size_t len, int line, size_t *used)
             }
             unsigned long cp = 0;
             for (int d = 0; d < digits; d++) {
-                int h = hexval(s[i + (size_t)d]);
+                int h = edr_hexval((unsigned char)s[i + (size_t)d]);
                 if (h < 0) {
                     perr(p, line, "bad hexadecimal escape in a double-quoted scalar", NULL);
                     goto out;
