@@ -6,7 +6,8 @@
 # --json fields hold what the repository does; --max-age and a [schedule]
 # backup cron set the age limit. list without a cluster, or with one that does
 # not exist, names the clusters there are (exit 8); a repository with a
-# "default" cluster lists it as before.
+# "default" cluster lists it as before. The same on S3 (s3rver behind the
+# SigV4-checking front of tests/integration/s3/).
 BASE_PORT=26000
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -109,4 +110,29 @@ check "with a 'default' cluster, list without --cluster lists it as before" \
     sh -c "'$EDR' list --repo '$R' --json | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)) == 1 else 1)'"
 mkdir "$T/empty-repo-dir"
 check "an empty repository lists nothing, exit 0" "$EDR" list --repo "$T/empty-repo-dir"
+
+# --- the same over S3 ---
+. "$SRCDIR/tests/integration/s3/lib-s3.sh"
+if ! s3_require; then
+    [ -n "${CI:-}" ] && bail "$S3_WHY (CI is set)"
+    skip "S3: $S3_WHY"
+    done_testing
+    exit 0
+fi
+trap 's3_stop; cleanup' EXIT
+S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 20)) S3_BUCKETS=bkt
+s3_start || bail "$S3_WHY"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret
+export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION
+S3=(--repo s3://bkt/dr --s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
+"$EDR" backup --endpoints "$EP" "${S3[@]}" --cluster prod --no-encrypt -q 2>/dev/null || bail "S3 backup failed"
+"$EDR" verify latest "${S3[@]}" --cluster prod -q >/dev/null || bail "S3 verify failed"
+"$EDR" backup --endpoints "$EP" "${S3[@]}" --cluster staging --no-encrypt -q 2>/dev/null || bail "S3 backup failed"
+"$EDR" info "${S3[@]}" --max-age 1d --json >"$T/s3.json"
+check "S3: info exits 0 (ok and never verified)" test $? = 0
+check "S3: prod is ok" test "$(status "$T/s3.json" prod)" = ok
+check "S3: staging is never verified" test "$(status "$T/s3.json" staging)" = "never verified"
+expect_fail "S3: list with no cluster names those there are" 8 \
+    "no cluster given and no cluster 'default' in 's3://bkt/dr'; it holds: prod, staging$" "$EDR" list "${S3[@]}"
 done_testing
