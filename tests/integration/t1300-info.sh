@@ -98,6 +98,9 @@ check "info exits 0 when no cluster is stale or failing" "$EDR" info --repo "$R"
 check "the table names each cluster with its status" grep -q '^cluster unverified: never verified$' "$T/i4.out"
 check "the table shows the last verification" grep -Eq '^  verified: +[0-9T:-]+Z +content ok' "$T/i4.out"
 expect_fail "info rejects a bad --max-age" 2 "max-age.*invalid duration" "$EDR" info --repo "$R" --max-age 2x
+printf '[schedule]\nmax-age = 2x\n' >"$T/bad.conf"
+expect_fail "config check names a bad [schedule] max-age" 3 "bad.conf:2: 'max-age': invalid duration '2x'" \
+    "$EDR" config check --config "$T/bad.conf"
 
 # list without --cluster in a repository without "default"
 expect_fail "list with no cluster names those there are" 8 \
