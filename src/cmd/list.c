@@ -81,6 +81,14 @@ print_changes(const struct edr_manifest *list, size_t n, const struct edr_chain 
     }
 }
 
+static int
+any_object(const struct edr_storage_entry *e, void *ud)
+{
+    (void)e;
+    *(int *)ud = 1;
+    return 1;
+}
+
 /* EDR_E_NOTFOUND naming the clusters the repository holds, when it holds
  * some but not the one asked for (or defaulted to); EDR_OK otherwise. */
 static edr_rc
@@ -101,6 +109,18 @@ check_cluster_exists(struct edr_ctx *ctx)
                 (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", i ? ", " : "", names[i]);
     }
     if (nn > 0 && !found) {
+        /* a cluster whose backups were all pruned still has its lock */
+        struct edr_storage_stat sb = {0};
+        char prefix[128];
+        snprintf(prefix, sizeof(prefix), "%s/", repo->cluster);
+        if ((rc = repo->st->ops->list(repo->st, prefix, any_object, &found, &ctx->err)) != EDR_OK)
+            goto out;
+        edr_repo_object_name(repo, ".lock", "", prefix, sizeof(prefix));
+        if (!found && (rc = repo->st->ops->stat(repo->st, prefix, &sb, &ctx->err)) != EDR_OK)
+            goto out;
+        found |= sb.exists;
+    }
+    if (nn > 0 && !found) {
         if (ctx->opts.src[EDR_O_CLUSTER] == EDR_SRC_DEFAULT)
             edr_err_set(&ctx->err, EDR_E_NOTFOUND,
                         "no cluster given and no cluster 'default' in '%s'; it holds: %s",
@@ -111,6 +131,7 @@ check_cluster_exists(struct edr_ctx *ctx)
         edr_err_hint(&ctx->err, "give --cluster NAME, or run 'etcd-dr info' to see them all");
         rc = EDR_E_NOTFOUND;
     }
+out:
     edr_strv_free(names, nn);
     return rc;
 }

@@ -107,6 +107,14 @@ expect_fail "list with no cluster names those there are" 8 \
     "no cluster given and no cluster 'default' in .*; it holds: fresh, unverified$" "$EDR" list --repo "$R"
 expect_fail "list --cluster of a missing cluster names those there are" 8 \
     "no cluster 'nope' in .*; it holds: fresh, unverified$" "$EDR" list --repo "$R" --cluster nope
+# a cluster whose backups are all gone keeps its lock file: it exists, empty
+"$EDR" backup "${B[@]}" --cluster gone || bail "backup gone failed"
+rm -f "$R"/gone/*.edr "$R"/gone/*.json
+check "the lock file stays" test -f "$R/gone/.lock"
+check "list of a cluster with no backup left: nothing, exit 0" \
+    sh -c "'$EDR' list --repo '$R' --cluster gone | grep -q \"^no backups for cluster 'gone'\""
+check "info does not count a lock alone as a cluster" \
+    sh -c "'$EDR' info --repo '$R' --json | python3 -c 'import json,sys; sys.exit(0 if [c[\"cluster\"] for c in json.load(sys.stdin)[\"clusters\"]] == [\"fresh\", \"unverified\"] else 1)'"
 check "list --cluster fresh still lists" sh -c "'$EDR' list --repo '$R' --cluster fresh | grep -q ' ok content'"
 "$EDR" backup "${B[@]}" || bail "backup default failed"
 check "with a 'default' cluster, list without --cluster lists it as before" \
