@@ -4,7 +4,7 @@
 # backup, verify and capture against a real etcd write a metrics file that
 # `promtool check metrics` accepts, whose every family is documented under
 # Metrics in etcd-dr(1), and which holds every metric name the rules and the
-# Grafana dashboard use.
+# Grafana dashboard use. info shows the range the capture made recoverable.
 BASE_PORT=26100
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -50,6 +50,17 @@ for _ in $(seq 1 50); do grep -q etcd_dr_capture_events_total "$M" && break; sle
 kill "$CAP"
 wait "$CAP" 2>/dev/null
 
+# info shows what the capture made recoverable: up to etcd's current revision
+REV=$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+"$EDR" info --repo "$T/repo" --json >"$T/info.json" 2>/dev/null
+check "info: the captured changes make revisions up to $REV recoverable" python3 - "$T/info.json" "$REV" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))["clusters"][0]
+r = c["recoverable"]
+assert c["cluster"] == "prod" and len(r) >= 1, c
+assert r[-1]["to_revision"] == int(sys.argv[2]), r
+assert r[-1]["from_revision"] <= c["newest"]["revision"], (r, c)
+PY
 check "the metrics file has the capture's samples" grep -q '^etcd_dr_capture_events_total{cluster="prod"} [1-9]' "$M"
 check "the failed run set etcd_dr_backup_last_failed to 1" grep -q '^etcd_dr_backup_last_failed{cluster="prod"} 1$' "$M"
 check "the last verify passed" grep -q '^etcd_dr_verify_last_success{cluster="prod"} 1$' "$M"
