@@ -225,40 +225,45 @@ fmt_age(int64_t s, char *buf, size_t n)
         snprintf(buf, n, "%" PRId64 "d", s / 86400);
 }
 
-static void
-print_cluster(const struct cluster_info *ci, time_t now)
-{
-    char a[32], b[32], st[32], age[32];
+#define ROW_FMT "%-16s %-14s %7s %9s %-20s %-20s %5s %10s %-36s %s\n"
 
+static void
+print_header(void)
+{
+    printf(ROW_FMT, "CLUSTER", "STATUS", "BACKUPS", "STORED", "OLDEST", "NEWEST", "AGE", "REVISION",
+           "LAST VERIFIED", "RECOVERABLE");
+}
+
+/* One row of the table; the reason, if any, is added to notes for below it. */
+static void
+print_cluster(const struct cluster_info *ci, time_t now, json_t *notes)
+{
+    char n[32], st[32], a[32] = "-", b[32] = "-", age[32] = "-", rev[32] = "-", ver[64] = "never",
+                        rec[64] = "-";
+
+    snprintf(n, sizeof(n), "%zu", ci->backups);
     edr_fmt_bytes(ci->stored, st, sizeof(st));
-    printf("cluster %s: %s%s%s%s\n", ci->name, status_names[ci->status], ci->why[0] ? " (" : "",
-           ci->why, ci->why[0] ? ")" : "");
-    printf("  backups:     %zu, %s stored%s\n", ci->backups, st,
-           ci->damaged ? ", DAMAGED objects present" : "");
     if (ci->newest != NULL) {
         edr_time_iso(taken(ci->oldest), a);
         edr_time_iso(taken(ci->newest), b);
         fmt_age((int64_t)(now - taken(ci->newest)), age, sizeof(age));
-        printf("  oldest:      %s  revision %" PRId64 "  (%s)\n", a, ci->oldest->revision,
-               ci->oldest->id);
-        printf("  newest:      %s  revision %" PRId64 "  (%s), %s ago\n", b, ci->newest->revision,
-               ci->newest->id, age);
+        snprintf(rev, sizeof(rev), "%" PRId64, ci->newest->revision);
     }
     if (ci->verified != NULL) {
-        edr_time_iso(ci->verified->verify_time, a);
-        printf("  verified:    %s  %s %s  (%s)\n", a, ci->verified->verify_level,
-               ci->verified->verified > 0 ? "ok" : "FAILED", ci->verified->id);
-    } else {
-        printf("  verified:    never\n");
+        char t[32];
+        edr_time_iso(ci->verified->verify_time, t);
+        snprintf(ver, sizeof(ver), "%s %s %s", t, ci->verified->verify_level,
+                 ci->verified->verified > 0 ? "ok" : "FAILED");
     }
-    for (size_t i = 0; i < json_array_size(ci->ranges); i++) {
-        json_t *r = json_array_get(ci->ranges, i);
-        printf("  recoverable: revisions %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT
-               " (to %s)\n",
-               json_integer_value(json_object_get(r, "from_revision")),
-               json_integer_value(json_object_get(r, "to_revision")),
-               json_string_value(json_object_get(r, "to_time")));
+    if (json_array_size(ci->ranges) > 0) {
+        json_t *r = json_array_get(ci->ranges, json_array_size(ci->ranges) - 1);
+        snprintf(rec, sizeof(rec), "%" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(r, "from_revision")),
+                 json_integer_value(json_object_get(r, "to_revision")));
     }
+    printf(ROW_FMT, ci->name, status_names[ci->status], n, st, a, b, age, rev, ver, rec);
+    if (ci->why[0] != '\0')
+        json_array_append_new(notes, json_sprintf("%s: %s", ci->name, ci->why));
 }
 
 edr_rc
@@ -268,7 +273,7 @@ edr_cmd_info(struct edr_ctx *ctx)
     struct age_rule rule;
     char **names = NULL;
     int nn = 0, bad = 0;
-    json_t *arr = NULL;
+    json_t *arr = NULL, *notes = json_array();
     time_t now = time(NULL);
     edr_rc rc;
 
@@ -278,6 +283,8 @@ edr_cmd_info(struct edr_ctx *ctx)
     arr = json_array();
     if (nn == 0 && !ctx->json && !ctx->quiet)
         printf("no clusters in '%s'\n", repo->st->url);
+    else if (!ctx->json && !ctx->quiet)
+        print_header();
     for (int i = 0; i < nn; i++) {
         struct cluster_info ci;
         struct edr_manifest *list = NULL;
@@ -295,9 +302,7 @@ edr_cmd_info(struct edr_ctx *ctx)
         if (ctx->json) {
             json_array_append_new(arr, cluster_json(&ci, now));
         } else if (!ctx->quiet) {
-            if (i > 0)
-                printf("\n");
-            print_cluster(&ci, now);
+            print_cluster(&ci, now, notes);
         }
         json_decref(ci.ranges);
         free(list);
@@ -307,7 +312,11 @@ edr_cmd_info(struct edr_ctx *ctx)
                               "problems", bad);
         json_object_set_new(o, "max_age", rule.set ? json_string(rule.source) : json_null());
         edr_cmd_print_json(o);
-    } else if (!ctx->quiet && !rule.set && nn > 0) {
+    } else if (!ctx->quiet) {
+        for (size_t i = 0; i < json_array_size(notes); i++)
+            printf("%s%s\n", i == 0 ? "\n" : "", json_string_value(json_array_get(notes, i)));
+    }
+    if (!ctx->json && !ctx->quiet && !rule.set && nn > 0) {
         printf(
             "\n(no age limit: give --max-age or a [schedule] backup entry to check staleness)\n");
     }
@@ -316,6 +325,7 @@ edr_cmd_info(struct edr_ctx *ctx)
                          bad == 1 ? "" : "s");
 out:
     json_decref(arr);
+    json_decref(notes);
     edr_strv_free(names, nn);
     return rc;
 }

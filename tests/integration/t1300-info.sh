@@ -46,6 +46,10 @@ status() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c
 "$EDR" info --repo "$R" --max-age 1d --json >"$T/i1.json" 2>"$T/i1.err"
 rc=$?
 check "info exits 16 when a cluster is stale or failing" test "$rc" = 16
+"$EDR" info --repo "$R" --max-age 1d >"$T/i1.out" 2>/dev/null
+check "the table says why broken is failing, below it" \
+    grep -q '^broken: the last verification (.*, content) failed$' "$T/i1.out"
+check "and why stale is stale" grep -q '^stale: newest backup older than allowed by --max-age 1d$' "$T/i1.out"
 check "info --json names the four clusters, sorted" test "$(python3 -c 'import json,sys; print(" ".join(c["cluster"] for c in json.load(open(sys.argv[1]))["clusters"]))' "$T/i1.json")" = "broken fresh stale unverified"
 check "fresh is ok" test "$(status "$T/i1.json" fresh)" = ok
 check "stale (3 days, --max-age 1d) is stale" test "$(status "$T/i1.json" stale)" = stale
@@ -94,9 +98,11 @@ check "max_age names the schedule" grep -q "schedule '0 \* \* \* \*'" "$T/i3.jso
 
 rm -rf "$R/broken" "$R/stale"
 check "info exits 0 when no cluster is stale or failing" "$EDR" info --repo "$R" --max-age 1d
-"$EDR" info --repo "$R" >"$T/i4.out"
-check "the table names each cluster with its status" grep -q '^cluster unverified: never verified$' "$T/i4.out"
-check "the table shows the last verification" grep -Eq '^  verified: +[0-9T:-]+Z +content ok' "$T/i4.out"
+"$EDR" info --repo "$R" --max-age 1d >"$T/i4.out"
+check "the table has its header" grep -Eq '^CLUSTER +STATUS +BACKUPS +STORED +OLDEST +NEWEST +AGE +REVISION +LAST VERIFIED +RECOVERABLE$' "$T/i4.out"
+check "the table: unverified, never verified" grep -Eq '^unverified +never verified +1 ' "$T/i4.out"
+check "the table: fresh is ok, with its revision and last verification" \
+    grep -Eq "^fresh +ok +1 .* $REV +[0-9T:-]+Z content ok +-$" "$T/i4.out"
 expect_fail "info rejects a bad --max-age" 2 "max-age.*invalid duration" "$EDR" info --repo "$R" --max-age 2x
 printf '[schedule]\nmax-age = 2x\n' >"$T/bad.conf"
 expect_fail "config check names a bad [schedule] max-age" 3 "bad.conf:2: 'max-age': invalid duration '2x'" \
