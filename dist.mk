@@ -28,6 +28,10 @@ EXTRA_DIST += doc/releasing.md
 # installs the same file as a conffile in /etc/etcd-dr.
 exampledir = $(docdir)/examples
 dist_example_DATA = examples/etcd-dr.conf examples/crontab
+# Prometheus alerting rules, their promtool unit tests and a Grafana dashboard
+promexampledir = $(exampledir)/prometheus
+dist_promexample_DATA = examples/prometheus/etcd-dr.rules.yml examples/prometheus/tests.yml \
+	examples/prometheus/etcd-dr-dashboard.json examples/prometheus/README.md
 
 # The systemd units of examples/systemd, with the paths of this build's
 # prefix (/usr/bin/etcd-dr -> $(bindir), /etc/etcd-dr -> $(sysconfdir)).

@@ -14,6 +14,8 @@ debootstrap"
 PKGS="$PKGS zsh"
 # debhelper, devscripts, lintian: the Debian package test (tests/package/deb.sh)
 PKGS="$PKGS debhelper devscripts lintian"
+# prometheus: its promtool checks examples/prometheus/ and the metrics file (t1310)
+PKGS="$PKGS prometheus"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""

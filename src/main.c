@@ -31,6 +31,8 @@ static const struct edr_cmd commands[] = {
     {"import", edr_cmd_import, edr_cmd_import_opts, "FILE|DIR|s3://BUCKET/PREFIX", 1, 1,
      "[--from TOOL] FILE|DIR|s3://BUCKET/PREFIX", EDR_CMD_SIGNALS,
      "store etcd snapshots (etcdctl, k3s, RKE2; plain or zipped) as backups"},
+    {"info", edr_cmd_info, edr_cmd_info_opts, "", 0, 0, "[--max-age DURATION] [--json]",
+     EDR_CMD_REPO, "every cluster of the repository: status, backups, verification, age"},
     {"inspect", edr_cmd_inspect, edr_cmd_inspect_opts, "BACKUP|FILE.db", 1, 1, "BACKUP|FILE.db",
      EDR_CMD_SIGNALS, "snapshot status, keyspace and Kubernetes resource counts"},
     {"keygen", edr_cmd_keygen, edr_cmd_keygen_opts, "", 0, 0, "-o PATH", 0,

@@ -26,6 +26,7 @@
 #include "crypto/keys.h"
 #include "etcd/client.h"
 #include "repo/repo.h"
+#include "sched/metrics.h"
 #include "stream/basic.h"
 #include "stream/seal.h"
 #include "stream/tar.h"
@@ -91,6 +92,24 @@ edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr
 
 /* The recipients' public keys (the options were checked by
  * edr_backup_params_from_opts). */
+/* The metrics file says from when the lock is held, so that an alert sees a
+ * backup that hangs with it (the report sets it back to 0). */
+static void
+lock_metric(struct edr_ctx *ctx, const char *cluster)
+{
+    const char *path = edr_opt_str(&ctx->opts, EDR_O_METRICS_FILE);
+    struct edr_metrics m;
+    struct edr_err err;
+
+    if (path == NULL)
+        return;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.cluster, sizeof(m.cluster), "%s", cluster);
+    edr_metrics_set(&m, EDR_M_LOCK_ACQUIRED, (double)time(NULL));
+    if (edr_metrics_write(path, &m, &err) != EDR_OK)
+        edr_warn("%s", err.msg);
+}
+
 static edr_rc
 load_recipients(struct edr_backup_writer *r, struct edr_ctx *ctx)
 {
@@ -263,6 +282,7 @@ edr_backup_prepare(struct edr_ctx *ctx, const struct edr_backup_params *p,
     snprintf(sum->cluster, sizeof(sum->cluster), "%s", r->repo->cluster);
     if ((rc = edr_repo_lock(r->repo, p->lock_wait, lock, &ctx->err)) != EDR_OK)
         return rc;
+    lock_metric(ctx, r->repo->cluster);
     return edr_repo_cleanup(r->repo, 0, &ctx->err);
 }
 

@@ -275,10 +275,11 @@ check_values(struct check *c)
             problem(c, "%s: invalid value '%s' (%s)", loc, v, list);
         }
     }
-    if ((v = edr_opt_str(o, EDR_O_KEEP_WITHIN)) != NULL) {
+    static const enum edr_opt_id durations[] = {EDR_O_KEEP_WITHIN, EDR_O_MAX_AGE};
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
         struct edr_duration d;
-        if (edr_duration_parse(v, &d, &e) != EDR_OK) {
-            where(c, EDR_O_KEEP_WITHIN, loc, sizeof(loc));
+        if ((v = edr_opt_str(o, durations[i])) != NULL && edr_duration_parse(v, &d, &e) != EDR_OK) {
+            where(c, durations[i], loc, sizeof(loc));
             problem(c, "%s: %s", loc, e.msg);
         }
     }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "changes/segment.h"
 #include "cmd/cmd.h"
@@ -80,6 +81,61 @@ print_changes(const struct edr_manifest *list, size_t n, const struct edr_chain 
     }
 }
 
+static int
+any_object(const struct edr_storage_entry *e, void *ud)
+{
+    (void)e;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* EDR_E_NOTFOUND naming the clusters the repository holds, when it holds
+ * some but not the one asked for (or defaulted to); EDR_OK otherwise. */
+static edr_rc
+check_cluster_exists(struct edr_ctx *ctx)
+{
+    struct edr_repo *repo = ctx->repo;
+    char **names = NULL, have[512] = "";
+    int nn = 0, found = 0;
+    size_t len = 0;
+    edr_rc rc;
+
+    if ((rc = edr_repo_clusters(repo, &names, &nn, &ctx->err)) != EDR_OK)
+        return rc;
+    for (int i = 0; i < nn; i++) {
+        found |= strcmp(names[i], repo->cluster) == 0;
+        if (len < sizeof(have))
+            len +=
+                (size_t)snprintf(have + len, sizeof(have) - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    if (nn > 0 && !found) {
+        /* a cluster whose backups were all pruned still has its lock */
+        struct edr_storage_stat sb = {0};
+        char prefix[128];
+        snprintf(prefix, sizeof(prefix), "%s/", repo->cluster);
+        if ((rc = repo->st->ops->list(repo->st, prefix, any_object, &found, &ctx->err)) != EDR_OK)
+            goto out;
+        edr_repo_object_name(repo, ".lock", "", prefix, sizeof(prefix));
+        if (!found && (rc = repo->st->ops->stat(repo->st, prefix, &sb, &ctx->err)) != EDR_OK)
+            goto out;
+        found |= sb.exists;
+    }
+    if (nn > 0 && !found) {
+        if (ctx->opts.src[EDR_O_CLUSTER] == EDR_SRC_DEFAULT)
+            edr_err_set(&ctx->err, EDR_E_NOTFOUND,
+                        "no cluster given and no cluster 'default' in '%s'; it holds: %s",
+                        repo->st->url, have);
+        else
+            edr_err_set(&ctx->err, EDR_E_NOTFOUND, "no cluster '%s' in '%s'; it holds: %s",
+                        repo->cluster, repo->st->url, have);
+        edr_err_hint(&ctx->err, "give --cluster NAME, or run 'etcd-dr info' to see them all");
+        rc = EDR_E_NOTFOUND;
+    }
+out:
+    edr_strv_free(names, nn);
+    return rc;
+}
+
 edr_rc
 edr_cmd_list(struct edr_ctx *ctx)
 {
@@ -94,6 +150,9 @@ edr_cmd_list(struct edr_ctx *ctx)
     if ((rc = edr_repo_list(repo, &list, &n, &ctx->err)) != EDR_OK ||
         (rc = edr_segment_list(repo, &segs, &nsegs, NULL, NULL, &ctx->err)) != EDR_OK ||
         (rc = edr_segment_chains(segs, nsegs, &chains, &nc, &ctx->err)) != EDR_OK)
+        goto out;
+    /* an empty list: a cluster that does not exist, or one without backups */
+    if (n == 0 && nsegs == 0 && (rc = check_cluster_exists(ctx)) != EDR_OK)
         goto out;
     if (ctx->json) {
         json_t *arr = json_array();

@@ -35,6 +35,8 @@ write_metrics(struct edr_ctx *ctx, const struct edr_backup_summary *sum, edr_rc 
     edr_metrics_set(&m, EDR_M_LAST_RESULT, rc == EDR_OK ? 0 : 1);
     edr_metrics_set(&m, EDR_M_LAST_EXIT_CODE, rc);
     edr_metrics_set(&m, EDR_M_LAST_DURATION, sum->duration_s);
+    if (rc != EDR_E_LOCK) /* released (a lock held by another run is not ours to clear) */
+        edr_metrics_set(&m, EDR_M_LOCK_ACQUIRED, 0);
     if (rc == EDR_OK && sum->ok) {
         edr_metrics_set(&m, EDR_M_LAST_SUCCESS, now);
         edr_metrics_set(&m, EDR_M_DB_SIZE, (double)sum->manifest.db_size);

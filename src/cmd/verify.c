@@ -39,10 +39,11 @@
 #include "restore/compat.h"
 #include "restore/fsutil.h"
 #include "restore/restore.h"
+#include "sched/metrics.h"
 
 const enum edr_opt_id edr_cmd_verify_opts[] = {
-    EDR_OPTS_REPO, EDR_O_CHAIN,    EDR_O_IDENTITY, EDR_O_LEVEL, EDR_O_DRILL,
-    EDR_O_ALL,     EDR_O_ETCD_BIN, EDR_O_JUNIT,    EDR_O_JSON,  EDR_O__COUNT};
+    EDR_OPTS_REPO,  EDR_O_CHAIN, EDR_O_IDENTITY, EDR_O_LEVEL,        EDR_O_DRILL, EDR_O_ALL,
+    EDR_O_ETCD_BIN, EDR_O_JUNIT, EDR_O_JSON,     EDR_O_METRICS_FILE, EDR_O__COUNT};
 
 static const char *const level_names[] = {"stored", "content", "drill"};
 
@@ -529,9 +530,29 @@ edr_cmd_verify(struct edr_ctx *ctx)
     return edr_verify_run(ctx, &p);
 }
 
+/* --metrics-file: when and how the last verdicts on the cluster's backups came out. */
+static void
+write_metrics(struct edr_ctx *ctx, const char *cluster, int verdicts, int failed)
+{
+    const char *path = edr_opt_str(&ctx->opts, EDR_O_METRICS_FILE);
+    struct edr_metrics m;
+    struct edr_err err;
+
+    if (path == NULL || verdicts == 0)
+        return;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.cluster, sizeof(m.cluster), "%s", cluster);
+    edr_metrics_set(&m, EDR_M_LAST_VERIFY, (double)time(NULL));
+    edr_metrics_set(&m, EDR_M_LAST_VERIFY_OK, failed ? 0 : 1);
+    if (edr_metrics_write(path, &m, &err) != EDR_OK)
+        edr_warn("%s", err.msg);
+}
+
 edr_rc
 edr_verify_run(struct edr_ctx *ctx, const struct edr_verify_params *p)
 {
+    char cluster[EDR_METRICS_CLUSTER_MAX] = "";
+    int verdicts = 0, failed = 0;
     int all = p->all;
     struct edr_manifest *list = NULL;
     struct edr_repo_problem *probs = NULL;
@@ -606,6 +627,11 @@ edr_verify_run(struct edr_ctx *ctx, const struct edr_verify_params *p)
              * etcd too old for it or an interrupted run */
             int verdict =
                 rc == EDR_OK || rc == EDR_E_INTEGRITY || (rc == EDR_E_DRILL && r->drill_started);
+            if (verdict && src.m.id[0] != '\0') {
+                verdicts++;
+                failed += rc != EDR_OK;
+                snprintf(cluster, sizeof(cluster), "%s", rp->cluster);
+            }
             if (verdict && src.m.id[0] != '\0' &&
                 edr_repo_record_verify(rp, src.m.id, level_names[r->level], rc == EDR_OK, r->error,
                                        &e2) != EDR_OK)
@@ -621,6 +647,12 @@ edr_verify_run(struct edr_ctx *ctx, const struct edr_verify_params *p)
         if (rc == EDR_E_INTERRUPTED)
             break;
     }
+    /* a damaged object is a failed verdict on the cluster too */
+    if (nprobs > 0 && repo != NULL && first != EDR_E_INTERRUPTED) {
+        verdicts++, failed++;
+        snprintf(cluster, sizeof(cluster), "%s", repo->cluster);
+    }
+    write_metrics(ctx, cluster, verdicts, failed);
     for (size_t i = 0; i < nprobs && first != EDR_E_INTERRUPTED; i++) {
         struct result *r = &rs[n++];
         snprintf(r->what, sizeof(r->what), "%s/%s", repo->cluster, probs[i].id);

@@ -28,7 +28,8 @@
     X(EDR_E_IO, 12, "local input/output error (disk full, permission)")                    \
     X(EDR_E_TARGET, 13, "restore target not usable (data dir not empty, etcd too old)")    \
     X(EDR_E_DRILL, 14, "restore drill failed (etcd did not start or serve the data)")      \
-    X(EDR_E_INTERRUPTED, 15, "interrupted by a signal")
+    X(EDR_E_INTERRUPTED, 15, "interrupted by a signal")                                    \
+    X(EDR_E_CHECK, 16, "a check found a problem (a cluster stale or failing)")
 /* clang-format on */
 
 typedef int edr_rc;

@@ -118,6 +118,8 @@ enum edr_opt_type { EDR_OT_STR, EDR_OT_BOOL, EDR_OT_INT, EDR_OT_LIST };
       "error, warn, info or debug")                                                               \
     X(MARK_COMPACTED, "mark-compacted", 0, BOOL, "restore", "mark-compacted", NULL, NULL, NULL,   \
       "mark the bumped revision compacted so watchers relist")                                    \
+    X(MAX_AGE, "max-age", 0, STR, "schedule", "max-age", NULL, NULL, "DURATION",                  \
+      "info: stale when the newest backup is older (e.g. 36h, 2d)")                                \
     X(METRICS_FILE, "metrics-file", 0, STR, "metrics", "file", NULL, NULL, "FILE",                \
       "write a node_exporter textfile")                                                           \
     X(NAME, "name", 0, STR, "restore", "name", NULL, NULL, "NAME",                                \

@@ -70,6 +70,82 @@ edr_repo_free(struct edr_repo *r)
     free(r);
 }
 
+edr_rc
+edr_repo_set_cluster(struct edr_repo *r, const char *cluster, struct edr_err *err)
+{
+    char *c;
+    edr_rc rc;
+
+    if ((rc = edr_repo_check_cluster_name(cluster, err)) != EDR_OK)
+        return rc;
+    if ((c = strdup(cluster)) == NULL)
+        return edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    free(r->cluster);
+    r->cluster = c;
+    return EDR_OK;
+}
+
+static int push(char ***arr, size_t *n, size_t *cap, const char *s, size_t len);
+static int cmp_str(const void *a, const void *b);
+
+struct clusters_scan {
+    char **names;
+    size_t n, cap;
+    int oom;
+};
+
+static int
+clusters_cb(const struct edr_storage_entry *e, void *ud)
+{
+    struct clusters_scan *s = ud;
+    const char *slash = strchr(e->name, '/');
+    struct edr_err ignored;
+    char name[128];
+    size_t len;
+
+    if (slash == NULL || slash[1] == '.' || (size_t)(slash - e->name) >= sizeof(name))
+        return 0; /* top-level files, locks and temp files make no cluster */
+    len = (size_t)(slash - e->name);
+    memcpy(name, e->name, len);
+    name[len] = '\0';
+    if (edr_repo_check_cluster_name(name, &ignored) != EDR_OK)
+        return 0;
+    if (s->n > 0 && strcmp(s->names[s->n - 1], name) == 0)
+        return 0; /* listings come grouped by directory: cheap dedup first */
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return 0;
+    if (push(&s->names, &s->n, &s->cap, name, len) != 0) {
+        s->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+edr_rc
+edr_repo_clusters(struct edr_repo *r, char ***names, int *n, struct edr_err *err)
+{
+    struct clusters_scan s = {NULL, 0, 0, 0};
+    edr_rc rc;
+
+    *names = NULL;
+    *n = 0;
+    rc = r->st->ops->list(r->st, "", clusters_cb, &s, err);
+    if (rc == EDR_OK && s.oom)
+        rc = edr_err_set(err, EDR_E_INTERNAL, "out of memory");
+    if (rc != EDR_OK) {
+        for (size_t i = 0; i < s.n; i++)
+            free(s.names[i]);
+        free(s.names);
+        return rc;
+    }
+    if (s.n > 0)
+        qsort(s.names, s.n, sizeof(*s.names), cmp_str);
+    *names = s.names;
+    *n = (int)s.n;
+    return EDR_OK;
+}
+
 void
 edr_repo_object_name(const struct edr_repo *r, const char *id, const char *suffix, char *buf,
                      size_t n)

@@ -25,6 +25,13 @@ edr_rc edr_repo_check_cluster_name(const char *name, struct edr_err *err);
 edr_rc edr_repo_open(const char *url, const struct edr_storage_opts *sopts, const char *cluster,
                      int create, struct edr_repo **out, struct edr_err *err);
 void edr_repo_free(struct edr_repo *r);
+/* Point r at another cluster of the same storage (name checked as for open). */
+edr_rc edr_repo_set_cluster(struct edr_repo *r, const char *cluster, struct edr_err *err);
+/* The clusters of the repository: the valid cluster names of its top-level
+ * directories holding a backup object or captured changes (a lock alone does
+ * not make a cluster), sorted. *names malloc'ed, each name too; free with
+ * edr_strv_free(*names, *n). */
+edr_rc edr_repo_clusters(struct edr_repo *r, char ***names, int *n, struct edr_err *err);
 
 /* "<cluster>/<id><suffix>" into buf. */
 void edr_repo_object_name(const struct edr_repo *r, const char *id, const char *suffix, char *buf,

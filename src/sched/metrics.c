@@ -24,25 +24,33 @@
 
 static const struct {
     const char *name;
+    const char *type;
     const char *help;
 } families[EDR_M_COUNT] = {
-    {"etcd_dr_last_success_timestamp_seconds", "Unix time of the last successful backup."},
-    {"etcd_dr_last_attempt_timestamp_seconds", "Unix time of the last backup run, ok or not."},
-    {"etcd_dr_last_result", "Result of the last backup run: 0 ok, 1 failed."},
-    {"etcd_dr_last_exit_code", "Exit status of the last backup run, 0 on success."},
-    {"etcd_dr_last_duration_seconds", "Duration of the last backup run in seconds."},
-    {"etcd_dr_db_size_bytes", "Size of the etcd database in the last successful backup."},
-    {"etcd_dr_stored_size_bytes", "Bytes stored in the repository by the last successful backup."},
-    {"etcd_dr_revision", "etcd revision of the last successful backup."},
-    {"etcd_dr_backups", "Number of backups of the cluster in the repository."},
-    {"etcd_dr_last_verify_timestamp_seconds", "Unix time of the last verification."},
-    {"etcd_dr_last_verify_ok", "Result of the last verification: 1 passed, 0 failed."},
-    {"etcd_dr_capture_last_revision", "Last etcd revision published by capture."},
-    {"etcd_dr_capture_last_publish_timestamp_seconds",
+    {"etcd_dr_backup_last_success_timestamp_seconds", "gauge",
+     "Unix time of the last successful backup."},
+    {"etcd_dr_backup_last_attempt_timestamp_seconds", "gauge",
+     "Unix time of the last backup run, ok or not."},
+    {"etcd_dr_backup_last_failed", "gauge", "Result of the last backup run: 0 ok, 1 failed."},
+    {"etcd_dr_backup_last_exit_code", "gauge", "Exit status of the last backup run, 0 on success."},
+    {"etcd_dr_backup_last_duration_seconds", "gauge", "Duration of the last backup run."},
+    {"etcd_dr_backup_db_size_bytes", "gauge",
+     "Size of the etcd database in the last successful backup."},
+    {"etcd_dr_backup_stored_size_bytes", "gauge",
+     "Bytes stored in the repository by the last successful backup."},
+    {"etcd_dr_backup_revision", "gauge", "etcd revision of the last successful backup."},
+    {"etcd_dr_backups", "gauge", "Number of backups of the cluster in the repository."},
+    {"etcd_dr_verify_last_timestamp_seconds", "gauge", "Unix time of the last verification."},
+    {"etcd_dr_verify_last_success", "gauge",
+     "Result of the last verification: 1 passed, 0 failed."},
+    {"etcd_dr_capture_last_revision", "gauge", "Last etcd revision published by capture."},
+    {"etcd_dr_capture_last_publish_timestamp_seconds", "gauge",
      "Unix time of capture's last published segment: the age of the newest durable change."},
-    {"etcd_dr_capture_events_total", "Events published by the running capture."},
-    {"etcd_dr_capture_lag_revisions",
+    {"etcd_dr_capture_events_total", "counter", "Events published by the running capture."},
+    {"etcd_dr_capture_lag_revisions", "gauge",
      "Revisions etcd had written that capture had not published yet, at its last publish."},
+    {"etcd_dr_backup_lock_acquired_timestamp_seconds", "gauge",
+     "Unix time the running backup took the repository lock, 0 when it released it."},
 };
 
 const char *
@@ -337,7 +345,9 @@ render(struct edr_buf *b, const struct clusters *cs)
         edr_buf_str(b, families[f].help);
         edr_buf_str(b, "\n# TYPE ");
         edr_buf_str(b, families[f].name);
-        edr_buf_str(b, " gauge\n");
+        edr_buf_str(b, " ");
+        edr_buf_str(b, families[f].type);
+        edr_buf_str(b, "\n");
         for (size_t i = 0; i < cs->n; i++) {
             if (!((cs->list[i].has >> f) & 1))
                 continue;

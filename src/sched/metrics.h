@@ -12,25 +12,26 @@
 
 /* Metric families, in the order they are written. */
 enum edr_metric {
-    EDR_M_LAST_SUCCESS,     /* etcd_dr_last_success_timestamp_seconds (Unix time) */
-    EDR_M_LAST_ATTEMPT,     /* etcd_dr_last_attempt_timestamp_seconds */
-    EDR_M_LAST_RESULT,      /* etcd_dr_last_result: 0 ok, 1 failed */
-    EDR_M_LAST_EXIT_CODE,   /* etcd_dr_last_exit_code: the edr_rc of the last run */
-    EDR_M_LAST_DURATION,    /* etcd_dr_last_duration_seconds */
-    EDR_M_DB_SIZE,          /* etcd_dr_db_size_bytes of the last successful backup */
-    EDR_M_STORED_SIZE,      /* etcd_dr_stored_size_bytes (compressed, encrypted) */
-    EDR_M_REVISION,         /* etcd_dr_revision of the last successful backup */
+    EDR_M_LAST_SUCCESS,     /* etcd_dr_backup_last_success_timestamp_seconds (Unix time) */
+    EDR_M_LAST_ATTEMPT,     /* etcd_dr_backup_last_attempt_timestamp_seconds */
+    EDR_M_LAST_RESULT,      /* etcd_dr_backup_last_failed: 0 ok, 1 failed */
+    EDR_M_LAST_EXIT_CODE,   /* etcd_dr_backup_last_exit_code: the edr_rc of the last run */
+    EDR_M_LAST_DURATION,    /* etcd_dr_backup_last_duration_seconds */
+    EDR_M_DB_SIZE,          /* etcd_dr_backup_db_size_bytes of the last successful backup */
+    EDR_M_STORED_SIZE,      /* etcd_dr_backup_stored_size_bytes (compressed, encrypted) */
+    EDR_M_REVISION,         /* etcd_dr_backup_revision of the last successful backup */
     EDR_M_BACKUPS,          /* etcd_dr_backups: count in the repository */
-    EDR_M_LAST_VERIFY,      /* etcd_dr_last_verify_timestamp_seconds */
-    EDR_M_LAST_VERIFY_OK,   /* etcd_dr_last_verify_ok: 1 passed, 0 failed */
+    EDR_M_LAST_VERIFY,      /* etcd_dr_verify_last_timestamp_seconds */
+    EDR_M_LAST_VERIFY_OK,   /* etcd_dr_verify_last_success: 1 passed, 0 failed */
     EDR_M_CAPTURE_REVISION, /* etcd_dr_capture_last_revision */
     EDR_M_CAPTURE_PUBLISH,  /* etcd_dr_capture_last_publish_timestamp_seconds */
     EDR_M_CAPTURE_EVENTS,   /* etcd_dr_capture_events_total */
     EDR_M_CAPTURE_LAG,      /* etcd_dr_capture_lag_revisions */
+    EDR_M_LOCK_ACQUIRED,    /* etcd_dr_backup_lock_acquired_timestamp_seconds, 0 released */
     EDR_M_COUNT
 };
 
-/* Full metric name ("etcd_dr_revision") of a family. */
+/* Full metric name ("etcd_dr_backup_revision") of a family. */
 const char *edr_metric_name(enum edr_metric m);
 
 #define EDR_METRICS_CLUSTER_MAX 128
@@ -69,7 +70,7 @@ edr_rc edr_metrics_read(const char *path, const char *cluster, struct edr_metric
  * so several clusters can share one file (lines of other metric families are
  * dropped: the file belongs to etcd-dr). A previous file that cannot be
  * read or parsed is logged as a warning and replaced. Each family present gets its HELP
- * and TYPE (gauge) lines; families without a sample are left out.
+ * and TYPE (gauge, or counter for _total) lines; families without a sample are left out.
  * Errors: EDR_E_IO with the path and errno; the temporary file is removed.
  * Not safe against two processes writing the same file at once.
  */

@@ -29,7 +29,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t1110-import-gardener.sh \
 	tests/integration/t1120-include-files.sh \
 	tests/integration/t1200-completion.sh \
-	tests/integration/t1201-version.sh
+	tests/integration/t1201-version.sh \
+	tests/integration/t1300-info.sh \
+	tests/integration/t1310-prometheus.sh
 if INTEGRATION_TESTS
 TESTS += $(INTEGRATION_TESTS)
 endif

@@ -162,7 +162,9 @@ expect_fail "an untrusted CA: exit 6" 6 "tls|TLS|certificate" \
 expect_fail "list over HTTPS without the CA: exit 6" 6 "tls|TLS|certificate" \
     "$EDR" list --repo s3://bkt/prod --cluster tls --s3-endpoint "$S3_EP" --s3-path-style \
     --s3-region us-east-1
-check "nothing of the failed runs is listed" test "$(n bad)" = 0
+# the failed runs left nothing: no cluster "bad" at all (list names those there are)
+expect_fail "nothing of the failed runs is listed" 8 "no cluster 'bad' in 's3://bkt/prod'; it holds: " \
+    "$EDR" list --repo s3://bkt/prod --cluster bad "${PATHS[@]}" --json
 check "the good backups are all still there" test "$(n tls)$(n vh)$(n mp)$(n prof)$(n conf)" = 11111
 
 done_testing

@@ -194,13 +194,13 @@ for l in lines:
 check "the startup line names the job and its next run" \
     grep -q "schedule started: config '$C', time zone UTC: backup '\*/2 \* \* \* \* \*' next 20" "$T/d1.err"
 check "nothing on stdout" test ! -s "$T/d1.out"
-check "the metrics file parses strictly" metric etcd_dr_last_result
-check "last_result is 0" test "$(metric etcd_dr_last_result)" = 0
-LS=$(metric etcd_dr_last_success_timestamp_seconds)
+check "the metrics file parses strictly" metric etcd_dr_backup_last_failed
+check "last_result is 0" test "$(metric etcd_dr_backup_last_failed)" = 0
+LS=$(metric etcd_dr_backup_last_success_timestamp_seconds)
 check "last_success is a timestamp of this run ($LS)" test "$LS" -ge "$T0" -a "$LS" -le "$(date +%s)"
 check "the backups gauge says 3" test "$(metric etcd_dr_backups)" = 3
 check "the revision gauge matches the newest manifest" \
-    test "$(metric etcd_dr_revision)" = "$(last_field "$T/repo/sch" revision)"
+    test "$(metric etcd_dr_backup_revision)" = "$(last_field "$T/repo/sch" revision)"
 check "no temp file left" no_tmp
 
 # ---- 2. SIGTERM during a stalled run, and a manual backup meanwhile (lock)
@@ -215,7 +215,7 @@ C2=$T/stall.conf
 write_conf "$C2" "http://127.0.0.1:$((BASE_PORT + 60))" 3 "stall-timeout = 4
 retries = 0"
 BEFORE=$(ids)
-LA0=$(metric etcd_dr_last_attempt_timestamp_seconds)
+LA0=$(metric etcd_dr_backup_last_attempt_timestamp_seconds)
 "$EDR" schedule --config "$C2" 2>"$T/d2.err" &
 DPID=$!
 _pids="$_pids $DPID"
@@ -238,19 +238,19 @@ check "the aborted run left no backup: only the manual one is new ($NEW)" \
     test "$(echo "$NEW" | wc -w)" = 1 -a -n "$NEW" -a "$(echo "$AFTER" | wc -w)" = 4
 check "no temp file after the aborted run" no_tmp
 check "the aborted run is not reported as a failed run in the metrics" \
-    test "$(metric etcd_dr_last_attempt_timestamp_seconds)" = "$LA0" -a "$(metric etcd_dr_last_result)" = 0
+    test "$(metric etcd_dr_backup_last_attempt_timestamp_seconds)" = "$LA0" -a "$(metric etcd_dr_backup_last_failed)" = 0
 "$EDR" prune "${L[@]}" --keep-last 3 >/dev/null
 
 # ---- 3. etcd down: runs fail, the daemon keeps going; etcd back: a run succeeds
 etcd_stop m1
-LS0=$(metric etcd_dr_last_success_timestamp_seconds)
+LS0=$(metric etcd_dr_backup_last_success_timestamp_seconds)
 "$EDR" schedule --config "$C" --connect-timeout 1 2>"$T/d3.err" &
 DPID=$!
 _pids="$_pids $DPID"
 check "with etcd down, a run fails and says so in the metrics" \
-    wait_for 20 sh -c "test \"\$(python3 '$T/prom.py' '$T/metrics.prom' etcd_dr_last_result)\" = 1"
-check "last_success is unchanged" test "$(metric etcd_dr_last_success_timestamp_seconds)" = "$LS0"
-check "last_exit_code is 4 (etcd unreachable)" test "$(metric etcd_dr_last_exit_code)" = 4
+    wait_for 20 sh -c "test \"\$(python3 '$T/prom.py' '$T/metrics.prom' etcd_dr_backup_last_failed)\" = 1"
+check "last_success is unchanged" test "$(metric etcd_dr_backup_last_success_timestamp_seconds)" = "$LS0"
+check "last_exit_code is 4 (etcd unreachable)" test "$(metric etcd_dr_backup_last_exit_code)" = 4
 check "failed attempts are retried" grep -q "attempt 1 of 3 failed" "$T/d3.err"
 check "the failed run is logged as an error" grep -q "error: job 'backup' failed after 3 attempts" "$T/d3.err"
 sleep 3
@@ -259,8 +259,8 @@ check "no backup was added" test "$(count)" = 3
 etcd_start m1 $((BASE_PORT + 1)) $((BASE_PORT + 2))
 wait_healthy "$EP" || bail "etcd did not restart"
 check "after etcd is back (same data dir) a run succeeds" \
-    wait_for 30 sh -c "test \"\$(python3 '$T/prom.py' '$T/metrics.prom' etcd_dr_last_result)\" = 0"
-check "last_success moved forward" test "$(metric etcd_dr_last_success_timestamp_seconds)" -gt "$LS0"
+    wait_for 30 sh -c "test \"\$(python3 '$T/prom.py' '$T/metrics.prom' etcd_dr_backup_last_failed)\" = 0"
+check "last_success moved forward" test "$(metric etcd_dr_backup_last_success_timestamp_seconds)" -gt "$LS0"
 
 # ---- 4. SIGHUP: a changed config takes effect; a broken one is refused
 write_conf "$C" "$EP" 2

@@ -157,6 +157,7 @@ test_codes(void **state)
         {EDR_E_TARGET, 13, "EDR_E_TARGET"},
         {EDR_E_DRILL, 14, "EDR_E_DRILL"},
         {EDR_E_INTERRUPTED, 15, "EDR_E_INTERRUPTED"},
+        {EDR_E_CHECK, 16, "EDR_E_CHECK"},
     };
     (void)state;
 
@@ -171,7 +172,7 @@ test_codes(void **state)
     }
     assert_string_equal(edr_rc_desc(EDR_OK), "success");
     assert_string_equal(edr_rc_desc(EDR_E_LOCK), "repository locked by another run");
-    assert_string_equal(edr_rc_name(16), "EDR_E_UNKNOWN");
+    assert_string_equal(edr_rc_name(17), "EDR_E_UNKNOWN");
     assert_string_equal(edr_rc_name(-1), "EDR_E_UNKNOWN");
     assert_string_equal(edr_rc_desc(99), "unknown error");
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/opts.h"
 #include "repo/repo.h"
 #include "stream/basic.h"
 #include "../support.h"
@@ -396,6 +397,49 @@ test_open_errors(void **state)
     assert_int_equal(edr_repo_check_cluster_name(p, &err), EDR_OK);
     assert_int_equal(edr_repo_check_cluster_name("prod-1.eu_west", &err), EDR_OK);
     edr_repo_free(NULL);
+}
+
+/* ------------------------------------------------------------ clusters */
+
+static struct edr_repo *open_repo(const char *cluster);
+
+static void
+test_clusters(void **state)
+{
+    struct edr_storage *st = open_st();
+    struct edr_repo *r = open_repo("zeta");
+    struct edr_err err;
+    char **names = NULL, p[4200];
+    int n = -1;
+    (void)state;
+
+    /* empty repository */
+    assert_int_equal(edr_repo_clusters(r, &names, &n, &err), EDR_OK);
+    assert_int_equal(n, 0);
+    assert_null(names);
+    put(st, "zeta/20261126T183000Z-r5.json", "{}");
+    put(st, "alpha/20261126T183000Z-r5.edr", "x");
+    put(st, "alpha/20261126T183100Z-r6.edr", "x");
+    put(st, "mid/changes/00000000000000000001-00000000000000000009.seg", "x");
+    put(st, "top-level-file", "x");            /* not in a directory: no cluster */
+    put(st, "bad name/1.json", "{}");          /* not a valid cluster name */
+    snprintf(p, sizeof(p), "%s/locked", root); /* a lock alone makes none */
+    assert_int_equal(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/locked/.lock", root);
+    fclose(fopen(p, "w"));
+    assert_int_equal(edr_repo_clusters(r, &names, &n, &err), EDR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "alpha");
+    assert_string_equal(names[1], "mid");
+    assert_string_equal(names[2], "zeta");
+    edr_strv_free(names, n);
+    /* set_cluster checks the name and switches */
+    assert_int_equal(edr_repo_set_cluster(r, "../x", &err), EDR_E_USAGE);
+    assert_string_equal(r->cluster, "zeta");
+    assert_int_equal(edr_repo_set_cluster(r, "alpha", &err), EDR_OK);
+    assert_string_equal(r->cluster, "alpha");
+    edr_repo_free(r);
+    edr_storage_free(st);
 }
 
 /* ---------------------------------------------------------------- lock */
@@ -780,6 +824,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lock_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clusters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_verify, setup, teardown),
     };

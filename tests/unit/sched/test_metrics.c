@@ -299,6 +299,7 @@ full_success(struct edr_metrics *m, const char *cluster)
     edr_metrics_set(m, EDR_M_CAPTURE_PUBLISH, 1795687205);
     edr_metrics_set(m, EDR_M_CAPTURE_EVENTS, 58);
     edr_metrics_set(m, EDR_M_CAPTURE_LAG, 3);
+    edr_metrics_set(m, EDR_M_LOCK_ACQUIRED, 0);
 }
 
 /* ---- tests ---- */
@@ -307,43 +308,44 @@ static void
 test_write_fresh(void **state)
 {
     static const char expected[] =
-        "# HELP etcd_dr_last_success_timestamp_seconds Unix time of the last successful "
+        "# HELP etcd_dr_backup_last_success_timestamp_seconds Unix time of the last successful "
         "backup.\n"
-        "# TYPE etcd_dr_last_success_timestamp_seconds gauge\n"
-        "etcd_dr_last_success_timestamp_seconds{cluster=\"prod\"} 1795687200\n"
-        "# HELP etcd_dr_last_attempt_timestamp_seconds Unix time of the last backup run, ok or "
+        "# TYPE etcd_dr_backup_last_success_timestamp_seconds gauge\n"
+        "etcd_dr_backup_last_success_timestamp_seconds{cluster=\"prod\"} 1795687200\n"
+        "# HELP etcd_dr_backup_last_attempt_timestamp_seconds Unix time of the last backup run, ok "
+        "or "
         "not.\n"
-        "# TYPE etcd_dr_last_attempt_timestamp_seconds gauge\n"
-        "etcd_dr_last_attempt_timestamp_seconds{cluster=\"prod\"} 1795687200\n"
-        "# HELP etcd_dr_last_result Result of the last backup run: 0 ok, 1 failed.\n"
-        "# TYPE etcd_dr_last_result gauge\n"
-        "etcd_dr_last_result{cluster=\"prod\"} 0\n"
-        "# HELP etcd_dr_last_exit_code Exit status of the last backup run, 0 on success.\n"
-        "# TYPE etcd_dr_last_exit_code gauge\n"
-        "etcd_dr_last_exit_code{cluster=\"prod\"} 0\n"
-        "# HELP etcd_dr_last_duration_seconds Duration of the last backup run in seconds.\n"
-        "# TYPE etcd_dr_last_duration_seconds gauge\n"
-        "etcd_dr_last_duration_seconds{cluster=\"prod\"} 12.345\n"
-        "# HELP etcd_dr_db_size_bytes Size of the etcd database in the last successful "
+        "# TYPE etcd_dr_backup_last_attempt_timestamp_seconds gauge\n"
+        "etcd_dr_backup_last_attempt_timestamp_seconds{cluster=\"prod\"} 1795687200\n"
+        "# HELP etcd_dr_backup_last_failed Result of the last backup run: 0 ok, 1 failed.\n"
+        "# TYPE etcd_dr_backup_last_failed gauge\n"
+        "etcd_dr_backup_last_failed{cluster=\"prod\"} 0\n"
+        "# HELP etcd_dr_backup_last_exit_code Exit status of the last backup run, 0 on success.\n"
+        "# TYPE etcd_dr_backup_last_exit_code gauge\n"
+        "etcd_dr_backup_last_exit_code{cluster=\"prod\"} 0\n"
+        "# HELP etcd_dr_backup_last_duration_seconds Duration of the last backup run.\n"
+        "# TYPE etcd_dr_backup_last_duration_seconds gauge\n"
+        "etcd_dr_backup_last_duration_seconds{cluster=\"prod\"} 12.345\n"
+        "# HELP etcd_dr_backup_db_size_bytes Size of the etcd database in the last successful "
         "backup.\n"
-        "# TYPE etcd_dr_db_size_bytes gauge\n"
-        "etcd_dr_db_size_bytes{cluster=\"prod\"} 9007199254740992\n"
-        "# HELP etcd_dr_stored_size_bytes Bytes stored in the repository by the last "
+        "# TYPE etcd_dr_backup_db_size_bytes gauge\n"
+        "etcd_dr_backup_db_size_bytes{cluster=\"prod\"} 9007199254740992\n"
+        "# HELP etcd_dr_backup_stored_size_bytes Bytes stored in the repository by the last "
         "successful backup.\n"
-        "# TYPE etcd_dr_stored_size_bytes gauge\n"
-        "etcd_dr_stored_size_bytes{cluster=\"prod\"} 1234567\n"
-        "# HELP etcd_dr_revision etcd revision of the last successful backup.\n"
-        "# TYPE etcd_dr_revision gauge\n"
-        "etcd_dr_revision{cluster=\"prod\"} 424242\n"
+        "# TYPE etcd_dr_backup_stored_size_bytes gauge\n"
+        "etcd_dr_backup_stored_size_bytes{cluster=\"prod\"} 1234567\n"
+        "# HELP etcd_dr_backup_revision etcd revision of the last successful backup.\n"
+        "# TYPE etcd_dr_backup_revision gauge\n"
+        "etcd_dr_backup_revision{cluster=\"prod\"} 424242\n"
         "# HELP etcd_dr_backups Number of backups of the cluster in the repository.\n"
         "# TYPE etcd_dr_backups gauge\n"
         "etcd_dr_backups{cluster=\"prod\"} 17\n"
-        "# HELP etcd_dr_last_verify_timestamp_seconds Unix time of the last verification.\n"
-        "# TYPE etcd_dr_last_verify_timestamp_seconds gauge\n"
-        "etcd_dr_last_verify_timestamp_seconds{cluster=\"prod\"} 1795680000\n"
-        "# HELP etcd_dr_last_verify_ok Result of the last verification: 1 passed, 0 failed.\n"
-        "# TYPE etcd_dr_last_verify_ok gauge\n"
-        "etcd_dr_last_verify_ok{cluster=\"prod\"} 1\n"
+        "# HELP etcd_dr_verify_last_timestamp_seconds Unix time of the last verification.\n"
+        "# TYPE etcd_dr_verify_last_timestamp_seconds gauge\n"
+        "etcd_dr_verify_last_timestamp_seconds{cluster=\"prod\"} 1795680000\n"
+        "# HELP etcd_dr_verify_last_success Result of the last verification: 1 passed, 0 failed.\n"
+        "# TYPE etcd_dr_verify_last_success gauge\n"
+        "etcd_dr_verify_last_success{cluster=\"prod\"} 1\n"
         "# HELP etcd_dr_capture_last_revision Last etcd revision published by capture.\n"
         "# TYPE etcd_dr_capture_last_revision gauge\n"
         "etcd_dr_capture_last_revision{cluster=\"prod\"} 424300\n"
@@ -352,12 +354,16 @@ test_write_fresh(void **state)
         "# TYPE etcd_dr_capture_last_publish_timestamp_seconds gauge\n"
         "etcd_dr_capture_last_publish_timestamp_seconds{cluster=\"prod\"} 1795687205\n"
         "# HELP etcd_dr_capture_events_total Events published by the running capture.\n"
-        "# TYPE etcd_dr_capture_events_total gauge\n"
+        "# TYPE etcd_dr_capture_events_total counter\n"
         "etcd_dr_capture_events_total{cluster=\"prod\"} 58\n"
         "# HELP etcd_dr_capture_lag_revisions Revisions etcd had written that capture had not "
         "published yet, at its last publish.\n"
         "# TYPE etcd_dr_capture_lag_revisions gauge\n"
-        "etcd_dr_capture_lag_revisions{cluster=\"prod\"} 3\n";
+        "etcd_dr_capture_lag_revisions{cluster=\"prod\"} 3\n"
+        "# HELP etcd_dr_backup_lock_acquired_timestamp_seconds Unix time the running backup took "
+        "the repository lock, 0 when it released it.\n"
+        "# TYPE etcd_dr_backup_lock_acquired_timestamp_seconds gauge\n"
+        "etcd_dr_backup_lock_acquired_timestamp_seconds{cluster=\"prod\"} 0\n";
     struct edr_metrics m;
     struct edr_err err;
     struct stat st;
@@ -378,7 +384,7 @@ test_write_fresh(void **state)
     /* writing the same values again gives the same bytes */
     assert_int_equal(edr_metrics_write(path, &m, &err), EDR_OK);
     assert_string_equal(slurp(path), expected);
-    assert_string_equal(edr_metric_name(EDR_M_REVISION), "etcd_dr_revision");
+    assert_string_equal(edr_metric_name(EDR_M_REVISION), "etcd_dr_backup_revision");
 }
 
 static void
@@ -403,14 +409,15 @@ test_failed_run_carries_over(void **state)
     assert_int_equal(edr_metrics_write(path, &m, &err), EDR_OK);
     text = slurp(path);
     assert_null(strict_check(text));
+    assert_non_null(strstr(
+        text, "\netcd_dr_backup_last_success_timestamp_seconds{cluster=\"prod\"} 1795687200\n"));
+    assert_non_null(strstr(
+        text, "\netcd_dr_backup_last_attempt_timestamp_seconds{cluster=\"prod\"} 1795690800\n"));
+    assert_non_null(strstr(text, "\netcd_dr_backup_last_failed{cluster=\"prod\"} 1\n"));
+    assert_non_null(strstr(text, "\netcd_dr_backup_last_exit_code{cluster=\"prod\"} 4\n"));
+    assert_non_null(strstr(text, "\netcd_dr_backup_last_duration_seconds{cluster=\"prod\"} 0.5\n"));
     assert_non_null(
-        strstr(text, "\netcd_dr_last_success_timestamp_seconds{cluster=\"prod\"} 1795687200\n"));
-    assert_non_null(
-        strstr(text, "\netcd_dr_last_attempt_timestamp_seconds{cluster=\"prod\"} 1795690800\n"));
-    assert_non_null(strstr(text, "\netcd_dr_last_result{cluster=\"prod\"} 1\n"));
-    assert_non_null(strstr(text, "\netcd_dr_last_exit_code{cluster=\"prod\"} 4\n"));
-    assert_non_null(strstr(text, "\netcd_dr_last_duration_seconds{cluster=\"prod\"} 0.5\n"));
-    assert_non_null(strstr(text, "\netcd_dr_db_size_bytes{cluster=\"prod\"} 9007199254740992\n"));
+        strstr(text, "\netcd_dr_backup_db_size_bytes{cluster=\"prod\"} 9007199254740992\n"));
 
     assert_int_equal(edr_metrics_read(path, "prod", &back, &err), EDR_OK);
     assert_string_equal(back.cluster, "prod");
@@ -445,8 +452,8 @@ test_clusters_and_escaping(void **state)
     assert_int_equal(edr_metrics_write(path, &m, &err), EDR_OK);
     text = slurp(path);
     assert_null(strict_check(text));
-    assert_non_null(strstr(text, "etcd_dr_revision{cluster=\"prod\"} 424242\n"
-                                 "etcd_dr_revision{cluster=\"we\\\"ird\\\\na\\nme\"} 7\n"));
+    assert_non_null(strstr(text, "etcd_dr_backup_revision{cluster=\"prod\"} 424242\n"
+                                 "etcd_dr_backup_revision{cluster=\"we\\\"ird\\\\na\\nme\"} 7\n"));
     assert_int_equal(edr_metrics_read(path, odd, &back, &err), EDR_OK);
     assert_string_equal(back.cluster, odd);
     assert_int_equal(back.has, (1u << EDR_M_REVISION) | (1u << EDR_M_LAST_DURATION));
@@ -466,8 +473,8 @@ test_clusters_and_escaping(void **state)
     assert_int_equal(edr_metrics_write(path, &m, &err), EDR_OK);
     text = slurp(path);
     assert_null(strict_check(text));
-    assert_non_null(strstr(text, "etcd_dr_last_duration_seconds{cluster=\"prod\"} NaN\n"));
-    assert_non_null(strstr(text, "etcd_dr_db_size_bytes{cluster=\"prod\"} +Inf\n"));
+    assert_non_null(strstr(text, "etcd_dr_backup_last_duration_seconds{cluster=\"prod\"} NaN\n"));
+    assert_non_null(strstr(text, "etcd_dr_backup_db_size_bytes{cluster=\"prod\"} +Inf\n"));
     assert_int_equal(edr_metrics_read(path, "prod", &back, &err), EDR_OK);
     assert_true(isnan(back.value[EDR_M_LAST_DURATION]));
     assert_true(isinf(back.value[EDR_M_DB_SIZE]));
@@ -486,8 +493,8 @@ test_read_missing_and_foreign(void **state)
     assert_int_equal(back.has, 0);
     /* other metrics, comments, blank lines, samples without our label, timestamps */
     spit(path, "# a comment\n\nnode_foo{cluster=\"prod\"} 5\n"
-               "etcd_dr_revision 99\n"
-               "etcd_dr_revision{job=\"x\",cluster=\"prod\"} 12 1795687200000\n"
+               "etcd_dr_backup_revision 99\n"
+               "etcd_dr_backup_revision{job=\"x\",cluster=\"prod\"} 12 1795687200000\n"
                "etcd_dr_backups{cluster=\"prod\"}\t3\n");
     assert_int_equal(edr_metrics_read(path, "prod", &back, &err), EDR_OK);
     assert_int_equal(back.has, (1u << EDR_M_REVISION) | (1u << EDR_M_BACKUPS));
@@ -519,20 +526,20 @@ test_damaged_file(void **state)
     char path[512];
 
     (void)state;
-    expect_damaged("etcd_dr_revision{cluster=\"x\" 5\n",
+    expect_damaged("etcd_dr_backup_revision{cluster=\"x\" 5\n",
                    "line 1: expected ',' or '}' after a label");
-    expect_damaged("\netcd_dr_revision{cluster=\"x\"} five\n", "line 2: invalid value");
-    expect_damaged("etcd_dr_revision{cluster=\"x} 5\n", "line 1: unterminated label value");
-    expect_damaged("etcd_dr_revision{cluster=\"\\t\"} 5\n",
+    expect_damaged("\netcd_dr_backup_revision{cluster=\"x\"} five\n", "line 2: invalid value");
+    expect_damaged("etcd_dr_backup_revision{cluster=\"x} 5\n", "line 1: unterminated label value");
+    expect_damaged("etcd_dr_backup_revision{cluster=\"\\t\"} 5\n",
                    "line 1: invalid escape in label value");
-    expect_damaged("etcd_dr_revision{=\"x\"} 5\n", "line 1: invalid label");
-    expect_damaged("etcd_dr_revision{cluster=\"x\"}5\n", "line 1: expected a value");
-    expect_damaged("etcd_dr_revision{cluster=\"x\"} 5 6 7\n", "line 1: trailing garbage");
+    expect_damaged("etcd_dr_backup_revision{=\"x\"} 5\n", "line 1: invalid label");
+    expect_damaged("etcd_dr_backup_revision{cluster=\"x\"}5\n", "line 1: expected a value");
+    expect_damaged("etcd_dr_backup_revision{cluster=\"x\"} 5 6 7\n", "line 1: trailing garbage");
     expect_damaged("{cluster=\"x\"} 5\n", "line 1: invalid metric name");
 
     /* the writer replaces a damaged file instead of failing for ever */
     prom_path(path, sizeof(path));
-    spit(path, "etcd_dr_revision{cluster=\"x\" 5\n");
+    spit(path, "etcd_dr_backup_revision{cluster=\"x\" 5\n");
     memset(&m, 0, sizeof(m));
     snprintf(m.cluster, sizeof(m.cluster), "prod");
     edr_metrics_set(&m, EDR_M_BACKUPS, 2);
