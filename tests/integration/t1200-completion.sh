@@ -158,11 +158,13 @@ else
     same "zsh: the commands of etcd-dr --help" "$T/commands"
 
     # the real thing: an interactive zsh on a pseudo-terminal (zpty) with
-    # compinit and _etcd-dr on $fpath; type a line, TAB, read the screen
+    # compinit and _etcd-dr on $fpath; type a line, TAB, read the screen.
+    # compinit -D alone: a later -d FILE would turn the dump back on, and
+    # compdump renames its file over FILE (over /dev/null, once)
     cat >"$T/ztype.zsh" <<'ZSH'
 zmodload zsh/zpty || exit 2
 zpty z zsh -f -i
-zpty -w z "PS1='> '; fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+zpty -w z "PS1='> '; fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "unsetopt listambiguous"
 zpty -w z "zstyle ':completion:*' list-prompt ''; print -r -- READY"
 zpty -r -m z x '*READY*READY*'
