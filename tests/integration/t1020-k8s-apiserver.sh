@@ -70,7 +70,7 @@ kapi_ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
                                       "x-kubernetes-preserve-unknown-fields": True}}}]}})
 for _ in range(150):  # the CRD is served once it is Established
     crd = kapi_ok("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.edr.example.com")
-    if any(c["type"] == "Established" and c["status"] == "True" for c in crd.get("status", {}).get("conditions", [])) \
+    if any(c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or []) \
             and kapi("GET", "/apis/edr.example.com/v1/widgets")[0] == 200:
         break
     time.sleep(0.2)
