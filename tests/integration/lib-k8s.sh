@@ -19,6 +19,14 @@
 #   etcd_kvs ENDPOINT FILE [PREFIX]     etcd's keys and values, as JSON
 #   etcd_revision ENDPOINT
 
+# k8s_source_etcd: the test's own etcd, member "src" on BASE_PORT+1 (client)
+# and +2 (peer), healthy; its client URL in EP
+k8s_source_etcd() {
+    EP=http://127.0.0.1:$((BASE_PORT + 1))
+    etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
+    wait_healthy "$EP" || bail "etcd did not start"
+}
+
 k8s_setup() {
     local mm
     mm=$(etcd_minor)

@@ -16,9 +16,7 @@ EDR_ETCD_VERSION=${EDR_ETCD_VERSION:-3.6}
 require_etcd
 k8s_setup
 
-EP=http://127.0.0.1:$((BASE_PORT + 1))
-etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
-wait_healthy "$EP" || bail "etcd did not start"
+k8s_source_etcd
 kapi_start k1 "$EP" $((BASE_PORT + 10)) || bail "kube-apiserver did not start"
 
 kapi_py <<'PY' >"$T/create.out" 2>&1 || bail "creating objects failed: $(tail -3 "$T/create.out")"

@@ -18,9 +18,7 @@ EDR_ETCD_VERSION=${EDR_ETCD_VERSION:-3.6}
 require_etcd
 k8s_setup
 
-EP=http://127.0.0.1:$((BASE_PORT + 1))
-etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
-wait_healthy "$EP" || bail "etcd did not start"
+k8s_source_etcd
 
 # encryption_config FILE PROVIDER:NAME:SECRET_HEX...: an EncryptionConfiguration (YAML, as
 # operators write it) for secrets and configmaps, providers in the order given, then identity
