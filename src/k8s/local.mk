@@ -4,10 +4,12 @@ libedr_a_SOURCES += src/k8s/object.c src/k8s/object.h src/k8s/encryption.c src/k
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/k8s/test_object
+tests_unit_k8s_test_object_SOURCES = tests/unit/k8s/test_object.c tests/unit/support.c tests/unit/support.h
 tests_unit_k8s_test_object_CFLAGS = $(UNITCFLAGS) -DK8S_FIXTURES=\"$(abs_top_srcdir)/tests/unit/k8s\"
 tests_unit_k8s_test_object_LDADD = $(UNITLIBS)
 TESTS += tests/unit/k8s/test_object
 check_PROGRAMS += tests/unit/k8s/test_encryption
+tests_unit_k8s_test_encryption_SOURCES = tests/unit/k8s/test_encryption.c tests/unit/support.c tests/unit/support.h
 tests_unit_k8s_test_encryption_CFLAGS = $(UNITCFLAGS) -DK8S_FIXTURES=\"$(abs_top_srcdir)/tests/unit/k8s\"
 tests_unit_k8s_test_encryption_LDADD = $(UNITLIBS)
 TESTS += tests/unit/k8s/test_encryption
@@ -41,6 +43,7 @@ EXTRA_DIST += tests/fuzz/replay_encconfig.sh tests/fuzz/corpus/encconfig
 libedr_a_SOURCES += src/k8s/key.c src/k8s/key.h src/k8s/view.c src/k8s/view.h
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/k8s/test_view
+tests_unit_k8s_test_view_SOURCES = tests/unit/k8s/test_view.c tests/unit/support.c tests/unit/support.h
 tests_unit_k8s_test_view_CFLAGS = $(UNITCFLAGS) -DK8S_FIXTURES=\"$(abs_top_srcdir)/tests/unit/k8s\"
 tests_unit_k8s_test_view_LDADD = $(UNITLIBS)
 TESTS += tests/unit/k8s/test_view

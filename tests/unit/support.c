@@ -109,6 +109,23 @@ tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
+uint8_t *
+tu_fixture(const char *dir, const char *name, size_t *len)
+{
+    char path[4096];
+    uint8_t *b, *nb;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    b = tu_read_file(path, len);
+    assert_non_null(b);
+    nb = realloc(b, *len + 1);
+    if (nb == NULL)
+        free(b);
+    assert_non_null(nb);
+    nb[*len] = 0;
+    return nb;
+}
+
 int
 tu_write_file(const char *path, const void *buf, size_t len)
 {

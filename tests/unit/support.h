@@ -31,6 +31,9 @@ edr_rc tu_feed_finish(struct edr_stream *s, const void *buf, size_t len, size_t 
                       uint64_t seed, struct edr_err *err);
 /* Read a whole file (malloc'd, caller frees); NULL on failure. */
 uint8_t *tu_read_file(const char *path, size_t *len);
+/* DIR/NAME read whole and NUL-terminated (the NUL not counted in *len); fails
+ * the test (cmocka) when it cannot be read. */
+uint8_t *tu_fixture(const char *dir, const char *name, size_t *len);
 int tu_write_file(const char *path, const void *buf, size_t len);
 /* mkdtemp under $TMPDIR or /tmp; returns a static-lifetime malloc'd path. */
 char *tu_tmpdir(void);

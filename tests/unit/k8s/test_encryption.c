@@ -27,24 +27,14 @@
 #include "k8s/encryption.h"
 #include "k8s/object.h"
 #include "k8s/yaml.h"
+#include "../support.h"
 
 static const char *const providers[] = {"aescbc", "aesgcm", "secretbox"};
 
 static uint8_t *
 slurp(const char *name, size_t *n)
 {
-    char path[512];
-    FILE *f;
-    uint8_t *b = malloc(65536);
-
-    snprintf(path, sizeof(path), "%s/%s", K8S_FIXTURES, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_non_null(b);
-    *n = fread(b, 1, 65535, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
+    return tu_fixture(K8S_FIXTURES, name, n);
 }
 
 /* The fixture config copied to a private temp file (git keeps no mode). */

@@ -23,21 +23,12 @@
 #include "common/pb.h"
 #include "k8s/key.h"
 #include "k8s/object.h"
+#include "../support.h"
 
 static uint8_t *
 slurp(const char *name, size_t *n)
 {
-    char path[512];
-    FILE *f;
-    uint8_t *b = malloc(65536);
-
-    snprintf(path, sizeof(path), "%s/%s", K8S_FIXTURES, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_non_null(b);
-    *n = fread(b, 1, 65536, f);
-    fclose(f);
-    return b;
+    return tu_fixture(K8S_FIXTURES, name, n);
 }
 
 static void

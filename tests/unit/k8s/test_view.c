@@ -16,24 +16,14 @@
 #include <string.h>
 
 #include "k8s/view.h"
+#include "../support.h"
 
 static const char *const PROVIDERS[] = {"aescbc", "aesgcm", "secretbox"};
 
 static uint8_t *
 slurp(const char *name, size_t *n)
 {
-    char path[512];
-    FILE *f;
-    uint8_t *b = malloc(65536);
-
-    snprintf(path, sizeof(path), "%s/%s", K8S_FIXTURES, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_non_null(b);
-    *n = fread(b, 1, 65535, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
+    return tu_fixture(K8S_FIXTURES, name, n);
 }
 
 static struct edr_k8s_keys *
