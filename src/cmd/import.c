@@ -453,12 +453,14 @@ collect_s3_cb(const struct edr_storage_entry *e, void *ud)
     return items_add(it, e->name, e->size, e->mtime) == NULL;
 }
 
-/* A private file for an S3 object: in $TMPDIR, unlinked at once. */
-static int
-private_tmp(struct edr_err *err)
+int
+edr_import_object_fd(struct edr_storage *st, const char *name, const char *what,
+                     struct edr_err *err)
 {
     const char *dir = getenv("TMPDIR");
+    struct edr_stream *w = NULL;
     char path[4096];
+    edr_rc rc;
     int fd;
 
     snprintf(path, sizeof(path), "%s/etcd-dr-import.XXXXXX", dir && *dir ? dir : "/tmp");
@@ -469,6 +471,14 @@ private_tmp(struct edr_err *err)
         return -1;
     }
     unlink(path);
+    if ((rc = edr_stream_fd_new(fd, what, &w, err)) == EDR_OK &&
+        (rc = st->ops->get(st, name, 0, w, err)) == EDR_OK)
+        rc = edr_stream_finish(w, err);
+    edr_stream_free(w);
+    if (rc != EDR_OK) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -634,7 +644,6 @@ import_item(struct edr_ctx *ctx, const struct edr_backup_params *p, enum tool to
     }
     if (fs->st != NULL) {
         struct edr_storage_stat sb;
-        struct edr_stream *w = NULL;
         char k[64];
         if ((rc = fs->st->ops->stat(fs->st, x->name, &sb, &ctx->err)) != EDR_OK)
             goto out;
@@ -651,16 +660,10 @@ import_item(struct edr_ctx *ctx, const struct edr_backup_params *p, enum tool to
         meta_get(sb.meta, k, o.cluster_id, sizeof(o.cluster_id));
         snprintf(k, sizeof(k), "%s-token-hash", tool_names[tool]);
         meta_get(sb.meta, k, o.token_hash, sizeof(o.token_hash));
-        if ((fd = private_tmp(&ctx->err)) < 0) {
+        if ((fd = edr_import_object_fd(fs->st, x->name, x->source, &ctx->err)) < 0) {
             rc = ctx->err.code;
             goto out;
         }
-        if ((rc = edr_stream_fd_new(fd, x->source, &w, &ctx->err)) == EDR_OK &&
-            (rc = fs->st->ops->get(fs->st, x->name, 0, w, &ctx->err)) == EDR_OK)
-            rc = edr_stream_finish(w, &ctx->err);
-        edr_stream_free(w);
-        if (rc != EDR_OK)
-            goto out;
     } else if ((fd = open(x->name, O_RDONLY | O_CLOEXEC)) < 0) {
         rc = edr_err_errno(&ctx->err, EDR_E_IO, errno, "unable to open '%s'", x->name);
         goto out;

@@ -50,4 +50,12 @@ edr_rc edr_import_snapshot(struct edr_ctx *ctx, const struct edr_backup_params *
                            const struct edr_manifest_origin *o, const struct edr_import_input *in,
                            int skip_hash, int *already, struct edr_backup_summary *sum);
 
+/* Object `name` of a source location (an S3 prefix) copied into a private
+ * file in $TMPDIR, unlinked at once so that it never outlives the process;
+ * `what` names it in errors. Returns the file's descriptor, or -1 with err
+ * set. */
+struct edr_storage;
+int edr_import_object_fd(struct edr_storage *st, const char *name, const char *what,
+                         struct edr_err *err);
+
 #endif

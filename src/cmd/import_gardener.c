@@ -35,7 +35,6 @@
 #include "common/log.h"
 #include "import/gardener.h"
 #include "storage/storage.h"
-#include "stream/basic.h"
 #include <jansson.h>
 #include <unistd.h>
 
@@ -123,34 +122,16 @@ static int
 object_fd(const struct gsrc *s, const struct gobj *g, struct edr_err *err)
 {
     char path[4096];
-    struct edr_stream *w = NULL;
-    const char *dir = getenv("TMPDIR");
     int fd;
-    edr_rc rc;
 
+    source_of(s, g, path, sizeof(path));
     if (s->local) {
-        source_of(s, g, path, sizeof(path));
         if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             edr_err_errno(err, errno == ENOENT ? EDR_E_NOTFOUND : EDR_E_IO, errno,
                           "unable to open '%s'", path);
         return fd;
     }
-    snprintf(path, sizeof(path), "%s/etcd-dr-gardener.XXXXXX", dir && *dir ? dir : "/tmp");
-    if ((fd = mkstemp(path)) < 0) {
-        edr_err_errno(err, EDR_E_IO, errno, "unable to create a temporary file in '%s'",
-                      dir && *dir ? dir : "/tmp");
-        return -1;
-    }
-    unlink(path);
-    if ((rc = edr_stream_fd_new(fd, g->base, &w, err)) == EDR_OK &&
-        (rc = s->st->ops->get(s->st, g->name, 0, w, err)) == EDR_OK)
-        rc = edr_stream_finish(w, err);
-    edr_stream_free(w);
-    if (rc != EDR_OK) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return edr_import_object_fd(s->st, g->name, path, err);
 }
 
 /* Pulls a file's bytes from the start, for the reader. */
