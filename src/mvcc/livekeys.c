@@ -168,11 +168,17 @@ read_rev_meta(struct edr_bolt *b, const char *name, int64_t *rev, struct edr_err
 edr_rc
 edr_mvcc_live_scan(struct edr_bolt *b, struct live_scan *c, struct edr_err *err)
 {
-    int64_t compacted;
+    int64_t compacted, scheduled;
     edr_rc rc;
 
-    if ((rc = read_rev_meta(b, "finishedCompactRev", &compacted, err)) != EDR_OK)
+    /* A compaction etcd scheduled but had not finished when the snapshot
+     * was taken counts as done: history below it may be partly deleted,
+     * and etcd itself finishes it on start and refuses those revisions. */
+    if ((rc = read_rev_meta(b, "finishedCompactRev", &compacted, err)) != EDR_OK ||
+        (rc = read_rev_meta(b, "scheduledCompactRev", &scheduled, err)) != EDR_OK)
         return rc;
+    if (scheduled > compacted)
+        compacted = scheduled;
     if (c->rev > 0 && c->rev < compacted)
         return edr_err_set(err, EDR_E_NOTFOUND, "revision %" PRId64 " is compacted", c->rev);
     c->err = err;

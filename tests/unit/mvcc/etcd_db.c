@@ -123,6 +123,8 @@ pairs_of(const char *const *kv, size_t n)
 static struct pair metap[4];
 static struct pair keyp[32];
 
+int64_t etcd_db_scheduled_compact = 3;
+
 uint32_t
 write_etcd_db(int with_ci)
 {
@@ -154,7 +156,7 @@ write_etcd_db(int with_ci)
     metap[nm++].vl = 17;
     memcpy(metap[nm].k, "scheduledCompactRev", 19);
     metap[nm].kl = 19;
-    revkey(metap[nm].v, 3, 0);
+    revkey(metap[nm].v, etcd_db_scheduled_compact, 0);
     metap[nm++].vl = 17;
     {
         const struct bucket bk[] = {

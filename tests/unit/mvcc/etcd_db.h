@@ -38,5 +38,8 @@ uint32_t write_db(const struct bucket *bk, size_t nb);
 /* Writes the database above, without meta/consistent_index unless with_ci;
  * returns the expected status hash. */
 uint32_t write_etcd_db(int with_ci);
+/* meta/scheduledCompactRev write_etcd_db writes (3 unless a test sets it:
+ * above 3 is a compaction etcd scheduled and had not finished). */
+extern int64_t etcd_db_scheduled_compact;
 
 #endif
