@@ -5,9 +5,8 @@
 # certificate, a service-account key pair, a static token (anonymous requests
 # get 401) and AlwaysAllow authorization, against an etcd of the test.
 # Kubernetes 1.34 needs etcd >= 3.5: such tests set EDR_ETCD_VERSION=3.6
-# before sourcing lib.sh unless the caller chose a version; lib.sh then adds
-# 4000 to BASE_PORT, so a BASE_PORT is picked whose range, moved so, stays
-# clear of the version matrix's (t1020: 25000, t1021-t1023: 25600-25800).
+# before sourcing lib.sh unless the caller chose a version (lib.sh gives
+# the test a port block of its own whatever the version).
 #   k8s_setup                      once, after require_etcd
 #   kapi_start NAME ETCD_URL PORT [kube-apiserver args...]   started, /readyz waited for
 #   kapi_stop NAME

@@ -189,10 +189,8 @@ PY
 
 # The etcd under test: Debian's 3.4 on PATH, or with EDR_ETCD_VERSION=3.5 (3.6, ...)
 # one of tests/etcd-versions, built by scripts/etcd-versions.sh and put first on
-# PATH. Each listed version gets its own port range (BASE_PORT + 2000 x its line)
-# so that one test can run against two versions at once.
-# EDR_PORT_SHIFT moves every port of a test (two checkouts can then run the same
-# test at once on one machine).
+# PATH. Each listed version starts looking for its ports elsewhere (BASE_PORT +
+# 2000 x its line); edr_port_block below makes the range the test's own.
 BASE_PORT=$((BASE_PORT + ${EDR_PORT_SHIFT:-0}))
 ETCD_VERSION=""
 ETCD_VERSION_DIR=$("$SRCDIR/scripts/etcd-versions.sh" --dir "${EDR_ETCD_VERSION:-3.4}")
@@ -203,6 +201,66 @@ if [ -n "${EDR_ETCD_VERSION:-}" ]; then
     _vi=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SRCDIR/tests/etcd-versions" | awk -v v="$ETCD_VERSION" '$1 == v { print NR - 1 }')
     BASE_PORT=$((BASE_PORT + 2000 * _vi))
 fi
+
+# rev: the current revision of $EP
+rev() { ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
+# hashkv ENDPOINT REV: etcd's `endpoint hashkv --rev REV`
+hashkv() { etcdctl --endpoints "$1" endpoint hashkv --rev "$2" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["HashKV"]["hash"])'; }
+# dump_rev ENDPOINT FILE REV: every key at REV (value, revisions, version, lease)
+dump_rev() {
+    etcdctl --endpoints "$1" get --prefix "" --rev "$3" -w json | python3 -c '
+import json, sys, base64
+for kv in json.load(sys.stdin).get("kvs", []):
+    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
+          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
+' >"$2"
+}
+
+# mixed_writes P: on $EP (keys under /base/ loaded before), puts, overwrites,
+# a txn that also deletes /base/00000P, a DeleteRange, a key with a lease, a
+# hot key written 5 times
+mixed_writes() {
+    local p=$1 l
+    load_keys "$EP" "/w$p/" 60 10 >/dev/null || return 1
+    load_keys "$EP" "/w$p/" 30 30 >/dev/null || return 1
+    printf '\n\nput /txn%s/a 1\nput /txn%s/b 2\ndel /base/00000%s\n\n' "$p" "$p" "$p" | ctl txn >/dev/null
+    ctl del --prefix "/w$p/00001" >/dev/null
+    l=$(ctl lease grant 3600 | awk '{print $2}')
+    ctl put --lease="$l" "/lease$p" v >/dev/null
+    for i in 1 2 3 4 5; do ctl put "/hot$p" "v$i" >/dev/null; done
+}
+
+# edr_port_block: makes BASE_PORT..+99 this test's own. Tests run two at a
+# time (make -j2), a test may run against several etcd versions, and two
+# checkouts may test at once, so a fixed range per test is not enough: the
+# ports are cut into blocks of 100 (23000-32699, below Linux's ephemeral
+# ports), and the test takes the first block, from the one its BASE_PORT
+# falls in, whose lock file it can lock and where nothing listens. The lock
+# is held by an open descriptor until the test and every process it started
+# (they inherit it) have exited.
+EDR_PORT_LOCKS=${EDR_PORT_LOCKS:-/tmp/edr-it-ports}
+edr_port_block() {
+    local first=23000 n=97 i b k
+    mkdir -p "$EDR_PORT_LOCKS" 2>/dev/null
+    i=$(( (BASE_PORT - first) / 100 ))
+    [ "$i" -ge 0 ] || i=0
+    for k in $(seq 0 $((n - 1))); do
+        b=$((first + ((i + k) % n) * 100))
+        exec {_edr_port_fd}>"$EDR_PORT_LOCKS/$b"
+        if flock -n "$_edr_port_fd"; then
+            if ! command -v ss >/dev/null ||
+                [ -z "$(ss -Htln "sport >= :$b and sport <= :$((b + 99))" 2>/dev/null)" ]; then
+                BASE_PORT=$b
+                return 0
+            fi
+            flock -u "$_edr_port_fd"
+        fi
+        exec {_edr_port_fd}>&-
+    done
+    bail "no free block of 100 ports in $first-$((first + n * 100 - 1))"
+}
+edr_port_block
+
 # bbolt's CLI of the bbolt version this etcd links (built with the etcd versions)
 BBOLT="$ETCD_VERSION_DIR/bbolt"
 

@@ -4,9 +4,8 @@
 # (backup, list, export, restore), multipart uploads, wrong credentials, a
 # missing bucket and a dead server, transient and permanent faults, servers
 # killed mid-upload and restarted, SIGTERM while the server hangs, prune.
-# Servers: s3/lib-s3.sh. Ports
-# 23510-23599: etcd 23511/23512, restored member 23521/23522, front 23530,
-# s3rver 23531; nothing listens on 23599.
+# Servers: s3/lib-s3.sh. Ports of its block (lib.sh): etcd +1/+2, restored member +11/+12, front +20,
+# s3rver +21; nothing listens on +89.
 BASE_PORT=23510
 . "$(dirname "$0")/lib.sh"
 require_etcd

@@ -9,7 +9,7 @@
 # and from AWS_ENDPOINT_URL_S3/AWS_DEFAULT_REGION; a missing or wrong token,
 # no CA and an untrusted CA are one-line errors with the documented exit code
 # and leave nothing listed.
-# Ports 23700-23729: etcd 23701/23702, front 23720, s3rver 23721.
+# Ports of its block (lib.sh): etcd +1/+2, front +20, s3rver +21.
 BASE_PORT=23700
 . "$(dirname "$0")/lib.sh"
 require_etcd

@@ -30,11 +30,11 @@ ctl auth enable >/dev/null 2>&1
 AUTH=(--user root:rootpw)
 actl() { etcdctl "${AUTH[@]}" "$@"; }
 SRCREV=$(actl --endpoints "$EP" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
-hashkv() { # hashkv ENDPOINT: "hash compact_revision" at the backup revision
+src_hashkv() { # src_hashkv ENDPOINT: "hash compact_revision" at the backup revision
     actl --endpoints "$1" endpoint hashkv --rev "$SRCREV" -w json |
         python3 -c 'import json,sys; d=json.load(sys.stdin)[0]["HashKV"]; print(d["hash"], d.get("compact_revision", 0))'
 }
-SRCHASH=$(hashkv "$EP")
+SRCHASH=$(src_hashkv "$EP")
 diag "source: revision $SRCREV, hashkv $SRCHASH"
 dumpa() { dump "$1" "$2" "${AUTH[@]}"; } # with auth
 dumpa "$EP" "$T/src.dump"
@@ -183,7 +183,7 @@ fi
 ok "three restored members started with ETCD_VERIFY=all and elected a leader"
 for i in 1 2 3; do
     e=http://127.0.0.1:$((BASE_PORT + 30 + i))
-    check "member $i: hashkv at revision $SRCREV equals the source's ($SRCHASH)" test "$(hashkv "$e")" = "$SRCHASH"
+    check "member $i: hashkv at revision $SRCREV equals the source's ($SRCHASH)" test "$(src_hashkv "$e")" = "$SRCHASH"
     dumpa "$e" "$T/m$i.dump"
     check "member $i: every key, value, revision, version and lease equal the source's" cmp "$T/src.dump" "$T/m$i.dump"
 done

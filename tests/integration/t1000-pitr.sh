@@ -24,18 +24,6 @@ for i in 1 2 3; do etcd_start m$i $((BASE_PORT + 2 * i - 1)) $((BASE_PORT + 2 * 
 wait_healthy "$ALL" || bail "source cluster did not start"
 EP=$EP2 # ctl() talks to m2: m1 is killed later
 
-rev() { etcdctl --endpoints "$EP" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
-hashkv() { etcdctl --endpoints "$1" endpoint hashkv --rev "$2" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["HashKV"]["hash"])'; }
-# dump_rev ENDPOINT FILE REV: every key at REV (value, revisions, version, lease)
-dump_rev() {
-    etcdctl --endpoints "$1" get --prefix "" --rev "$3" -w json | python3 -c '
-import json, sys, base64
-for kv in json.load(sys.stdin).get("kvs", []):
-    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
-          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
-' >"$2"
-}
-
 load_keys "$EP" /base/ 500 20 || bail "load failed"
 "$EDR" keygen -o "$T/k" >/dev/null
 REPO=(--repo "$T/repo" --cluster prod)

@@ -8,7 +8,7 @@
 # Import -> verify -> restore -> start etcd -> data equal; a second run
 # imports nothing; a damaged zip and a wrong trailer fail alone, named in one
 # line each, and leave nothing half-imported.
-# Ports 25100-25199: etcd 25101/25102, restored 25111/25112, S3 front 25130.
+# Ports of its block (lib.sh): etcd +1/+2, restored +11/+12, S3 front +30.
 BASE_PORT=25100
 . "$(dirname "$0")/lib.sh"
 require_etcd

@@ -27,29 +27,6 @@ EP=http://127.0.0.1:$((BASE_PORT + 1))
 etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
 wait_healthy "$EP" || bail "etcd did not start"
 
-rev() { ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'; }
-hashkv() { etcdctl --endpoints "$1" endpoint hashkv --rev "$2" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["HashKV"]["hash"])'; }
-dump_rev() {
-    etcdctl --endpoints "$1" get --prefix "" --rev "$3" -w json | python3 -c '
-import json, sys, base64
-for kv in json.load(sys.stdin).get("kvs", []):
-    print(base64.b64decode(kv["key"]).hex(), base64.b64decode(kv.get("value", "")).hex(),
-          kv.get("create_revision"), kv.get("mod_revision"), kv.get("version"), kv.get("lease", 0))
-' >"$2"
-}
-
-# workload P: puts, overwrites, a txn that also deletes, a DeleteRange, a lease
-workload() {
-    local p=$1 l
-    load_keys "$EP" "/w$p/" 60 10 >/dev/null || return 1
-    load_keys "$EP" "/w$p/" 30 30 >/dev/null || return 1
-    printf '\n\nput /txn%s/a 1\nput /txn%s/b 2\ndel /base/00000%s\n\n' "$p" "$p" "$p" | ctl txn >/dev/null
-    ctl del --prefix "/w$p/00001" >/dev/null
-    l=$(ctl lease grant 3600 | awk '{print $2}')
-    ctl put --lease="$l" "/lease$p" v >/dev/null
-    for i in 1 2 3 4 5; do ctl put "/hot$p" "v$i" >/dev/null; done
-}
-
 load_keys "$EP" /base/ 100 20 || bail "load failed"
 ctl put /pre/1 a >/dev/null && ctl put /pre/2 b >/dev/null
 R0=$(rev)
@@ -60,7 +37,7 @@ RN=$((R0 - 2))
 ctl snapshot save "$T/full.db" >/dev/null 2>&1 || bail "snapshot save failed"
 R=("$R0")
 for p in 1 2; do
-    workload $p || bail "workload $p failed"
+    mixed_writes $p || bail "workload $p failed"
     R+=("$(rev)")
 done
 # a full snapshot drops the events Gardener buffered since its last delta:
@@ -69,7 +46,7 @@ for i in 1 2 3; do ctl put "/between/$i" v >/dev/null; done
 R2B=$(rev)
 ctl snapshot save "$T/full2.db" >/dev/null 2>&1 || bail "snapshot save failed"
 for p in 3 4; do
-    workload $p || bail "workload $p failed"
+    mixed_writes $p || bail "workload $p failed"
     R+=("$(rev)")
 done
 diag "full snapshots at $R0 (named $RN) and $R2B, deltas end at ${R[*]:1}"

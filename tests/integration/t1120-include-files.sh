@@ -4,7 +4,7 @@
 # verify checks them; a tampered backup refuses them; a missing, oversized or
 # non-regular file fails the backup before anything is stored; and no
 # plaintext copy of a file exists anywhere while a backup reads it.
-# Ports 26200-26299: etcd 26201/26202, S3 front 26220, s3rver 26221.
+# Ports of its block (lib.sh): etcd +1/+2, S3 front +20, s3rver +21.
 BASE_PORT=26200
 . "$(dirname "$0")/lib.sh"
 require_etcd
