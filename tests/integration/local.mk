@@ -27,6 +27,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t1050-k8s-view.sh \
 	tests/integration/t1100-import-tools.sh \
 	tests/integration/t1110-import-gardener.sh \
+	tests/integration/t1111-import-gardener-tool.sh \
 	tests/integration/t1120-include-files.sh \
 	tests/integration/t1200-completion.sh \
 	tests/integration/t1201-version.sh \
@@ -67,4 +68,4 @@ TESTS += $(VERSION_TESTS)
 endif
 EXTRA_DIST += $(VERSION_TESTS) tests/etcd-versions tests/etcd-verify/main.go scripts/etcd-versions.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/stallproxy.py \
-	tests/integration/lib-k8s.sh scripts/kube-apiserver.sh
+	tests/integration/lib-k8s.sh scripts/kube-apiserver.sh scripts/etcd-backup-restore.sh

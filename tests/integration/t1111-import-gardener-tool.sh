@@ -1,0 +1,143 @@
+#!/bin/bash
+# import --from gardener on what Gardener's own tool wrote: etcdbrctl
+# (etcd-backup-restore v0.37.0, built by scripts/etcd-backup-restore.sh and
+# cached) runs `snapshot` against a real etcd with its Local store, once per
+# compression policy (none, gzip, lzw, zlib), all four at once, a delta every
+# second. Writes go on in three phases with pauses between, so each store
+# gets a full snapshot and several deltas. Each store is imported into its
+# own cluster: every file is taken (the full snapshot as a backup, every
+# delta as changes), `verify --chain` passes, a second run stores nothing,
+# and `restore --to-revision R` at phase ends and inside a phase, started by
+# etcd, gives the source's revision, `endpoint hashkv --rev R` and keys at R.
+BASE_PORT=26300
+. "$(dirname "$0")/lib.sh"
+require_etcd
+
+"$SRCDIR/scripts/etcd-backup-restore.sh" >"$T/etcdbr-build.log" 2>&1 ||
+    bail "etcd-backup-restore did not build (scripts/etcd-backup-restore.sh): $(tail -3 "$T/etcdbr-build.log" | tr '\n' ' ')"
+ETCDBR="$("$SRCDIR/scripts/etcd-backup-restore.sh" --dir)/etcdbrctl"
+[ -x "$ETCDBR" ] || bail "no etcdbrctl at $ETCDBR"
+diag "etcdbrctl from $ETCDBR"
+
+EP=http://127.0.0.1:$((BASE_PORT + 1))
+etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
+wait_healthy "$EP" || bail "etcd did not start"
+load_keys "$EP" /base/ 100 20 || bail "load failed"
+R0=$(rev)
+
+"$EDR" keygen -o "$T/k" >/dev/null
+# the Local store lives under $HOME/<container>/<prefix>/v2/
+POLICIES="none gzip lzw zlib"
+declare -A SUFFIX=([none]="" [gzip]=.gz [lzw]=.Z [zlib]=.zlib)
+for p in $POLICIES; do
+    comp=()
+    [ "$p" = none ] || comp=(--compress-snapshots --compression-policy "$p")
+    HOME=$T "$ETCDBR" snapshot --storage-provider Local --store-container store --store-prefix "$p" \
+        --endpoints "$EP" --delta-snapshot-period 1s --schedule "0 0 1 1 *" \
+        --garbage-collection-period 0 --snapstore-temp-directory "$T" "${comp[@]}" \
+        >"$T/etcdbr-$p.log" 2>&1 &
+    _pids="$_pids $!" BR_PIDS="${BR_PIDS:-} $!"
+done
+V2() { echo "$T/store/$1/v2"; }
+# wait_files POLICY PATTERN REV: up to 30 s for a snapshot file whose name
+# ends at REV or later
+wait_files() {
+    local i f last
+    for i in $(seq 1 300); do
+        last=0
+        for f in "$(V2 "$1")"/$2-*; do
+            [ -e "$f" ] || continue
+            f=$(basename "$f")
+            f=${f#*-*-}
+            f=$((10#${f%%-*}))
+            [ "$f" -gt "$last" ] && last=$f
+        done
+        [ "$last" -ge "$3" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+for p in $POLICIES; do
+    wait_files "$p" Full "$R0" || bail "etcdbrctl ($p) took no full snapshot: $(tail -3 "$T/etcdbr-$p.log" | tr '\n' ' ')"
+done
+
+# three phases of writes, each ending in a delta of every store; the target
+# revisions: each phase's end and one inside the second phase
+R=("$R0")
+for ph in 1 2 3; do
+    [ "$ph" = 2 ] && MID_LO=$(rev)
+    mixed_writes $ph || bail "workload $ph failed"
+    [ "$ph" = 2 ] && MID=$(((MID_LO + $(rev)) / 2))
+    R+=("$(rev)")
+    for p in $POLICIES; do
+        wait_files "$p" Incr "${R[ph]}" || bail "etcdbrctl ($p) wrote no delta up to ${R[ph]}: $(tail -3 "$T/etcdbr-$p.log" | tr '\n' ' ')"
+    done
+    sleep 1.5
+done
+for p in $BR_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+diag "full snapshots at $R0, phases end at ${R[*]:1}, inside phase 2: $MID"
+
+for p in $POLICIES; do
+    n=$(find "$(V2 "$p")" -type f | wc -l)
+    check "etcdbrctl ($p) wrote a full snapshot and deltas named *${SUFFIX[$p]:-(no suffix)}" python3 - "$(V2 "$p")" "${SUFFIX[$p]}" <<'PY'
+import os, re, sys
+names = sorted(os.listdir(sys.argv[1]))
+pat = re.compile(r"^(Full|Incr)-\d{8}-\d{8}-\d+" + re.escape(sys.argv[2]) + "$")
+assert all(pat.match(n) for n in names), names
+assert sum(n.startswith("Full-") for n in names) == 1, names
+assert sum(n.startswith("Incr-") for n in names) >= 3, names
+PY
+    if "$EDR" import --from gardener "$(V2 "$p")" --repo "$T/repo" --cluster "g$p" --recipient "$T/k.pub" \
+        --json >"$T/imp-$p.json" 2>"$T/imp-$p.err"; then
+        check "import ($p): the $n files imported, the full snapshot as a backup" python3 - "$T/imp-$p.json" "$n" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert len(r) == int(sys.argv[2]) and all(x["result"] == "imported" for x in r), r
+assert [x["kind"] for x in r].count("full") == 1 and r[0]["kind"] == "full", r
+PY
+    else
+        not_ok "import --from gardener ($p): $(head -1 "$T/imp-$p.err")"
+    fi
+    check "verify --chain ($p)" "$EDR" verify --chain --repo "$T/repo" --cluster "g$p" --identity "$T/k.key"
+    check "list ($p) shows changes up to ${R[3]} or later" sh -c \
+        "'$EDR' list --repo '$T/repo' --cluster g$p | grep -Eq 'revisions [0-9]+\.\.[0-9]+' && \
+         [ \$('$EDR' list --repo '$T/repo' --cluster g$p | sed -n 's/.*revisions [0-9]*\.\.\([0-9]*\).*/\1/p' | head -1) -ge ${R[3]} ]"
+done
+"$EDR" import --from gardener "$(V2 gzip)" --repo "$T/repo" --cluster ggzip --recipient "$T/k.pub" \
+    --json >"$T/imp2.json" 2>&1
+check "a second import stores nothing" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert r and all(x["result"] == "already imported" for x in r), r' "$T/imp2.json"
+
+# policy:revision pairs restored and compared with the source
+PC=$((BASE_PORT + 11)) PP=$((BASE_PORT + 12))
+for t in none:"${R[1]}" none:"$MID" gzip:"${R[3]}" lzw:"$MID" zlib:"${R[2]}"; do
+    p=${t%%:*} r=${t#*:}
+    dump_rev "$EP" "$T/src-$r.txt" "$r"
+    want=$(hashkv "$EP" "$r")
+    d=$T/r-$p-$r
+    if ! "$EDR" restore --to-revision "$r" --repo "$T/repo" --cluster "g$p" --identity "$T/k.key" --name x \
+        --initial-cluster x=http://127.0.0.1:$PP --data-dir "$d" >"$d.out" 2>&1; then
+        not_ok "restore ($p) --to-revision $r: $(grep 'error' "$d.out" | head -1)"
+        continue
+    fi
+    etcd_start_dir "r$p" "$d" $PC $PP
+    if ! wait_healthy "http://127.0.0.1:$PC"; then
+        not_ok "restored etcd ($p) at $r starts"
+        etcd_kill "r$p"
+        continue
+    fi
+    got=$(hashkv "http://127.0.0.1:$PC" "$r")
+    dump_rev "http://127.0.0.1:$PC" "$T/got-$p-$r.txt" "$r"
+    now=$(EP=http://127.0.0.1:$PC rev)
+    if [ "$now" = "$r" ] && [ "$got" = "$want" ] && cmp -s "$T/src-$r.txt" "$T/got-$p-$r.txt"; then
+        ok "restore ($p) --to-revision $r: revision, hashkv and keys equal the source's"
+    else
+        not_ok "restore ($p) --to-revision $r: revision $now, hashkv $got (want $want)"
+        diff "$T/src-$r.txt" "$T/got-$p-$r.txt" | head -5 | sed 's/^/# /'
+    fi
+    etcd_stop "r$p"
+done
+
+done_testing
