@@ -90,8 +90,6 @@ edr_backup_begin(void *ud, uint64_t db_size, struct edr_stream **out, struct edr
     return EDR_OK;
 }
 
-/* The recipients' public keys (the options were checked by
- * edr_backup_params_from_opts). */
 /* The metrics file says from when the lock is held, so that an alert sees a
  * backup that hangs with it (the report sets it back to 0). */
 static void
@@ -110,6 +108,8 @@ lock_metric(struct edr_ctx *ctx, const char *cluster)
         edr_warn("%s", err.msg);
 }
 
+/* The recipients' public keys (the options were checked by
+ * edr_backup_params_from_opts). */
 static edr_rc
 load_recipients(struct edr_backup_writer *r, struct edr_ctx *ctx)
 {
