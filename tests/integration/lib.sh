@@ -230,6 +230,40 @@ mixed_writes() {
     for i in 1 2 3 4 5; do ctl put "/hot$p" "v$i" >/dev/null; done
 }
 
+# restore_at_rev LABEL REV RESTORE_ARGS...: `etcd-dr restore --to-revision
+# REV RESTORE_ARGS` into a new member x, started on BASE_PORT+11/+12; one
+# TAP line: ok when its revision, hashkv and keys at REV equal $EP's
+restore_at_rev() {
+    local label=$1 r=$2 pc=$((BASE_PORT + 11)) pp=$((BASE_PORT + 12)) d want got now
+    shift 2
+    d=$(mktemp -d "$T/rr.XXXX")
+    dump_rev "$EP" "$d.src" "$r"
+    want=$(hashkv "$EP" "$r")
+    if ! "$EDR" restore --to-revision "$r" "$@" --name x \
+        --initial-cluster "x=http://127.0.0.1:$pp" --data-dir "$d/x" >"$d.out" 2>&1; then
+        not_ok "$label: restore --to-revision $r"
+        sed 's/^/# /' "$d.out" | tail -5
+        return
+    fi
+    etcd_start_dir rx "$d/x" "$pc" "$pp"
+    if ! wait_healthy "http://127.0.0.1:$pc"; then
+        not_ok "$label: restored etcd at $r starts"
+        tail -5 "$T/rx-restored.log" | sed 's/^/# /'
+        etcd_kill rx
+        return
+    fi
+    got=$(hashkv "http://127.0.0.1:$pc" "$r")
+    dump_rev "http://127.0.0.1:$pc" "$d.got" "$r"
+    now=$(EP=http://127.0.0.1:$pc rev)
+    if [ "$got" = "$want" ] && [ "$now" = "$r" ] && cmp -s "$d.src" "$d.got"; then
+        ok "$label: restore --to-revision $r: revision, hashkv and keys equal the source's"
+    else
+        not_ok "$label: restore --to-revision $r: revision $now, hashkv $got (want $want)"
+        diff "$d.src" "$d.got" | head -5 | sed 's/^/# /'
+    fi
+    etcd_stop rx
+}
+
 # edr_port_block: makes BASE_PORT..+99 this test's own. Tests run two at a
 # time (make -j2), a test may run against several etcd versions, and two
 # checkouts may test at once, so a fixed range per test is not enough: the

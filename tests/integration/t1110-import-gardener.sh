@@ -301,33 +301,8 @@ for i in 0 1 2 3; do TARGETS="$TARGETS $(((LO[i] + R[i + 1]) / 2)) ${R[i + 1]}";
 TARGETS="$TARGETS $R2B"
 expect_fail "a revision in no snapshot is not recoverable" 8 "not recoverable" \
     "$EDR" restore --to-revision $((R[2] + 1)) "${REPO[@]}" --identity "$T/k.key" --data-dir "$T/none"
-PC=$((BASE_PORT + 11)) PP=$((BASE_PORT + 12))
 for r in $TARGETS; do
-    dump_rev "$EP" "$T/src-$r.txt" "$r"
-    want=$(hashkv "$EP" "$r")
-    if ! "$EDR" restore --to-revision "$r" "${REPO[@]}" --identity "$T/k.key" --name x \
-        --initial-cluster x=http://127.0.0.1:$PP --data-dir "$T/r$r" >"$T/restore-$r.out" 2>&1; then
-        not_ok "restore --to-revision $r"
-        sed 's/^/# /' "$T/restore-$r.out" | tail -5
-        continue
-    fi
-    etcd_start_dir "r$r" "$T/r$r" $PC $PP
-    if ! wait_healthy "http://127.0.0.1:$PC"; then
-        not_ok "restored etcd at $r starts"
-        tail -5 "$T/r$r-restored.log" | sed 's/^/# /'
-        etcd_kill "r$r"
-        continue
-    fi
-    got=$(hashkv "http://127.0.0.1:$PC" "$r")
-    dump_rev "http://127.0.0.1:$PC" "$T/got-$r.txt" "$r"
-    now=$(etcdctl --endpoints "http://127.0.0.1:$PC" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
-    if [ "$got" = "$want" ] && [ "$now" = "$r" ] && cmp -s "$T/src-$r.txt" "$T/got-$r.txt"; then
-        ok "restore --to-revision $r: revision, hashkv and keys equal the source's"
-    else
-        not_ok "restore --to-revision $r: revision $now, hashkv $got (want $want)"
-        diff "$T/src-$r.txt" "$T/got-$r.txt" | head -5 | sed 's/^/# /'
-    fi
-    etcd_stop "r$r"
+    restore_at_rev "import --from gardener" "$r" "${REPO[@]}" --identity "$T/k.key"
 done
 
 done_testing

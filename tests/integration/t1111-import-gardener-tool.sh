@@ -111,33 +111,9 @@ r = json.load(open(sys.argv[1]))["results"]
 assert r and all(x["result"] == "already imported" for x in r), r' "$T/imp2.json"
 
 # policy:revision pairs restored and compared with the source
-PC=$((BASE_PORT + 11)) PP=$((BASE_PORT + 12))
 for t in none:"${R[1]}" none:"$MID" gzip:"${R[3]}" lzw:"$MID" zlib:"${R[2]}"; do
-    p=${t%%:*} r=${t#*:}
-    dump_rev "$EP" "$T/src-$r.txt" "$r"
-    want=$(hashkv "$EP" "$r")
-    d=$T/r-$p-$r
-    if ! "$EDR" restore --to-revision "$r" --repo "$T/repo" --cluster "g$p" --identity "$T/k.key" --name x \
-        --initial-cluster x=http://127.0.0.1:$PP --data-dir "$d" >"$d.out" 2>&1; then
-        not_ok "restore ($p) --to-revision $r: $(grep 'error' "$d.out" | head -1)"
-        continue
-    fi
-    etcd_start_dir "r$p" "$d" $PC $PP
-    if ! wait_healthy "http://127.0.0.1:$PC"; then
-        not_ok "restored etcd ($p) at $r starts"
-        etcd_kill "r$p"
-        continue
-    fi
-    got=$(hashkv "http://127.0.0.1:$PC" "$r")
-    dump_rev "http://127.0.0.1:$PC" "$T/got-$p-$r.txt" "$r"
-    now=$(EP=http://127.0.0.1:$PC rev)
-    if [ "$now" = "$r" ] && [ "$got" = "$want" ] && cmp -s "$T/src-$r.txt" "$T/got-$p-$r.txt"; then
-        ok "restore ($p) --to-revision $r: revision, hashkv and keys equal the source's"
-    else
-        not_ok "restore ($p) --to-revision $r: revision $now, hashkv $got (want $want)"
-        diff "$T/src-$r.txt" "$T/got-$p-$r.txt" | head -5 | sed 's/^/# /'
-    fi
-    etcd_stop "r$p"
+    p=${t%%:*}
+    restore_at_rev "$p" "${t#*:}" --repo "$T/repo" --cluster "g$p" --identity "$T/k.key"
 done
 
 done_testing
