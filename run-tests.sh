@@ -70,10 +70,12 @@ tests/integration/t0130-backup-interrupted.sh tests/integration/t0200-restore.sh
 tests/integration/t0210-restore-bad-input.sh tests/integration/t0300-verify-inspect.sh \
 tests/integration/t0510-s3-backup.sh tests/integration/t0520-s3-tls-vhost-token.sh \
 tests/integration/t0600-schedule.sh tests/integration/t0700-restore-etcd-checks.sh \
-tests/integration/t1000-pitr.sh tests/integration/t1021-k8s-view.sh \
+tests/integration/t1000-pitr.sh tests/integration/t1010-diff.sh tests/integration/t1021-k8s-view.sh \
 tests/integration/t1022-k8s-encryption.sh tests/integration/t1030-restore-check.sh \
+tests/integration/t1040-bump-auto.sh tests/integration/t1050-k8s-view.sh \
 tests/integration/t1100-import-tools.sh tests/integration/t1110-import-gardener.sh \
-tests/integration/t1120-include-files.sh"
+tests/integration/t1111-import-gardener-tool.sh tests/integration/t1120-include-files.sh \
+tests/integration/t1300-info.sh"
 build="$top/build"
 if ! "$top/scripts/build.sh" "$build"; then
     echo "build failed"
