@@ -9,6 +9,9 @@
 # delta as changes), `verify --chain` passes, a second run stores nothing,
 # and `restore --to-revision R` at phase ends and inside a phase, started by
 # etcd, gives the source's revision, `endpoint hashkv --rev R` and keys at R.
+# A fifth store takes a full snapshot every minute while writes go on: the
+# deltas before and after that scheduled full snapshot import too, and
+# revisions on both sides of it restore.
 BASE_PORT=26300
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -38,12 +41,19 @@ for p in $POLICIES; do
         >"$T/etcdbr-$p.log" 2>&1 &
     _pids="$_pids $!" BR_PIDS="${BR_PIDS:-} $!"
 done
+# and one store with a full snapshot every minute, for the deltas around a
+# scheduled full snapshot
+HOME=$T "$ETCDBR" snapshot --storage-provider Local --store-container store --store-prefix sched \
+    --endpoints "$EP" --delta-snapshot-period 1s --schedule "* * * * *" \
+    --garbage-collection-period 0 --snapstore-temp-directory "$T" >"$T/etcdbr-sched.log" 2>&1 &
+SCHED_PID=$!
+_pids="$_pids $SCHED_PID"
 V2() { echo "$T/store/$1/v2"; }
-# wait_files POLICY PATTERN REV: up to 30 s for a snapshot file whose name
-# ends at REV or later
+# wait_files POLICY PATTERN REV [SECONDS]: up to SECONDS (30) for a snapshot
+# file whose name ends at REV or later
 wait_files() {
     local i f last
-    for i in $(seq 1 300); do
+    for i in $(seq 1 $((${4:-30} * 10))); do
         last=0
         for f in "$(V2 "$1")"/$2-*; do
             [ -e "$f" ] || continue
@@ -57,7 +67,7 @@ wait_files() {
     done
     return 1
 }
-for p in $POLICIES; do
+for p in $POLICIES sched; do
     wait_files "$p" Full "$R0" || bail "etcdbrctl ($p) took no full snapshot: $(tail -3 "$T/etcdbr-$p.log" | tr '\n' ' ')"
 done
 
@@ -109,6 +119,54 @@ check "a second import stores nothing" python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 assert r and all(x["result"] == "already imported" for x in r), r' "$T/imp2.json"
+
+# a scheduled full snapshot while writes go on (one every 0.2 s): Gardener
+# names it after a Get made before the snapshot, and drops the events it
+# buffered since its last delta; the deltas restart after it
+( i=0; while :; do ctl put "/tick/$((i++))" v >/dev/null 2>&1; sleep 0.2; done ) &
+TICK=$!
+_pids="$_pids $TICK"
+wait_files sched Full $((R[3] + 1)) 70 || bail "etcdbrctl (sched) took no full snapshot after ${R[3]} in 70 s"
+sleep 2.5
+kill "$TICK" 2>/dev/null
+wait "$TICK" 2>/dev/null
+RT=$(rev)
+wait_files sched Incr "$RT" || bail "etcdbrctl (sched) wrote no delta up to $RT"
+kill "$SCHED_PID" 2>/dev/null
+wait "$SCHED_PID" 2>/dev/null
+# from the names: the scheduled full snapshot's revision and the end of the
+# last delta before it
+read -r F2 BEFORE < <(python3 - "$(V2 sched)" <<'PY'
+import os, sys
+n = [x.split("-") for x in sorted(os.listdir(sys.argv[1]))]
+f2 = max(int(x[2]) for x in n if x[0] == "Full")
+print(f2, max(int(x[2]) for x in n if x[0] == "Incr" and int(x[2]) < f2))
+PY
+)
+diag "scheduled full snapshot named $F2, the delta before it ends at $BEFORE, writes end at $RT"
+if "$EDR" import --from gardener "$(V2 sched)" --repo "$T/repo" --cluster gsched --recipient "$T/k.pub" \
+    --json >"$T/imp-sched.json" 2>"$T/imp-sched.err"; then
+    check "import (scheduled full): 2 full snapshots and every delta imported" python3 - "$T/imp-sched.json" "$(find "$(V2 sched)" -type f | wc -l)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert len(r) == int(sys.argv[2]) and all(x["result"] == "imported" for x in r), r
+assert [x["kind"] for x in r].count("full") >= 2, r
+PY
+else
+    not_ok "import --from gardener (scheduled full): $(head -1 "$T/imp-sched.err")"
+fi
+check "verify --chain (scheduled full)" "$EDR" verify --chain --repo "$T/repo" --cluster gsched --identity "$T/k.key"
+# the revision the scheduled full snapshot holds (its name may say less)
+F2=$("$EDR" list --repo "$T/repo" --cluster gsched --json | python3 -c 'import json,sys; print(max(b["revision"] for b in json.load(sys.stdin)))')
+diag "the scheduled full snapshot holds revision $F2"
+if [ $((BEFORE + 1)) -lt "$F2" ]; then
+    expect_fail "a revision between the last delta and the scheduled full snapshot is not recoverable" 8 \
+        "not recoverable" "$EDR" restore --to-revision $((BEFORE + 1)) --repo "$T/repo" --cluster gsched \
+        --identity "$T/k.key" --data-dir "$T/none"
+fi
+for r in "$BEFORE" "$F2" $(((F2 + RT) / 2)) "$RT"; do
+    restore_at_rev "scheduled full" "$r" --repo "$T/repo" --cluster gsched --identity "$T/k.key"
+done
 
 # policy:revision pairs restored and compared with the source
 for t in none:"${R[1]}" none:"$MID" gzip:"${R[3]}" lzw:"$MID" zlib:"${R[2]}"; do
