@@ -254,7 +254,12 @@ edr_cmd_inspect(struct edr_ctx *ctx)
                minor >= 6 ? " (live keys, as etcdutl 3.6+ counts)" : "");
         printf("  %-22s %s (%" PRIu64 " bytes)\n", "total size", size, st.total_size);
         printf("  %-22s %" PRIu64 "\n", "live keys", st.live_keys);
-        printf("  %-22s %" PRId64 "\n", "compact revision", st.compact_revision);
+        if (st.scheduled_compact_revision > st.compact_revision)
+            printf("  %-22s %" PRId64 " (compaction to %" PRId64
+                   " scheduled, unfinished: etcd finishes it on start)\n",
+                   "compact revision", st.compact_revision, st.scheduled_compact_revision);
+        else
+            printf("  %-22s %" PRId64 "\n", "compact revision", st.compact_revision);
         printf("  %-22s %" PRIu64 "\n", "consistent index", st.consistent_index);
         printf("  %-22s %s\n", "db size in use", inuse);
         printf("  %-22s %" PRIu64 "\n", "leases", st.leases);
