@@ -33,7 +33,7 @@ edr_replay_plan(const struct edr_manifest *backups, size_t nb, const struct edr_
                 struct edr_err *err)
 {
     int found = 0;
-    int64_t best = -1, lo = INT64_MAX, hi = 0;
+    int64_t best = -1, lo = INT64_MAX, hi = 0, changes_hi = 0;
 
     for (size_t b = 0; b < nb; b++) {
         int64_t rev = backups[b].revision;
@@ -59,8 +59,8 @@ edr_replay_plan(const struct edr_manifest *backups, size_t nb, const struct edr_
         }
     }
     for (size_t i = 0; i < nsegs; i++)
-        if (segs[i].last_revision > hi)
-            hi = segs[i].last_revision;
+        if (segs[i].last_revision > changes_hi)
+            changes_hi = segs[i].last_revision;
     if (found)
         return EDR_OK;
     if (nb == 0)
@@ -71,7 +71,7 @@ edr_replay_plan(const struct edr_manifest *backups, size_t nb, const struct edr_
                        "revision %" PRId64 " is not recoverable: no backup at or below it is "
                        "continued by captured changes up to it (backups at revisions %" PRId64
                        "..%" PRId64 ", changes up to %" PRId64 "; 'etcd-dr list' shows the ranges)",
-                       to, lo, hi, hi);
+                       to, lo, hi, changes_hi);
 }
 
 struct time_scan {

@@ -140,7 +140,7 @@ read -r F2 BEFORE < <(python3 - "$(V2 sched)" <<'PY'
 import os, sys
 n = [x.split("-") for x in sorted(os.listdir(sys.argv[1]))]
 f2 = max(int(x[2]) for x in n if x[0] == "Full")
-print(f2, max(int(x[2]) for x in n if x[0] == "Incr" and int(x[2]) < f2))
+print(f2, max(int(x[2]) for x in n if x[0] == "Incr" and int(x[2]) <= f2))
 PY
 )
 diag "scheduled full snapshot named $F2, the delta before it ends at $BEFORE, writes end at $RT"

@@ -430,6 +430,7 @@ test_plan(void **state)
     /* beyond the changes, or with a broken link: not recoverable */
     assert_int_equal(edr_replay_plan(b, 2, s, 3, 41, &bi, &first, &last, &err), EDR_E_NOTFOUND);
     assert_non_null(strstr(err.msg, "revision 41 is not recoverable"));
+    assert_non_null(strstr(err.msg, "backups at revisions 10..25, changes up to 40"));
     s[2].prev_sha256[0] = 'f';
     assert_int_equal(edr_replay_plan(b, 2, s, 3, 35, &bi, &first, &last, &err), EDR_E_NOTFOUND);
     assert_int_equal(edr_replay_plan(b, 2, s, 3, 5, &bi, &first, &last, &err), EDR_E_NOTFOUND);
