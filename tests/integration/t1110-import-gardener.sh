@@ -259,8 +259,7 @@ if s3_require; then
     S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 30)) S3_BUCKETS=bkt
     trap 's3_stop; cleanup' EXIT
     if s3_start; then
-        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret AWS_REGION=us-east-1
-        export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+        s3_client_env
         S3=(--s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
         up=0
         for f in "$G"/*; do

@@ -237,9 +237,7 @@ if s3_require; then
     trap 's3_stop; cleanup' EXIT
     S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 20)) S3_BUCKETS=bkt
     if s3_start; then
-        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret
-        export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
-        unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION
+        s3_client_env
         RS=(--repo s3://bkt/r --cluster f --s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
         check "backup --include into S3" "$EDR" backup --endpoints "$EP" "${RS[@]}" \
             --recipient "$T/k.pub" --include "$S/enc/config.yaml" --include "$S/pki/renew.sh" -q

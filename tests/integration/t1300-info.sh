@@ -139,9 +139,7 @@ fi
 trap 's3_stop; cleanup' EXIT
 S3_DATA=$T/s3 S3_LOGDIR=$T S3_FPORT=$((BASE_PORT + 20)) S3_BUCKETS=bkt
 s3_start || bail "$S3_WHY"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=sekret
-export AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_REGION
+s3_client_env
 S3=(--repo s3://bkt/dr --s3-endpoint "$S3_EP" --s3-path-style --s3-region us-east-1)
 "$EDR" backup --endpoints "$EP" "${S3[@]}" --cluster prod --no-encrypt -q 2>/dev/null || bail "S3 backup failed"
 "$EDR" verify latest "${S3[@]}" --cluster prod -q >/dev/null || bail "S3 verify failed"

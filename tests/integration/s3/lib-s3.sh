@@ -20,6 +20,14 @@ S3_SPID=
 S3_FPID=
 S3_WHY=
 
+# s3_client_env: etcd-dr (and any AWS client) talks to the front as its
+# one user, in us-east-1, with nothing read from the caller's AWS setup
+s3_client_env() {
+    export AWS_ACCESS_KEY_ID="${S3_ACCESS_KEY:-test}" AWS_SECRET_ACCESS_KEY="${S3_SECRET:-sekret}"
+    export AWS_REGION=us-east-1 AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+    unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+}
+
 # s3_require: node and the npm packages are there (runs `npm ci` once when
 # node_modules is missing); otherwise returns 1 with the reason in S3_WHY.
 s3_require() {
