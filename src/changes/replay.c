@@ -36,7 +36,7 @@ edr_replay_plan(const struct edr_manifest *backups, size_t nb, const struct edr_
     int64_t best = -1, lo = INT64_MAX, hi = 0, changes_hi = 0;
 
     for (size_t b = 0; b < nb; b++) {
-        int64_t rev = backups[b].revision;
+        int64_t rev = edr_backup_base_rev(backups[b].revision);
         size_t i, j;
 
         if (rev < lo)

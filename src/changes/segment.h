@@ -128,6 +128,16 @@ struct edr_chain {
     int64_t from_rev, to_rev; /* covers (from_rev, to_rev] */
     int64_t from_ms, to_ms;
 };
+/* The revision captured changes continue a backup from: its revision,
+ * except that a db holding no key revision at all (revision 0: a cluster
+ * never written) is etcd's state at revision 1, where every store starts;
+ * changes of such a cluster may start at 2 (Gardener's first delta does). */
+static inline int64_t
+edr_backup_base_rev(int64_t revision)
+{
+    return revision > 0 ? revision : 1;
+}
+
 /* Group sorted segments into chains; a segment that overlaps the one before
  * or does not link to it starts a new chain. *chains malloc'ed. */
 edr_rc edr_segment_chains(const struct edr_segment *segs, size_t n, struct edr_chain **chains,

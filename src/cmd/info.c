@@ -108,7 +108,8 @@ add_range(struct cluster_info *ci, const struct edr_manifest *list, size_t n,
 
     /* the oldest backup the chain continues is where the range starts */
     for (size_t i = 0; i < n; i++)
-        if (list[i].revision >= c->from_rev && list[i].revision < c->to_rev &&
+        if (edr_backup_base_rev(list[i].revision) >= c->from_rev &&
+            edr_backup_base_rev(list[i].revision) < c->to_rev &&
             (base == NULL || list[i].revision < base->revision))
             base = &list[i];
     if (base == NULL)

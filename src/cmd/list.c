@@ -50,7 +50,8 @@ static const struct edr_chain *
 chain_of(const struct edr_manifest *m, const struct edr_chain *c, size_t nc)
 {
     for (size_t i = nc; i-- > 0;)
-        if (c[i].from_rev <= m->revision && c[i].to_rev > m->revision)
+        if (c[i].from_rev <= edr_backup_base_rev(m->revision) &&
+            c[i].to_rev > edr_backup_base_rev(m->revision))
             return &c[i];
     return NULL;
 }

@@ -11,7 +11,8 @@
 # etcd, gives the source's revision, `endpoint hashkv --rev R` and keys at R.
 # A fifth store takes a full snapshot every minute while writes go on: the
 # deltas before and after that scheduled full snapshot import too, and
-# revisions on both sides of it restore.
+# revisions on both sides of it restore. A sixth store starts on the etcd
+# before any write: its history restores from its first full snapshot on.
 BASE_PORT=26300
 . "$(dirname "$0")/lib.sh"
 require_etcd
@@ -25,6 +26,14 @@ diag "etcdbrctl from $ETCDBR"
 EP=http://127.0.0.1:$((BASE_PORT + 1))
 etcd_start src $((BASE_PORT + 1)) $((BASE_PORT + 2))
 wait_healthy "$EP" || bail "etcd did not start"
+# a store whose first full snapshot is of the etcd before any write: a db
+# with no key revision (revision 0) that Gardener names after revision 1
+HOME=$T "$ETCDBR" snapshot --storage-provider Local --store-container store --store-prefix empty \
+    --endpoints "$EP" --delta-snapshot-period 1s --schedule "0 0 1 1 *" \
+    --garbage-collection-period 0 --snapstore-temp-directory "$T" >"$T/etcdbr-empty.log" 2>&1 &
+_pids="$_pids $!" BR_PIDS="$!"
+for i in $(seq 1 300); do ls "$T"/store/empty/v2/Full-* >/dev/null 2>&1 && break; sleep 0.1; done
+ls "$T"/store/empty/v2/Full-* >/dev/null 2>&1 || bail "etcdbrctl (empty) took no full snapshot"
 load_keys "$EP" /base/ 100 20 || bail "load failed"
 R0=$(rev)
 
@@ -39,7 +48,7 @@ for p in $POLICIES; do
         --endpoints "$EP" --delta-snapshot-period 1s --schedule "0 0 1 1 *" \
         --garbage-collection-period 0 --snapstore-temp-directory "$T" "${comp[@]}" \
         >"$T/etcdbr-$p.log" 2>&1 &
-    _pids="$_pids $!" BR_PIDS="${BR_PIDS:-} $!"
+    _pids="$_pids $!" BR_PIDS="$BR_PIDS $!"
 done
 # and one store with a full snapshot every minute, for the deltas around a
 # scheduled full snapshot
@@ -79,7 +88,7 @@ for ph in 1 2 3; do
     mixed_writes $ph || bail "workload $ph failed"
     [ "$ph" = 2 ] && MID=$(((MID_LO + $(rev)) / 2))
     R+=("$(rev)")
-    for p in $POLICIES; do
+    for p in $POLICIES empty; do
         wait_files "$p" Incr "${R[ph]}" || bail "etcdbrctl ($p) wrote no delta up to ${R[ph]}: $(tail -3 "$T/etcdbr-$p.log" | tr '\n' ' ')"
     done
     sleep 1.5
@@ -166,6 +175,16 @@ if [ $((BEFORE + 1)) -lt "$F2" ]; then
 fi
 for r in "$BEFORE" "$F2" $(((F2 + RT) / 2)) "$RT"; do
     restore_at_rev "scheduled full" "$r" --repo "$T/repo" --cluster gsched --identity "$T/k.key"
+done
+
+# the history that starts on the etcd before any write restores from its
+# first full snapshot on
+"$EDR" import --from gardener "$(V2 empty)" --repo "$T/repo" --cluster gempty --recipient "$T/k.pub" \
+    >"$T/imp-empty.out" 2>&1 || not_ok "import --from gardener (empty start): $(tail -1 "$T/imp-empty.out")"
+check "list (empty start): the changes continue the first full snapshot" \
+    sh -c "'$EDR' list --repo '$T/repo' --cluster gempty | grep -q 'is recoverable'"
+for r in "${R[1]}" "$MID"; do
+    restore_at_rev "empty start" "$r" --repo "$T/repo" --cluster gempty --identity "$T/k.key"
 done
 
 # policy:revision pairs restored and compared with the source

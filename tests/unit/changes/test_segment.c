@@ -436,6 +436,30 @@ test_plan(void **state)
     assert_int_equal(edr_replay_plan(b, 2, s, 3, 5, &bi, &first, &last, &err), EDR_E_NOTFOUND);
 }
 
+/* A backup of a cluster never written holds no key revision (revision 0):
+ * it is the state at revision 1, so changes that start at 2 continue it. */
+static void
+test_plan_empty_backup(void **state)
+{
+    struct edr_manifest b[1];
+    struct edr_segment s[1];
+    struct edr_err err;
+    size_t bi, first, last;
+
+    (void)state;
+    memset(b, 0, sizeof(b));
+    snprintf(b[0].id, sizeof(b[0].id), "b0");
+    fill_segment(&s[0], 2, 9);
+    assert_int_equal(edr_replay_plan(b, 1, s, 1, 5, &bi, &first, &last, &err), EDR_OK);
+    assert_int_equal(bi, 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(last, 0);
+    assert_int_equal(edr_replay_plan(b, 1, s, 1, 1, &bi, &first, &last, &err), EDR_OK);
+    assert_true(first > last);
+    fill_segment(&s[0], 3, 9);
+    assert_int_equal(edr_replay_plan(b, 1, s, 1, 5, &bi, &first, &last, &err), EDR_E_NOTFOUND);
+}
+
 /* ---- replay into a db -------------------------------------------------- */
 
 struct pair {
@@ -612,6 +636,7 @@ main(void)
         cmocka_unit_test(test_publish_read),
         cmocka_unit_test(test_gap_inside),
         cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_plan_empty_backup),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_floor),
     };
